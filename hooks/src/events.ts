@@ -1,0 +1,29 @@
+// The event the agent emits. Field for field the same as monitor/events.py `Event`
+// (tests/test_events.py compares them). The host adds `seq` and turns `device_ts` into `ts`.
+
+export type Source = "hook" | "net" | "ui" | "scenario" | "device" | "agent";
+
+export interface AgentEvent {
+    source: Source;
+    kind: string;
+    ts: number | null;
+    device_ts: number;
+    seq: number | null;
+    pid: number;
+    process: string;
+    thread: string | null;
+    category: string | null;
+    api: string | null;
+    args: string[] | null;
+    value: string | null;
+    stack: string[] | null;
+    sdk: string | null;
+    flow_id: string | null;
+    payload: Record<string, unknown> | null;
+}
+
+// Messages from agent to host. Typed, batched, never pre-formatted.
+export interface EventsMessage {
+    type: "events:add";
+    events: AgentEvent[];
+}

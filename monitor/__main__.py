@@ -1,0 +1,3 @@
+from monitor.cli.app import main
+
+main()

@@ -1,0 +1,22 @@
+"""The run directory: the contract between capture and analysis.
+
+Layout (names are constants here, used by every reader and writer):
+  events.jsonl   one Event per line, appended and flushed as it comes, `seq` strictly increasing
+  flows.jsonl    one decoded HTTP exchange per line (request and response parts, bodies capped)
+  flows.mitm     mitmproxy's own flow file (opens in mitmweb)
+  screens/       screenshots and UI dumps
+  run.json       what was run: target, device, app, start/end, tool/agent/catalogue versions, clocks
+  manifest.json  SHA-256 of every file and the head of the hash chain over events.jsonl
+"""
+
+EVENTS_FILE = "events.jsonl"
+FLOWS_FILE = "flows.jsonl"
+MITM_FILE = "flows.mitm"
+RUN_FILE = "run.json"
+MANIFEST_FILE = "manifest.json"
+SCREENS_DIR = "screens"
+FINDINGS_FILE = "findings.json"
+REPORT_FILE = "report.html"
+
+# Files written by analysis, not capture: they are not part of the sealed evidence.
+DERIVED_FILES = frozenset({FINDINGS_FILE, REPORT_FILE, "findings.xlsx", "report.pdf"})

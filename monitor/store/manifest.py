@@ -1,0 +1,80 @@
+"""manifest.json: SHA-256 of every file of a run and the head of the events hash chain.
+
+`verify_run` recomputes both and names exactly what differs, so a run handed to a regulator can be
+shown unaltered since capture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import RunDirError
+from monitor.store import DERIVED_FILES, EVENTS_FILE, MANIFEST_FILE
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sealed_files(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST_FILE and p.relative_to(root).as_posix() not in DERIVED_FILES and not p.name.endswith(".tmp")
+    )
+
+
+def write_manifest(root: Path, *, chain_head: str, event_count: int) -> dict[str, Any]:
+    files = {p.relative_to(root).as_posix(): sha256_file(p) for p in _sealed_files(root)}
+    manifest = {"schema": 1, "algorithm": "sha256", "files": files, "events": {"count": event_count, "chain_head": chain_head}}
+    (root / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
+def events_chain(path: Path) -> tuple[str, int]:
+    """Recompute the hash chain over an events file: (head, line count)."""
+    from monitor.store.writer import GENESIS, chain_next
+
+    head, count = GENESIS, 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            head = chain_next(head, line)
+            count += 1
+    return head, count
+
+
+def verify_run(root: Path) -> list[str]:
+    """Problems found in a sealed run directory; an empty list means intact."""
+    root = Path(root)
+    manifest_path = root / MANIFEST_FILE
+    if not manifest_path.exists():
+        return [f"{manifest_path} is missing: the run was not closed (capture crashed?)"]
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{manifest_path} is unreadable: {exc}") from exc
+    problems: list[str] = []
+    recorded: dict[str, str] = manifest.get("files", {})
+    present = {p.relative_to(root).as_posix(): p for p in _sealed_files(root)}
+    for name, digest in sorted(recorded.items()):
+        if name not in present:
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif sha256_file(present[name]) != digest:
+            problems.append(f"{name}: content differs from the manifest (SHA-256 mismatch)")
+    for name in sorted(set(present) - set(recorded)):
+        problems.append(f"{name}: not in the manifest (added after capture)")
+    events = root / EVENTS_FILE
+    if events.exists():
+        head, count = events_chain(events)
+        expected = manifest.get("events", {})
+        if count != expected.get("count") or head != expected.get("chain_head"):
+            problems.append(f"{EVENTS_FILE}: hash chain broken ({count} lines, expected {expected.get('count')})")
+    return problems

@@ -1,0 +1,4 @@
+package android.telephony;
+
+public abstract class CellLocation {
+}

@@ -1,0 +1,31 @@
+package com.example.demo.net;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+
+/** POSTs through whatever proxy the JVM is configured with; failures are printed, never thrown. */
+public final class Http {
+    private Http() { }
+    public static int post(String url, String body, String contentType) {
+        try {
+            HttpURLConnection connection = (HttpURLConnection) new URL(url).openConnection();
+            connection.setRequestMethod("POST");
+            connection.setDoOutput(true);
+            connection.setConnectTimeout(5000);
+            connection.setReadTimeout(5000);
+            connection.setRequestProperty("Content-Type", contentType);
+            try (OutputStream out = connection.getOutputStream()) { out.write(body.getBytes(StandardCharsets.UTF_8)); }
+            int status = connection.getResponseCode();
+            InputStream in = status < 400 ? connection.getInputStream() : connection.getErrorStream();
+            if (in != null) { in.readAllBytes(); in.close(); }
+            System.out.println("[demo] POST " + url + " -> " + status);
+            return status;
+        } catch (Exception error) {
+            System.out.println("[demo] POST " + url + " failed: " + error);
+            return -1;
+        }
+    }
+}
