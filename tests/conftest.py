@@ -1,0 +1,38 @@
+"""Shared fixtures. Tests that need a real Android device are marked `device` and skip without one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def _real_device_serial() -> str | None:
+    serial = os.environ.get("CONSENTMON_DEVICE")
+    if serial:
+        return serial
+    if shutil.which("adb") is None:
+        return None
+    try:
+        out = subprocess.run(["adb", "devices"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines()[1:]:
+        parts = line.split()
+        # A simulated device connects as 127.0.0.1:PORT; only a real one counts here.
+        if len(parts) == 2 and parts[1] == "device" and not parts[0].startswith("127.0.0.1:"):
+            return parts[0]
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any("device" in item.keywords for item in items):
+        return
+    if _real_device_serial() is not None:
+        return
+    skip = pytest.mark.skip(reason="needs a real Android device or emulator (set CONSENTMON_DEVICE or connect one)")
+    for item in items:
+        if "device" in item.keywords:
+            item.add_marker(skip)
