@@ -1,0 +1,186 @@
+"""What leaves the phone in one flow, cut into named parts the matcher searches.
+
+Parts are named so a finding can say where a value travelled: `url`, `path`, `query:<name>`,
+`header:<name>`, `cookie:<name>`, `body`, `body.json:<json.path>`, `form:<name>`, `multipart:<name>`,
+`ws:<index>:<client|server>`. A part nested in another is named after it: a JSON document inside the
+form field `data` is `form:data.json:<json.path>`; a body that the app gzipped itself (not through
+Content-Encoding) is `body.gunzip`. `parent_fields` gives that nesting, so the matcher can report a
+value once, in the most specific part that carries it.
+
+Bodies are read in full from flows.mitm, after Content-Encoding is undone: matching is never capped.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import http, io
+from mitmproxy.exceptions import FlowReadException
+
+from monitor.errors import RunDirError
+from monitor.store import MITM_FILE
+
+# A string inside JSON that is itself JSON ('{"data": "{\"imei\": ...}"}') is parsed again, this deep.
+MAX_NESTING = 4
+# An app-level compressed body is inflated at most to this size, so a decompression bomb in captured
+# traffic cannot exhaust memory; the compressed bytes themselves are still searched in full.
+MAX_INFLATED = 256 << 20
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZLIB_HEADERS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+
+
+@dataclass(frozen=True)
+class FlowPart:
+    flow_id: str
+    field: str
+    data: bytes
+
+
+def load_flows(run_root: Path) -> list[http.HTTPFlow]:
+    """Every HTTP flow (WebSocket ones included) in a run's flows.mitm, in capture order."""
+    path = Path(run_root) / MITM_FILE
+    if not path.exists():
+        raise RunDirError(f"{path} is missing: the run holds no captured traffic",
+                          hint="capture with the proxy on (`consentmon run` starts it), or analyse without network evidence")
+    flows: list[http.HTTPFlow] = []
+    try:
+        with open(path, "rb") as handle:
+            for flow in io.FlowReader(handle).stream():
+                if isinstance(flow, http.HTTPFlow):
+                    flows.append(flow)
+    except (FlowReadException, ValueError, KeyError, TypeError) as exc:
+        raise RunDirError(f"{path}: unreadable after {len(flows)} flows ({exc})",
+                          hint="the file was truncated or edited; restore it from the sealed copy or re-capture") from exc
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read ({exc})") from exc
+    return flows
+
+
+def parent_fields(field: str) -> list[str]:
+    """The parts that contain `field`, innermost first: `form:d.json:a` → [`form:d`, `body`]."""
+    parents: list[str] = []
+    current = field
+    while True:
+        cut = max(current.rfind(".json:"), current.rfind(".gunzip"), current.rfind(".inflate"))
+        if cut > 0:
+            current = current[:cut]
+            parents.append(current)
+            continue
+        if current.startswith(("form:", "multipart:", "body.")):
+            parents.append("body")
+        elif current.startswith(("query:", "path")) and current != "url":
+            parents.append("url")
+        elif current.startswith("cookie:"):
+            parents.append("header:cookie")
+        return parents
+
+
+def _json_leaves(value: Any, path: str, depth: int) -> Iterator[tuple[str, bytes]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_leaves(item, f"{path}.{key}" if path else str(key), depth)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_leaves(item, f"{path}[{index}]", depth)
+    elif isinstance(value, str):
+        yield path, value.encode("utf-8", "surrogatepass")
+        if depth < MAX_NESTING:
+            nested = _parse_json(value.encode("utf-8", "surrogatepass"))
+            if nested is not None:
+                for inner_path, data in _json_leaves(nested, "", depth + 1):
+                    yield f"{path}.json:{inner_path}", data
+    elif isinstance(value, bool) or value is None:
+        return
+    else:
+        # Numbers keep the text the sender wrote (json keeps ints exact, floats via repr).
+        yield path, json.dumps(value).encode()
+
+
+def _parse_json(data: bytes) -> Any | None:
+    stripped = data.strip()
+    if not stripped or stripped[:1] not in (b"{", b"["):
+        return None
+    try:
+        parsed = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, (dict, list)) else None
+
+
+def _inflate(data: bytes) -> tuple[str, bytes] | None:
+    if data.startswith(GZIP_MAGIC):
+        how = "gunzip"
+    elif data[:2] in ZLIB_HEADERS:
+        how = "inflate"
+    else:
+        return None
+    try:
+        # wbits 47: accept a gzip or a zlib header, whichever the bytes carry.
+        return how, zlib.decompressobj(47).decompress(data, MAX_INFLATED)
+    except zlib.error:
+        return None
+
+
+def _content_parts(flow_id: str, field: str, data: bytes, depth: int = 0) -> Iterator[FlowPart]:
+    """A payload and what it decodes to: JSON leaves, app-level gzip/zlib."""
+    yield FlowPart(flow_id, field, data)
+    parsed = _parse_json(data)
+    if parsed is not None:
+        for path, leaf in _json_leaves(parsed, "", depth):
+            yield FlowPart(flow_id, f"{field}.json:{path}", leaf)
+        return
+    if depth < MAX_NESTING:
+        inflated = _inflate(data)
+        if inflated is not None:
+            how, plain = inflated
+            yield from _content_parts(flow_id, f"{field}.{how}", plain, depth + 1)
+
+
+def _request_body(request: http.Request) -> bytes:
+    content = request.get_content(strict=False)
+    if content is None:
+        return b""
+    return content
+
+
+def iter_flow_parts(flow: http.HTTPFlow) -> Iterator[FlowPart]:
+    """What the app sent in `flow`: the request and every WebSocket message (both directions, since a
+    server message may echo what the phone sent earlier and the finding says which way it went)."""
+    request = flow.request
+    flow_id = flow.id
+    yield FlowPart(flow_id, "url", request.pretty_url.encode("utf-8", "surrogateescape"))
+    raw_path = request.path.split("?", 1)[0]
+    yield FlowPart(flow_id, "path", raw_path.encode("utf-8", "surrogateescape"))
+    for name, value in request.query.items(multi=True):
+        yield from _content_parts(flow_id, f"query:{name}", value.encode("utf-8", "surrogateescape"))
+    for name, value in request.headers.fields:
+        header = name.decode("latin-1").lower()
+        yield from _content_parts(flow_id, f"header:{header}", value)
+    for name, value in request.cookies.items(multi=True):
+        yield from _content_parts(flow_id, f"cookie:{name}", value.encode("utf-8", "surrogateescape"))
+
+    body = _request_body(request)
+    if body:
+        yield FlowPart(flow_id, "body", body)
+        content_type = request.headers.get("content-type", "").lower()
+        if "x-www-form-urlencoded" in content_type:
+            for name, value in request.urlencoded_form.items(multi=True):
+                yield from _content_parts(flow_id, f"form:{name}", value.encode("utf-8", "surrogateescape"))
+        elif "multipart/form-data" in content_type:
+            for name, value in request.multipart_form.items(multi=True):
+                yield from _content_parts(flow_id, f"multipart:{name.decode('utf-8', 'replace')}", value)
+        else:
+            for part in _content_parts(flow_id, "body", body):
+                if part.field != "body":
+                    yield part
+
+    if flow.websocket is not None:
+        for index, message in enumerate(flow.websocket.messages):
+            side = "client" if message.from_client else "server"
+            yield from _content_parts(flow_id, f"ws:{index}:{side}", message.content)

@@ -1,0 +1,275 @@
+"""Link a value a hook read to the flow that carried it: the strongest evidence the tool gives.
+
+Every value read by a hook becomes a set of needles (monitor.analysis.encodings: case, separators,
+URL-encoding, hex, base64 at any alignment, MD5/SHA-1/SHA-256, rounded coordinates); one Aho-Corasick
+automaton over all of them scans every part of every flow (monitor.analysis.flowparts) once, in full.
+Values too short or too common to prove anything are not searched (monitor/data/matching.yaml says
+which and why). A number glued to more digits is a different number and is not reported. Shapes of
+PI that no hook reported (monitor.analysis.patterns) are added with confidence "pattern".
+
+Output columns of `match_flows` / `match_run`:
+  flow_id     mitmproxy flow id (the `flow_id` of the run's net/flow event)
+  event_seq   seq of the hook event that read the value (Int64; <NA> for pattern hits): the latest read
+              at or before the flow's own event when the flow's seq is known, else the earliest read
+  category    the read's category (device_id, location…) or the pattern's PI kind
+  value       the value as the hook read it (or the normalised text a pattern matched)
+  field       the part of the flow: url, path, query:<name>, header:<name>, cookie:<name>, body,
+              body.json:<path>, form:<name>, multipart:<name>, ws:<i>:<client|server>
+  encoding    how the value was written there (see monitor.analysis.encodings); "pattern" for patterns
+  offset      byte offset of the match inside the part's data
+  confidence  "exact" (a hook's value) or "pattern" (a shape)
+  detector    None, or the pattern detector: imei, mac, cn_mobile, cn_id, email, coord
+A value is reported once per flow in the innermost part that carries it (a JSON leaf rather than the
+whole body, a query parameter rather than the URL).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import pandas as pd
+from mitmproxy.http import HTTPFlow
+
+from monitor.analysis.encodings import derive_needles
+from monitor.analysis.flowparts import iter_flow_parts, load_flows, parent_fields
+from monitor.analysis.patterns import detect
+from monitor.data.matching_models import MatchingRules
+from monitor.data.yamlfile import load_model
+from monitor.errors import RunDirError
+from monitor.events import KIND_FLOW, KIND_PI_READ
+from monitor.store import MITM_FILE
+from monitor.store.reader import Run
+
+MATCHING_FILE = Path(__file__).resolve().parent.parent / "data" / "matching.yaml"
+
+COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector"]
+NEEDLE_COLUMNS = ["seq", "category", "api", "value"]
+
+# Pattern detectors name a PI kind; the category column uses the hook catalogue's words for it.
+DETECTOR_CATEGORY = {"imei": "device_id", "mac": "device_id", "cn_mobile": "phone_number",
+                     "cn_id": "identity", "email": "email", "coord": "location"}
+
+DIGITS = frozenset(b"0123456789")
+
+
+@lru_cache(maxsize=4)
+def load_matching_rules(path: Path = MATCHING_FILE) -> MatchingRules:
+    return load_model(path, MatchingRules)
+
+
+def unsearchable_reason(value: str, rules: MatchingRules) -> str | None:
+    """Why `value` is not searched in traffic, or None when it is."""
+    stripped = value.strip().strip('"')
+    if not stripped:
+        return "empty"
+    if stripped.casefold() in rules.stop_set():
+        return "stop value listed in matching.yaml"
+    if len(stripped.encode("utf-8")) < rules.min_bytes:
+        return f"shorter than {rules.min_bytes} bytes"
+    if rules.skip_single_repeated_char and len(set(stripped.casefold())) == 1:
+        return "one repeated character"
+    return None
+
+
+def _values_of(value: Any, payload: Any) -> list[str]:
+    # A list or object return records its items/fields; `value` is then only a summary ("12 items").
+    if isinstance(payload, dict):
+        if isinstance(payload.get("items"), list):
+            return [str(item) for item in payload["items"] if item is not None]
+        if isinstance(payload.get("fields"), dict):
+            return [str(item) for item in payload["fields"].values() if item is not None]
+    return [] if value is None else [str(value)]
+
+
+def needles_from_events(events: pd.DataFrame, *, rules: MatchingRules | None = None) -> pd.DataFrame:
+    """One row (seq, category, api, value) per searchable value read by a hook."""
+    rules = rules or load_matching_rules()
+    rows: list[tuple[int, Any, Any, str]] = []
+    if len(events):
+        reads = events[(events["source"] == "hook") & (events["kind"] == KIND_PI_READ)]
+        for seq, category, api, value, payload in zip(reads["seq"], reads["category"], reads["api"], reads["value"], reads["payload"]):
+            seen: set[str] = set()
+            for text in _values_of(value, payload):
+                if text not in seen and unsearchable_reason(text, rules) is None:
+                    seen.add(text)
+                    rows.append((int(seq), category, api, text))
+    frame = pd.DataFrame(rows, columns=NEEDLE_COLUMNS)
+    frame["seq"] = frame["seq"].astype("int64")
+    return frame
+
+
+@dataclass(frozen=True)
+class _Target:
+    value: str
+    encoding: str
+    textual: bool
+    length: int
+    leading_digit: bool
+    trailing_digit: bool   # and not a decimal: more digits after a decimal are more precision
+
+
+class _Reads:
+    """The reads of one value, in seq order, to pick the one a flow most plausibly carries."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.categories: list[Any] = []
+
+    def add(self, seq: int, category: Any) -> None:
+        self.seqs.append(seq)
+        self.categories.append(category)
+
+    def pick(self, flow_seq: int | None) -> tuple[int, Any]:
+        if flow_seq is not None:
+            at = bisect.bisect_right(self.seqs, flow_seq) - 1
+            if at >= 0:
+                return self.seqs[at], self.categories[at]
+        return self.seqs[0], self.categories[0]
+
+
+def _build(needles: pd.DataFrame, rules: MatchingRules) -> tuple[ahocorasick.Automaton | None, dict[str, _Reads]]:
+    reads: dict[str, _Reads] = {}
+    coordinate_values: set[str] = set()
+    ordered = needles.sort_values("seq", kind="stable") if len(needles) else needles
+    for seq, category, value in zip(ordered["seq"], ordered["category"], ordered["value"]):
+        if unsearchable_reason(value, rules) is not None:
+            continue
+        reads.setdefault(value, _Reads()).add(int(seq), category)
+        if category in rules.coordinates.categories:
+            coordinate_values.add(value)
+    if not reads:
+        return None, reads
+    targets: dict[str, list[_Target]] = defaultdict(list)
+    decimals = tuple(rules.coordinates.decimals)
+    for value in reads:
+        for needle in derive_needles(value, coordinate_decimals=decimals if value in coordinate_values else (),
+                                     min_derived_chars=rules.min_derived_chars):
+            data = needle.data
+            targets[data.decode("latin-1")].append(_Target(
+                value, needle.encoding, needle.textual, len(data),
+                leading_digit=data[0] in DIGITS,
+                trailing_digit=data[-1] in DIGITS and b"." not in data))
+    automaton = ahocorasick.Automaton()
+    # Keys are bytes mapped 1:1 to code points (latin-1), so string offsets are byte offsets.
+    for key, entries in targets.items():
+        automaton.add_word(key, tuple(entries))
+    automaton.make_automaton()
+    return automaton, reads
+
+
+def _glued_to_digits(data: bytes, start: int, end: int, target: _Target) -> bool:
+    if not target.textual:
+        return False
+    if target.leading_digit and start > 0 and data[start - 1] in DIGITS:
+        return True
+    return target.trailing_digit and end < len(data) and data[end] in DIGITS
+
+
+def _outermost(places: list[tuple[int, int, _Target]]) -> list[tuple[int, int, _Target]]:
+    """One value's matches in one part, less those lying inside a longer match of the same value: the
+    national number inside "+86…", the SSID inside its quotes, 4 decimals inside 6 are one finding."""
+    kept: list[tuple[int, int, _Target]] = []
+    for start, end, target in sorted(places, key=lambda place: (place[0] - place[1], place[0])):
+        if not any(k_start <= start and end <= k_end for k_start, k_end, _ in kept):
+            kept.append((start, end, target))
+    return kept
+
+
+def _innermost(rows: list[dict[str, Any]], key_of) -> list[dict[str, Any]]:
+    """Drop a row when the same thing was found in a part nested inside the row's part."""
+    fields_by_key: dict[Any, set[str]] = defaultdict(set)
+    for row in rows:
+        fields_by_key[key_of(row)].add(row["field"])
+    covered: dict[Any, set[str]] = defaultdict(set)
+    for key, fields in fields_by_key.items():
+        for field in fields:
+            covered[key].update(parent_fields(field))
+    return [row for row in rows if row["field"] not in covered[key_of(row)]]
+
+
+def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: Mapping[str, _Reads],
+               flow_seq: int | None, rules: MatchingRules, patterns: bool) -> list[dict[str, Any]]:
+    exact: list[dict[str, Any]] = []
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    pattern_rows: list[dict[str, Any]] = []
+    stop = rules.stop_set()
+    for part in iter_flow_parts(flow):
+        data = part.data
+        if automaton is not None and data:
+            found: dict[str, list[tuple[int, int, _Target]]] = defaultdict(list)
+            for end_index, entries in automaton.iter(data.decode("latin-1")):
+                for target in entries:
+                    start = end_index - target.length + 1
+                    if not _glued_to_digits(data, start, end_index + 1, target):
+                        found[target.value].append((start, end_index + 1, target))
+            for value, places in found.items():
+                seq, category = reads[value].pick(flow_seq)
+                for start, end, target in _outermost(places):
+                    spans[part.field].append((start, end))
+                    exact.append({"flow_id": flow.id, "event_seq": seq, "category": category, "value": value,
+                                  "field": part.field, "encoding": target.encoding, "offset": start,
+                                  "confidence": "exact", "detector": None})
+        if patterns and data:
+            for hit in detect(data, rules.patterns, stop_values=stop):
+                pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": DETECTOR_CATEGORY[hit.detector],
+                                     "value": hit.value, "field": part.field, "encoding": "pattern", "offset": hit.offset,
+                                     "confidence": "pattern", "detector": hit.detector, "_length": hit.length})
+    # A shape that a hook's exact value already explains adds nothing.
+    pattern_rows = [row for row in pattern_rows
+                    if not any(start < row["offset"] + row["_length"] and row["offset"] < end for start, end in spans[row["field"]])]
+    rows = _innermost(exact, lambda row: ("exact", row["value"]))
+    rows += _innermost(pattern_rows, lambda row: (row["detector"], row["value"]))
+    return rows
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["event_seq"] = frame["event_seq"].astype("Int64")
+    frame["offset"] = frame["offset"].astype("int64")
+    frame["detector"] = frame["detector"].astype(object).where(frame["detector"].notna(), None)
+    frame = frame.sort_values(["flow_id", "field", "offset", "encoding", "event_seq"], kind="stable", na_position="last")
+    return frame.reset_index(drop=True)
+
+
+def match_flows(needles: pd.DataFrame, flows: Iterable[HTTPFlow], *, flow_seq: Mapping[str, int] | None = None,
+                patterns: bool = True, rules: MatchingRules | None = None) -> pd.DataFrame:
+    """Every place a needle's value (in any encoding) or a PI shape occurs in `flows` (see module doc).
+
+    `flow_seq` maps a flow id to the seq of its net/flow event, so each match names the read that came
+    before the flow; without it the earliest read of the value is named."""
+    rules = rules or load_matching_rules()
+    automaton, reads = _build(needles, rules)
+    rows: list[dict[str, Any]] = []
+    for flow in flows:
+        rows += _flow_rows(flow, automaton, reads, (flow_seq or {}).get(flow.id), rules, patterns)
+    return _frame(rows)
+
+
+def _app_info(run: Run) -> dict[str, Any]:
+    app = run.info.get("app")
+    return app if isinstance(app, dict) else {}
+
+
+def match_run(run: Run) -> pd.DataFrame:
+    """`match_flows` over a run: its hook reads against the full flows in its flows.mitm."""
+    events = run.events
+    net_flows = events[(events["source"] == "net") & (events["kind"] == KIND_FLOW)] if len(events) else events
+    if not (Path(run.root) / MITM_FILE).exists():
+        if len(net_flows):
+            raise RunDirError(f"{Path(run.root) / MITM_FILE} is missing but events.jsonl records {len(net_flows)} flows",
+                              hint="the captured traffic was lost or moved; restore flows.mitm from the sealed copy")
+        return _frame([])
+    needles = needles_from_events(events)
+    package = _app_info(run).get("package")
+    if package:
+        # The app's own package name is in its own traffic everywhere; it is not a leak of installed apps.
+        needles = needles[needles["value"] != package]
+    flow_seq = {str(flow_id): int(seq) for flow_id, seq in zip(net_flows["flow_id"], net_flows["seq"]) if flow_id}
+    return match_flows(needles, load_flows(run.root), flow_seq=flow_seq)

@@ -1,0 +1,141 @@
+"""PI recognised by its shape when no hook saw the value: IMEI, MAC, Chinese mobile and ID-card numbers,
+e-mail addresses, coordinates. These are weaker evidence than a hook's exact value (confidence
+"pattern"), so every detector checks what the shape alone allows — Luhn and the reporting body of an
+IMEI, the GB 11643 check character and birth date of an ID number, the range of a coordinate pair —
+and refuses a match glued to more digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from monitor.data.matching_models import PatternRules
+
+IMEI = re.compile(rb"(?<![0-9])([0-9]{15})(?![0-9])")
+MAC = re.compile(rb"(?<![0-9A-Fa-f:-])([0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\2){4}[0-9A-Fa-f]{2})(?![0-9A-Fa-f:-])")
+CN_MOBILE = re.compile(rb"(?<![0-9])((?:\+86|0086|%2[Bb]86)?[ -]?(1[3-9][0-9]{9}))(?![0-9])")
+CN_ID = re.compile(rb"(?<![0-9A-Za-z])([1-8][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+EMAIL = re.compile(rb"(?<![\w.+%-])([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})(?![\w-])")
+COORD_PAIR = re.compile(rb"(?<![0-9.])(-?[0-9]{1,3}\.([0-9]+))\s*,\s*(-?[0-9]{1,3}\.([0-9]+))(?![0-9.])")
+LAT_KEY = re.compile(rb"(?i)[\"']?\b(?:lat|latitude)[\"']?\s*[:=]\s*[\"']?(-?[0-9]{1,2}\.([0-9]+))(?![0-9])")
+LNG_KEY = re.compile(rb"(?i)[\"']?\b(?:lng|lon|long|longitude)[\"']?\s*[:=]\s*[\"']?(-?[0-9]{1,3}\.([0-9]+))(?![0-9])")
+
+# GB 11643-1999: weights 2^(17-i) mod 11 of the first 17 digits; the sum mod 11 indexes this table.
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True)
+class PatternHit:
+    detector: str   # "imei" | "mac" | "cn_mobile" | "cn_id" | "email" | "coord"
+    value: str      # normalised: digits only, lower-case MAC with colons, "lat,lng"
+    offset: int
+    length: int
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        number = int(char)
+        if position % 2 == 1:
+            number *= 2
+            if number > 9:
+                number -= 9
+        total += number
+    return total % 10 == 0
+
+
+def cn_id_valid(text: str) -> bool:
+    """An 18-character resident ID number whose check character and birth date are right."""
+    if len(text) != 18 or not text[:17].isdigit():
+        return False
+    expected = ID_CHECK[sum(int(d) * w for d, w in zip(text[:17], ID_WEIGHTS)) % 11]
+    if text[17].upper() != expected:
+        return False
+    try:
+        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= date.today()
+
+
+def _imei(data: bytes, rules: PatternRules) -> list[PatternHit]:
+    bodies = set(rules.imei_reporting_bodies.codes)
+    hits = []
+    for match in IMEI.finditer(data):
+        digits = match.group(1).decode()
+        if digits[:2] in bodies and len(set(digits)) > 1 and luhn_valid(digits):
+            hits.append(PatternHit("imei", digits, match.start(1), 15))
+    return hits
+
+
+def _mac(data: bytes, stop: frozenset[str]) -> list[PatternHit]:
+    hits = []
+    for match in MAC.finditer(data):
+        text = match.group(1).decode().lower().replace("-", ":")
+        if text not in stop:
+            hits.append(PatternHit("mac", text, match.start(1), len(match.group(1))))
+    return hits
+
+
+def _mobile(data: bytes) -> list[PatternHit]:
+    return [PatternHit("cn_mobile", m.group(2).decode(), m.start(1), len(m.group(1))) for m in CN_MOBILE.finditer(data)]
+
+
+def _cn_id(data: bytes) -> list[PatternHit]:
+    hits = []
+    for match in CN_ID.finditer(data):
+        text = match.group(1).decode().upper()
+        if cn_id_valid(text):
+            hits.append(PatternHit("cn_id", text, match.start(1), 18))
+    return hits
+
+
+def _email(data: bytes, rules: PatternRules) -> list[PatternHit]:
+    excluded = tuple(s.lower() for s in rules.email_excluded_suffixes.suffixes)
+    hits = []
+    for match in EMAIL.finditer(data):
+        text = match.group(1).decode()
+        if not text.lower().endswith(excluded):
+            hits.append(PatternHit("email", text, match.start(1), len(match.group(1))))
+    return hits
+
+
+def _plausible_pair(lat_text: bytes, lat_places: int, lng_text: bytes, lng_places: int, rules: PatternRules) -> bool:
+    lat, lng = float(lat_text), float(lng_text)
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
+        return False
+    places = min(lat_places, lng_places)
+    if rules.china_box.contains(lat, lng):
+        return places >= rules.china_box.min_decimals
+    return places >= rules.min_world_decimals
+
+
+def _coordinates(data: bytes, rules: PatternRules) -> list[PatternHit]:
+    hits = []
+    for match in COORD_PAIR.finditer(data):
+        first, first_places, second, second_places = match.group(1), len(match.group(2)), match.group(3), len(match.group(4))
+        # Both orders are in use: "lat,lng" (most SDKs) and "lng,lat" (GeoJSON, AMap/Baidu APIs).
+        for lat, lat_places, lng, lng_places in ((first, first_places, second, second_places),
+                                                 (second, second_places, first, first_places)):
+            if _plausible_pair(lat, lat_places, lng, lng_places, rules):
+                hits.append(PatternHit("coord", f"{lat.decode()},{lng.decode()}", match.start(1), match.end(3) - match.start(1)))
+                break
+    lat_match = LAT_KEY.search(data)
+    lng_match = LNG_KEY.search(data)
+    if lat_match and lng_match:
+        lat, lng = lat_match.group(1), lng_match.group(1)
+        if _plausible_pair(lat, len(lat_match.group(2)), lng, len(lng_match.group(2)), rules):
+            start = min(lat_match.start(1), lng_match.start(1))
+            end = max(lat_match.end(1), lng_match.end(1))
+            hits.append(PatternHit("coord", f"{lat.decode()},{lng.decode()}", start, end - start))
+    return hits
+
+
+def detect(data: bytes, rules: PatternRules, *, stop_values: frozenset[str] = frozenset()) -> list[PatternHit]:
+    """Every shape-recognised PI in `data`, ordered by offset."""
+    hits = (_imei(data, rules) + _mac(data, stop_values) + _mobile(data) + _cn_id(data)
+            + _email(data, rules) + _coordinates(data, rules))
+    return sorted(hits, key=lambda hit: (hit.offset, hit.detector))
