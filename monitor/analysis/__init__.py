@@ -1,0 +1,154 @@
+"""Analysis: a run directory in, findings out. Never talks to a device; re-runnable years later.
+
+Steps (each a pure DataFrame → DataFrame function that copies its input, see its module):
+  timeline.build_timeline      one clock, process keys
+  timeline.mark_background     per-process foreground/background
+  consent.mark_consent         the consent state in force at each event
+  attribution.attribute_events app / SDK / unknown code behind each read
+  matching.match_run           PI values found in flows (another module), joined to destination parties
+  rules.REGISTRY.run           rules.yaml × registered checks → findings
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from monitor.analysis.attribution import Attributor, attribute_events
+from monitor.analysis.consent import consent_history, mark_consent
+from monitor.analysis.findings import Findings, write_findings
+from monitor.analysis.rules import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
+from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
+from monitor.data import load_catalogue, load_consent_words, load_sdks
+from monitor.data.rule_models import RULES_FILE, ScopeFile, load_attribution, load_rules, load_scope
+from monitor.data.yamlfile import read_yaml
+from monitor.errors import DataFileError
+from monitor.store.reader import Run, read_run
+
+__all__ = ["analyze_run", "analyze", "write_findings", "Findings", "prepare_flow_matches"]
+
+FLOW_MATCH_COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector",
+                      "flow_ts", "host", "consent_state", "consent_confidence", "flow_background", "party",
+                      "registrable_domain", "dest_sdk_id", "vendor", "reader_sdk_id", "reader_owner", "reader_frame",
+                      "reader_confidence"]
+
+
+def _check_scope(scope: ScopeFile, path: Path) -> None:
+    """A category the catalogue never reports would silently make every read 'beyond scope': refuse it."""
+    known = set(load_catalogue().categories())
+    _, index = read_yaml(path)
+    problems = []
+    for position, category in enumerate(scope.app):
+        if category not in known:
+            problems.append(f"{path}:{index.get(('app', position), '?')}: app: unknown PI category {category!r}")
+    for sdk_id, categories in scope.sdks.items():
+        for position, category in enumerate(categories):
+            if category not in known:
+                problems.append(f"{path}:{index.get(('sdks', sdk_id, position), '?')}: sdks.{sdk_id}: unknown PI category {category!r}")
+    sdk_ids = {sdk.id for sdk in load_sdks().sdks}
+    for sdk_id in scope.sdks:
+        if sdk_id not in sdk_ids:
+            problems.append(f"{path}:{index.get(('sdks', sdk_id), '?')}: sdks: unknown SDK id {sdk_id!r}")
+    if problems:
+        raise DataFileError("\n".join(problems), hint=f"PI categories are: {', '.join(sorted(known))}; SDK ids are those of monitor/data/sdks.yaml")
+
+
+def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_package: str | None,
+                         first_party_domains: tuple[str, ...], classify: Any = None) -> pd.DataFrame:
+    """Join value matches (monitor.analysis.matching COLUMNS) to their flow and its destination.
+
+    Keeps only matches of a value a hook read (confidence "exact"): a shape alone (pattern) does not prove
+    the app read PI. Adds: flow_ts, host, consent_state, consent_confidence, flow_background (the flow's
+    moment), party, registrable_domain, dest_sdk_id, vendor (classify_host), reader_sdk_id, reader_owner,
+    reader_frame, reader_confidence (the attribution of the read whose value was sent).
+    """
+    if classify is None:
+        from monitor.analysis.destinations import classify_host as classify
+    exact = matches[matches["confidence"] == "exact"].copy()
+    flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
+    hosts = flows["payload"].map(lambda p: str(p.get("host") or "") if isinstance(p, dict) else "")
+    flow_table = pd.DataFrame({"flow_id": flows["flow_id"].astype(str), "flow_ts": flows["ts"], "host": hosts,
+                               "consent_state": flows["consent_state"], "consent_confidence": flows["consent_confidence"],
+                               "flow_background": flows["background"]}).drop_duplicates("flow_id")
+    exact["flow_id"] = exact["flow_id"].astype(str)
+    joined = exact.merge(flow_table, on="flow_id", how="inner")
+    destinations = {host: classify(host, first_party_domains=first_party_domains, app_package=app_package)
+                    for host in sorted(set(joined["host"]))}
+    joined["party"] = joined["host"].map(lambda h: destinations[h].party)
+    joined["registrable_domain"] = joined["host"].map(lambda h: destinations[h].registrable_domain)
+    joined["dest_sdk_id"] = joined["host"].map(lambda h: destinations[h].sdk_id)
+    joined["vendor"] = joined["host"].map(lambda h: destinations[h].vendor)
+    readers = timeline[timeline["is_pi"]].set_index("seq")[["sdk_id", "owner", "sdk_frame", "attribution_confidence"]]
+    seqs = joined["event_seq"].astype("Int64")
+    found = seqs.isin(readers.index)
+    for column, source in (("reader_sdk_id", "sdk_id"), ("reader_owner", "owner"), ("reader_frame", "sdk_frame"),
+                           ("reader_confidence", "attribution_confidence")):
+        joined[column] = None
+        joined.loc[found, column] = readers.loc[seqs[found].astype("int64"), source].to_numpy()
+    return joined[FLOW_MATCH_COLUMNS]
+
+
+def _network(run: Run, timeline: pd.DataFrame, *, app_package: str | None, first_party: tuple[str, ...],
+             matches: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str | None]:
+    if matches is None:
+        try:
+            from monitor.analysis.matching import match_run
+        except ImportError as exc:
+            return None, f"network value matching is not available ({exc})"
+        matches = match_run(run)
+    return prepare_flow_matches(timeline, matches, app_package=app_package, first_party_domains=first_party), None
+
+
+def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope | None = None, rules: Path | None = None,
+            consent_at: int | None = None, matches: pd.DataFrame | None = None) -> Findings:
+    """Findings for a loaded run. `matches` replaces network matching (tests, or matches computed already)."""
+    rules_path = Path(rules) if rules else RULES_FILE
+    ruleset = load_rules(rules_path)
+    REGISTRY.validate(ruleset, rules_path)
+    settings = ruleset.settings
+    app = run.info.get("app") if isinstance(run.info.get("app"), dict) else {}
+    app_package = app.get("package")
+    first_party = tuple(app.get("domains") or ())
+    scope_file = load_scope(scope) if scope else None
+    if scope_file is not None and scope is not None:
+        _check_scope(scope_file, Path(scope))
+    app_type_scope = resolve_app_type(app_type) if isinstance(app_type, str) else app_type
+
+    timeline = build_timeline(run.events)
+    intervals = background_intervals(timeline, grace_ns=int(settings.background_grace_s * 1e9), home_steps=settings.home_steps)
+    timeline = mark_background(timeline, intervals)
+    consent = consent_history(timeline, words=load_consent_words(), settings=settings, consent_at=consent_at)
+    timeline = mark_consent(timeline, consent)
+    sdks = load_sdks()
+    attributor = Attributor(sdks=sdks, table=load_attribution(), app_package=app_package)
+    timeline = attribute_events(timeline, attributor)
+    flow_matches, unavailable = _network(run, timeline, app_package=app_package, first_party=first_party, matches=matches)
+
+    context = RuleContext(timeline=timeline, consent=consent, run_info=run.info, settings=settings, attributor=attributor,
+                          sdks=sdks, app_package=app_package, first_party_domains=first_party, scope=scope_file,
+                          app_type=app_type_scope, flow_matches=flow_matches, network_unavailable=unavailable)
+    found, skipped = REGISTRY.run(ruleset, context)
+    summary: dict[str, Any] = {
+        "total": len(found),
+        "by_rule": {spec.id: sum(1 for f in found if f.rule == spec.id) for spec in ruleset.rules if spec.id not in skipped},
+        "by_severity": {level: sum(1 for f in found if f.severity == level) for level in ("high", "medium", "low", "info")},
+        "skipped": skipped,
+        "events": int(len(timeline)),
+        "pi_reads": int(timeline["is_pi"].sum()),
+        "flows": int(((timeline["source"] == "net") & (timeline["kind"] == "flow")).sum()),
+        "flows_with_pi": int(flow_matches["flow_id"].nunique()) if flow_matches is not None else None,
+        "network": "matched" if flow_matches is not None else unavailable,
+        "background_intervals": int(len(intervals)),
+        "knowledge": {"rules": ruleset.version, "sdks": sdks.version, "attribution": load_attribution().version,
+                      "scope": str(scope_file.source) if scope_file and scope_file.source else None,
+                      "app_type": app_type_scope.id if app_type_scope else None},
+    }
+    return Findings(run=dict(run.info), consent=consent.to_dict(), findings=found, summary=summary)
+
+
+def analyze_run(run_root: Path, *, scope: Path | None = None, app_type: str | None = None, rules: Path | None = None,
+                consent_at: int | None = None) -> Findings:
+    """Read a run directory and judge it. Raises MonitorError subclasses (file, line and fix) on bad input."""
+    return analyze(read_run(Path(run_root)), scope=scope, app_type=app_type, rules=rules, consent_at=consent_at)

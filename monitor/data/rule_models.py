@@ -91,6 +91,7 @@ class ConsentConfidence(BaseModel):
     scenario: float = Field(ge=0, le=1)
     prefs: float = Field(ge=0, le=1)
     manual: float = Field(ge=0, le=1)
+    no_decision: float = Field(ge=0, le=1)
 
 
 class AnalysisSettings(BaseModel):
