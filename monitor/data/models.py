@@ -126,6 +126,12 @@ class Sdk(BaseModel):
     prefixes: list[str] = Field(min_length=1)
     domains: list[str] = Field(default_factory=list)
     source: str = Field(min_length=8)
+    # Other names the SDK goes by in privacy policies' SDK lists (product renames, marketing names),
+    # so a report can be matched against what an app declares.
+    aliases: list[str] = Field(default_factory=list)
+    # Why a prefix or domain is there when it is not obvious (e.g. a framework listed only so its
+    # frames are not taken for its vendor's SDK).
+    notes: str | None = None
 
 
 class SdkTable(BaseModel):
