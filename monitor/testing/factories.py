@@ -137,3 +137,29 @@ def write_run(root: Path, events: Iterable[dict[str, Any]], *, flows: Iterable[d
         for flow in flows or ():
             writer.append_flow(flow)
     return root
+
+
+def match_row(*, flow_id: str = "flow-1", event_seq: int | None = None, category: str = "device_id",
+              value: str = "867530900000001", field: str = "query:imei", encoding: str = "plain",
+              offset: int = 0, confidence: str = "exact", detector: str | None = None) -> dict[str, Any]:
+    """One row of monitor.analysis.matching's output: a read value found in a flow."""
+    return {"flow_id": flow_id, "event_seq": event_seq, "category": category, "value": value, "field": field,
+            "encoding": encoding, "offset": offset, "confidence": confidence, "detector": detector}
+
+
+def judge(root: Path, events: Iterable[dict[str, Any]], *, matches: Iterable[dict[str, Any]] | None = None,
+          info: dict[str, Any] | None = None, **options: Any):
+    """Write `events` as a real run at `root`, read it back and analyse it. `matches` (match_row dicts) stand
+    in for network matching; without them the run has no flows.mitm and matching finds nothing."""
+    import pandas as pd
+
+    from monitor.analysis import analyze
+    from monitor.store.reader import read_run
+
+    write_run(root, events, info=info)
+    frame = None
+    if matches is not None:
+        frame = pd.DataFrame(list(matches), columns=["flow_id", "event_seq", "category", "value", "field", "encoding",
+                                                     "offset", "confidence", "detector"])
+        frame["event_seq"] = frame["event_seq"].astype("Int64")
+    return analyze(read_run(root), matches=frame, **options)

@@ -1,0 +1,98 @@
+"""`consentmon analyze RUN_DIR`: judge a run directory and write RUN_DIR/findings.json.
+
+Mounted by the app with `app.command("analyze")(analyze)`. Thin: parsing and printing only; the work is
+`monitor.analysis.analyze_run`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.analysis import Findings, analyze_run, write_findings
+from monitor.errors import MonitorError
+from monitor.store import FINDINGS_FILE
+
+console = Console()
+SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+class TimeArgumentError(MonitorError):
+    """A time given on the command line could not be read."""
+
+
+def parse_time(text: str) -> int:
+    """Epoch ns (digits) or ISO 8601 with a zone (2026-01-01T08:00:05+08:00, …Z) → epoch ns.
+
+    A zone is required: the device, the host and the person reading a report may sit in different zones,
+    and a guessed zone would move consent by hours."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise TimeArgumentError(f"--consent-at {text!r} is neither epoch nanoseconds nor an ISO 8601 time",
+                                hint="write e.g. 1767225605000000000 or 2026-01-01T08:00:05.250+08:00") from exc
+    if moment.tzinfo is None:
+        raise TimeArgumentError(f"--consent-at {text!r} has no time zone",
+                                hint="add Z for UTC or the offset, e.g. 2026-01-01T08:00:05+08:00")
+    whole = int(moment.timestamp())
+    return whole * 1_000_000_000 + moment.microsecond * 1_000
+
+
+def summary_table(findings: Findings) -> Table:
+    table = Table(title=f"{len(findings.findings)} findings", show_lines=False)
+    for column in ("severity", "rule", "category", "api / host", "by", "count", "first seen", "consent", "conf."):
+        table.add_column(column, overflow="fold")
+    for finding in findings.findings:
+        table.add_row(
+            f"[{SEVERITY_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
+            finding.rule,
+            finding.category or "",
+            finding.api or finding.host or "",
+            finding.sdk.name,
+            str(finding.count),
+            finding.first_seen,
+            finding.consent_state or "",
+            f"{finding.confidence:.2f}",
+        )
+    return table
+
+
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="run directory written by `consentmon run`", show_default=False)],
+    scope: Annotated[Path | None, typer.Option("--scope", help="YAML of the PI the privacy policy declares: app: [...], sdks: {id: [...]}",
+                                               envvar="CONSENTMON_SCOPE")] = None,
+    app_type: Annotated[str | None, typer.Option("--app-type", help="one of the 39 app types (必要个人信息范围) to judge necessity",
+                                                 envvar="CONSENTMON_APP_TYPE")] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="your own rules.yaml (thresholds, enabled rules)",
+                                               envvar="CONSENTMON_RULES")] = None,
+    consent_at: Annotated[str | None, typer.Option("--consent-at", help="when consent was given, if the monitor could not see it: epoch ns or ISO 8601 with zone")] = None,
+) -> None:
+    """Judge a run: write RUN_DIR/findings.json and print a summary."""
+    try:
+        consent_ns = parse_time(consent_at) if consent_at is not None else None
+        findings = analyze_run(run_dir, scope=scope, app_type=app_type, rules=rules, consent_at=consent_ns)
+        out = Path(run_dir) / FINDINGS_FILE
+        write_findings(findings, out)
+    except MonitorError as error:
+        console.print(f"[bold red]error:[/] {error.message}")
+        if error.hint:
+            console.print(f"  [bold]fix:[/] {error.hint}")
+        raise typer.Exit(error.exit_code) from None
+    consent = findings.consent
+    console.print(f"consent: [bold]{consent['final_state']}[/]"
+                  + (f" at {consent['consent_time']} by {consent['decided_by']} (confidence {consent['confidence']})"
+                     if consent.get("consent_time") else ""))
+    for warning in consent.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(summary_table(findings))
+    for rule_id, reason in findings.summary.get("skipped", {}).items():
+        console.print(f"[dim]skipped {rule_id}: {reason}[/]")
+    console.print(f"wrote {out}")
