@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class FlowPart:
     flow_id: str
     field: str
     data: bytes
+
+
+FoundIn = Callable[[FlowPart], bool]
 
 
 def load_flows(run_root: Path) -> list[http.HTTPFlow]:
@@ -127,19 +130,37 @@ def _inflate(data: bytes) -> tuple[str, bytes] | None:
         return None
 
 
-def _content_parts(flow_id: str, field: str, data: bytes, depth: int = 0) -> Iterator[FlowPart]:
+def _may_hide(data: bytes, how: str) -> bool:
+    """Whether decoding `data` as `how` can produce bytes that `data` does not contain as they are.
+    JSON without a backslash, or a form without % and +, holds every string value verbatim."""
+    if how == "json":
+        return b"\\" in data
+    if how == "form":
+        return b"%" in data or b"+" in data
+    return how != "multipart"
+
+
+def _wanted(part: FlowPart, how: str, found_in: FoundIn | None) -> bool:
+    return found_in is None or found_in(part) or _may_hide(part.data, how)
+
+
+def _content_parts(flow_id: str, field: str, data: bytes, found_in: FoundIn | None = None, depth: int = 0) -> Iterator[FlowPart]:
     """A payload and what it decodes to: JSON leaves, app-level gzip/zlib."""
-    yield FlowPart(flow_id, field, data)
-    parsed = _parse_json(data)
-    if parsed is not None:
-        for path, leaf in _json_leaves(parsed, "", depth):
-            yield FlowPart(flow_id, f"{field}.json:{path}", leaf)
-        return
+    part = FlowPart(flow_id, field, data)
+    yield part
+    if data[:64].lstrip()[:1] in (b"{", b"["):
+        if not _wanted(part, "json", found_in):
+            return
+        parsed = _parse_json(data)
+        if parsed is not None:
+            for path, leaf in _json_leaves(parsed, "", depth):
+                yield FlowPart(flow_id, f"{field}.json:{path}", leaf)
+            return
     if depth < MAX_NESTING:
         inflated = _inflate(data)
         if inflated is not None:
             how, plain = inflated
-            yield from _content_parts(flow_id, f"{field}.{how}", plain, depth + 1)
+            yield from _content_parts(flow_id, f"{field}.{how}", plain, found_in, depth + 1)
 
 
 def _request_body(request: http.Request) -> bytes:
@@ -149,9 +170,14 @@ def _request_body(request: http.Request) -> bytes:
     return content
 
 
-def iter_flow_parts(flow: http.HTTPFlow) -> Iterator[FlowPart]:
+def iter_flow_parts(flow: http.HTTPFlow, *, found_in: FoundIn | None = None) -> Iterator[FlowPart]:
     """What the app sent in `flow`: the request and every WebSocket message (both directions, since a
-    server message may echo what the phone sent earlier and the finding says which way it went)."""
+    server message may echo what the phone sent earlier and the finding says which way it went).
+
+    `found_in`, for a matcher of literal byte strings, saves decoding work: called on a part right after
+    it is yielded, and when it says nothing was found there, the part's JSON leaves, form and multipart
+    fields are skipped unless decoding could reveal bytes the raw part lacks (escapes, %-encoding,
+    compression). Such a matcher then finds exactly what it would find in every part."""
     request = flow.request
     flow_id = flow.id
     yield FlowPart(flow_id, "url", request.pretty_url.encode("utf-8", "surrogateescape"))
@@ -167,20 +193,21 @@ def iter_flow_parts(flow: http.HTTPFlow) -> Iterator[FlowPart]:
 
     body = _request_body(request)
     if body:
-        yield FlowPart(flow_id, "body", body)
+        body_part = FlowPart(flow_id, "body", body)
+        yield body_part
         content_type = request.headers.get("content-type", "").lower()
-        if "x-www-form-urlencoded" in content_type:
+        if "x-www-form-urlencoded" in content_type and _wanted(body_part, "form", found_in):
             for name, value in request.urlencoded_form.items(multi=True):
-                yield from _content_parts(flow_id, f"form:{name}", value.encode("utf-8", "surrogateescape"))
-        elif "multipart/form-data" in content_type:
+                yield from _content_parts(flow_id, f"form:{name}", value.encode("utf-8", "surrogateescape"), found_in)
+        elif "multipart/form-data" in content_type and _wanted(body_part, "multipart", found_in):
             for name, value in request.multipart_form.items(multi=True):
-                yield from _content_parts(flow_id, f"multipart:{name.decode('utf-8', 'replace')}", value)
-        else:
-            for part in _content_parts(flow_id, "body", body):
-                if part.field != "body":
-                    yield part
+                yield from _content_parts(flow_id, f"multipart:{name.decode('utf-8', 'replace')}", value, found_in)
+        elif "x-www-form-urlencoded" not in content_type and "multipart/form-data" not in content_type:
+            parts = _content_parts(flow_id, "body", body, found_in)
+            next(parts)  # the body itself, already yielded
+            yield from parts
 
     if flow.websocket is not None:
         for index, message in enumerate(flow.websocket.messages):
             side = "client" if message.from_client else "server"
-            yield from _content_parts(flow_id, f"ws:{index}:{side}", message.content)
+            yield from _content_parts(flow_id, f"ws:{index}:{side}", message.content, found_in)

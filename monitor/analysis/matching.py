@@ -200,7 +200,8 @@ def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: M
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     pattern_rows: list[dict[str, Any]] = []
     stop = rules.stop_set()
-    for part in iter_flow_parts(flow):
+    found_fields: set[str] = set()
+    for part in iter_flow_parts(flow, found_in=lambda part: part.field in found_fields):
         data = part.data
         if automaton is not None and data:
             found: dict[str, list[tuple[int, int, _Target]]] = defaultdict(list)
@@ -209,6 +210,8 @@ def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: M
                     start = end_index - target.length + 1
                     if not _glued_to_digits(data, start, end_index + 1, target):
                         found[target.value].append((start, end_index + 1, target))
+            if found:
+                found_fields.add(part.field)
             for value, places in found.items():
                 seq, category = reads[value].pick(flow_seq)
                 for start, end, target in _outermost(places):
@@ -218,6 +221,7 @@ def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: M
                                   "confidence": "exact", "detector": None})
         if patterns and data:
             for hit in detect(data, rules.patterns, stop_values=stop):
+                found_fields.add(part.field)
                 pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": DETECTOR_CATEGORY[hit.detector],
                                      "value": hit.value, "field": part.field, "encoding": "pattern", "offset": hit.offset,
                                      "confidence": "pattern", "detector": hit.detector, "_length": hit.length})

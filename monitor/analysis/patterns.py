@@ -22,6 +22,17 @@ COORD_PAIR = re.compile(rb"(?<![0-9.])(-?[0-9]{1,3}\.([0-9]+))\s*,\s*(-?[0-9]{1,
 LAT_KEY = re.compile(rb"(?i)[\"']?\b(?:lat|latitude)[\"']?\s*[:=]\s*[\"']?(-?[0-9]{1,2}\.([0-9]+))(?![0-9])")
 LNG_KEY = re.compile(rb"(?i)[\"']?\b(?:lng|lon|long|longitude)[\"']?\s*[:=]\s*[\"']?(-?[0-9]{1,3}\.([0-9]+))(?![0-9])")
 
+# Prefilters: Python's regex engine scans fast only for a literal, so the data is first mapped to
+# character classes (digits → "0", hex digits → "h") and candidates are found as literals there; the
+# precise patterns above then run only at those places.
+DIGIT_CLASSES = bytes(ord("0") if chr(c).isdigit() and c < 128 else c if c in b".,- " else ord("_") for c in range(256))
+HEX_CLASSES = bytes(ord("h") if chr(c) in "0123456789abcdefABCDEF" else c if c in b":-" else ord("_") for c in range(256))
+DIGIT_RUN = re.compile(rb"00000000000+")
+MAC_CANDIDATE = re.compile(rb"hh[:-]hh[:-]hh[:-]hh[:-]hh[:-]hh")
+LOCAL_CLASSES = bytes(ord("a") if c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-" else ord("_") for c in range(256))
+LOCAL_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+DOMAIN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
 # GB 11643-1999: weights 2^(17-i) mod 11 of the first 17 digits; the sum mod 11 indexes this table.
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -61,45 +72,83 @@ def cn_id_valid(text: str) -> bool:
     return date(1900, 1, 1) <= born <= date.today()
 
 
-def _imei(data: bytes, rules: PatternRules) -> list[PatternHit]:
+def _classes(data: bytes) -> bytes:
+    return data.translate(DIGIT_CLASSES)
+
+
+def _imei(data: bytes, runs: list[tuple[int, int]], rules: PatternRules) -> list[PatternHit]:
     bodies = set(rules.imei_reporting_bodies.codes)
     hits = []
-    for match in IMEI.finditer(data):
-        digits = match.group(1).decode()
+    for start, end in runs:
+        if end - start != 15:
+            continue
+        digits = data[start:end].decode()
         if digits[:2] in bodies and len(set(digits)) > 1 and luhn_valid(digits):
-            hits.append(PatternHit("imei", digits, match.start(1), 15))
+            hits.append(PatternHit("imei", digits, start, 15))
     return hits
 
 
 def _mac(data: bytes, stop: frozenset[str]) -> list[PatternHit]:
     hits = []
-    for match in MAC.finditer(data):
+    for candidate in MAC_CANDIDATE.finditer(data.translate(HEX_CLASSES)):
+        match = MAC.match(data, candidate.start(), min(len(data), candidate.end() + 1))
+        if match is None:
+            continue
         text = match.group(1).decode().lower().replace("-", ":")
         if text not in stop:
             hits.append(PatternHit("mac", text, match.start(1), len(match.group(1))))
     return hits
 
 
-def _mobile(data: bytes) -> list[PatternHit]:
-    return [PatternHit("cn_mobile", m.group(2).decode(), m.start(1), len(m.group(1))) for m in CN_MOBILE.finditer(data)]
-
-
-def _cn_id(data: bytes) -> list[PatternHit]:
+def _mobile(data: bytes, runs: list[tuple[int, int]]) -> list[PatternHit]:
     hits = []
-    for match in CN_ID.finditer(data):
-        text = match.group(1).decode().upper()
-        if cn_id_valid(text):
-            hits.append(PatternHit("cn_id", text, match.start(1), 18))
+    for start, end in runs:
+        length = end - start
+        # A country code is the only thing that may stand before the 11 digits inside a digit run.
+        if not (length == 11 or (length == 13 and data[start:start + 2] == b"86")
+                or (length == 15 and data[start:start + 4] == b"0086")):
+            continue
+        if data[end - 11] != 0x31 or data[end - 10] < 0x33:
+            continue
+        # The 11 digits end the run; "+86", "0086", "%2B86" and a space or dash may precede them.
+        match = CN_MOBILE.search(data, max(0, end - 11 - 6), min(len(data), end + 1))
+        if match is not None and match.end(2) == end:
+            hits.append(PatternHit("cn_mobile", match.group(2).decode(), match.start(1), len(match.group(1))))
+    return hits
+
+
+def _cn_id(data: bytes, runs: list[tuple[int, int]]) -> list[PatternHit]:
+    hits = []
+    for start, end in runs:
+        length = end - start
+        if length == 17 and end < len(data) and data[end] in b"Xx":
+            end += 1
+        elif length != 18:
+            continue
+        match = CN_ID.match(data, start, min(len(data), end + 1))
+        if match is not None:
+            text = match.group(1).decode().upper()
+            if cn_id_valid(text):
+                hits.append(PatternHit("cn_id", text, start, 18))
     return hits
 
 
 def _email(data: bytes, rules: PatternRules) -> list[PatternHit]:
     excluded = tuple(s.lower() for s in rules.email_excluded_suffixes.suffixes)
     hits = []
-    for match in EMAIL.finditer(data):
-        text = match.group(1).decode()
-        if not text.lower().endswith(excluded):
-            hits.append(PatternHit("email", text, match.start(1), len(match.group(1))))
+    seen: set[int] = set()
+    at = data.find(b"@")
+    while at > 0:
+        if data[at - 1] in LOCAL_CHARS and at + 1 < len(data) and data[at + 1] in DOMAIN_CHARS:
+            before = data[max(0, at - 64):at].translate(LOCAL_CLASSES)
+            start = at - len(before) + before.rfind(b"_") + 1
+            match = EMAIL.match(data, start, min(len(data), at + 256))
+            if match is not None and match.start(1) not in seen:
+                seen.add(match.start(1))
+                text = match.group(1).decode()
+                if not text.lower().endswith(excluded):
+                    hits.append(PatternHit("email", text, match.start(1), len(match.group(1))))
+        at = data.find(b"@", at + 1)
     return hits
 
 
@@ -113,9 +162,14 @@ def _plausible_pair(lat_text: bytes, lat_places: int, lng_text: bytes, lng_place
     return places >= rules.min_world_decimals
 
 
-def _coordinates(data: bytes, rules: PatternRules) -> list[PatternHit]:
+def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[PatternHit]:
     hits = []
-    for match in COORD_PAIR.finditer(data):
+    fewest = min(rules.china_box.min_decimals, rules.min_world_decimals)
+    candidate_pair = re.compile(rb"0\." + b"0" * fewest + rb"0*[ ]*,[ ]*-?0{1,3}\." + b"0" * fewest)
+    for candidate in candidate_pair.finditer(classes):
+        match = COORD_PAIR.search(data, max(0, candidate.start() - 4), min(len(data), candidate.end() + 64))
+        if match is None or match.start(1) > candidate.start():
+            continue
         first, first_places, second, second_places = match.group(1), len(match.group(2)), match.group(3), len(match.group(4))
         # Both orders are in use: "lat,lng" (most SDKs) and "lng,lat" (GeoJSON, AMap/Baidu APIs).
         for lat, lat_places, lng, lng_places in ((first, first_places, second, second_places),
@@ -123,8 +177,9 @@ def _coordinates(data: bytes, rules: PatternRules) -> list[PatternHit]:
             if _plausible_pair(lat, lat_places, lng, lng_places, rules):
                 hits.append(PatternHit("coord", f"{lat.decode()},{lng.decode()}", match.start(1), match.end(3) - match.start(1)))
                 break
-    lat_match = LAT_KEY.search(data)
-    lng_match = LNG_KEY.search(data)
+    lowered = data.lower()
+    lat_match = _keyed(data, lowered, LAT_KEY, (b"lat",))
+    lng_match = _keyed(data, lowered, LNG_KEY, (b"lng", b"lon")) if lat_match else None
     if lat_match and lng_match:
         lat, lng = lat_match.group(1), lng_match.group(1)
         if _plausible_pair(lat, len(lat_match.group(2)), lng, len(lng_match.group(2)), rules):
@@ -134,8 +189,26 @@ def _coordinates(data: bytes, rules: PatternRules) -> list[PatternHit]:
     return hits
 
 
+def _keyed(data: bytes, lowered: bytes, pattern: re.Pattern[bytes], words: tuple[bytes, ...]) -> re.Match[bytes] | None:
+    """The first `pattern` match that starts at one of `words` (found case-insensitively)."""
+    best: re.Match[bytes] | None = None
+    for word in words:
+        at = lowered.find(word)
+        while at >= 0 and (best is None or at < best.start()):
+            match = pattern.match(data, max(0, at - 1), min(len(data), at + 48))
+            if match is None:
+                match = pattern.match(data, at, min(len(data), at + 48))
+            if match is not None:
+                best = match if best is None or match.start() < best.start() else best
+                break
+            at = lowered.find(word, at + 1)
+    return best
+
+
 def detect(data: bytes, rules: PatternRules, *, stop_values: frozenset[str] = frozenset()) -> list[PatternHit]:
     """Every shape-recognised PI in `data`, ordered by offset."""
-    hits = (_imei(data, rules) + _mac(data, stop_values) + _mobile(data) + _cn_id(data)
-            + _email(data, rules) + _coordinates(data, rules))
+    classes = _classes(data)
+    runs = [(run.start(), run.end()) for run in DIGIT_RUN.finditer(classes)]
+    hits = (_imei(data, runs, rules) + _mac(data, stop_values) + _mobile(data, runs) + _cn_id(data, runs)
+            + _email(data, rules) + _coordinates(data, classes, rules))
     return sorted(hits, key=lambda hit: (hit.offset, hit.detector))
