@@ -549,7 +549,8 @@ def associated_start(context: RuleContext, thresholds: dict[str, Any]) -> list[H
     scheduling = events["api"].fillna("").str.startswith(ALARM_OR_JOB_APIS)
     before = events["consent_state"].isin(UNDECIDED + ("refused",))
     own_rule = scheduling & before if thresholds["own_package_only_before_consent"] else scheduling
-    chosen = events[(~own) | (own & own_rule)].assign(target=targets.fillna(""))
+    keep = (~own) | (own & own_rule)
+    chosen = events[keep].assign(target=targets[keep].fillna("").astype(str))
     limit = context.settings.max_evidence
     hits = []
     for key, group in group_reads(chosen, ["api", "target", "sdk_id", "owner"], limit=limit):

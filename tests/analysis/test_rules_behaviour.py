@@ -1,0 +1,176 @@
+"""background, over-frequency, beyond-scope, permission-rerequest, associated-start: fire and near misses."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.analysis.attribution import Attributor
+from monitor.analysis.rules import AppTypeScope
+from monitor.data import load_sdks
+from monitor.data.rule_models import load_attribution
+from monitor.errors import DataFileError
+from monitor.testing.factories import (APP, UMENG_FRAME, app_start, at, click, dialog, judge, lifecycle, mark,
+                                       permission, pi_read)
+
+AGREE_AT_0 = [dialog(ts=at(0)), click(ts=at(0.5), text="同意")]
+LOCATION = "android.location.LocationManager.getLastKnownLocation"
+
+
+def _rules(findings, rule):
+    return [f for f in findings.findings if f.rule == rule]
+
+
+# ---- background --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("events", "fires"), [
+    ([lifecycle(ts=at(1), state="foreground"), lifecycle(ts=at(10), state="background"), pi_read(ts=at(15))], True),
+    ([lifecycle(ts=at(1), state="foreground"), mark(ts=at(10), step="home"), pi_read(ts=at(15))], True),
+    ([lifecycle(ts=at(1), state="foreground"), lifecycle(ts=at(10), state="background"),
+      lifecycle(ts=at(10.5), state="foreground"), pi_read(ts=at(10.2))], False),   # screen switch inside grace
+    ([lifecycle(ts=at(1), state="foreground"), lifecycle(ts=at(10), state="background"), pi_read(ts=at(9.999))], False),
+    ([lifecycle(ts=at(1), state="foreground"), lifecycle(ts=at(10), state="background"),
+      lifecycle(ts=at(20), state="foreground"), pi_read(ts=at(21))], False),
+])
+def test_background(tmp_path, events, fires):
+    found = _rules(judge(tmp_path / "run", [*AGREE_AT_0, *events]), "background")
+    assert bool(found) is fires
+    if fires:
+        assert found[0].background is True and found[0].process == APP
+
+
+# ---- over-frequency ----------------------------------------------------------------------------------
+
+def _reads(times, **kw):
+    return [pi_read(ts=at(t), api=LOCATION, category="location", **kw) for t in times]
+
+
+@pytest.mark.parametrize(("times", "fires"), [
+    ([1, 20], True),             # twice within 30 s: more than once per window
+    ([1, 31], False),            # exactly once per window
+    ([1, 31, 61], False),        # periodic at exactly the window: reads a window apart are in different windows
+    ([1, 30.999], True),
+    ([1], False),
+])
+def test_over_frequency_in_foreground(tmp_path, times, fires):
+    found = _rules(judge(tmp_path / "run", [*AGREE_AT_0, *_reads(times)]), "over-frequency")
+    assert bool(found) is fires
+    if fires:
+        assert found[0].count == len(times)
+        assert found[0].evidence.detail["most_in_window"] == 2
+
+
+def test_over_frequency_is_stricter_in_background(tmp_path):
+    to_background = [lifecycle(ts=at(0.8), state="foreground"), lifecycle(ts=at(1), state="background")]
+    # 45 s apart: fine in the foreground (30 s window), too often in the background (60 s window)
+    fore = judge(tmp_path / "a", [*AGREE_AT_0, *_reads([2, 47])])
+    back = judge(tmp_path / "b", [*AGREE_AT_0, *to_background, *_reads([2, 47])])
+    assert not _rules(fore, "over-frequency")
+    found = _rules(back, "over-frequency")
+    assert len(found) == 1 and found[0].background and found[0].evidence.detail["mode"] == "background"
+
+
+def test_over_frequency_counts_each_reader_separately(tmp_path):
+    # the app and an SDK each read once: nobody read twice
+    events = [*AGREE_AT_0, *_reads([1]), *_reads([2], stack=[UMENG_FRAME])]
+    assert not _rules(judge(tmp_path / "run", events), "over-frequency")
+
+
+def test_over_frequency_thresholds_come_from_the_rules_file(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    from monitor.data.rule_models import RULES_FILE
+    rules.write_text(RULES_FILE.read_text(encoding="utf-8").replace("      max_reads: 1\n", "      max_reads: 3\n"), encoding="utf-8")
+    events = [*AGREE_AT_0, *_reads([1, 2, 3])]
+    assert _rules(judge(tmp_path / "a", events), "over-frequency")
+    assert not _rules(judge(tmp_path / "b", events, rules=rules), "over-frequency")
+
+
+# ---- beyond-scope ------------------------------------------------------------------------------------
+
+def _umeng_id() -> str:
+    """The id the bundled SDK table gives UMENG_FRAME's reader (the table is data and grows)."""
+    return Attributor(sdks=load_sdks(), table=load_attribution(), app_package=APP).attribute([UMENG_FRAME]).sdk_id
+
+
+def _scope(tmp_path, text):
+    path = tmp_path / "scope.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_beyond_scope_without_scope_or_app_type_is_skipped_with_the_reason(tmp_path):
+    findings = judge(tmp_path / "run", [*AGREE_AT_0, pi_read(ts=at(1))])
+    assert "--scope" in findings.summary["skipped"]["beyond-scope"]
+
+
+@pytest.mark.parametrize(("scope", "category", "stack", "fires"), [
+    ("app: [location]\n", "device_id", None, True),
+    ("app: [device_id]\n", "device_id", None, False),
+    ("app: [device_id]\n", "device_id", [UMENG_FRAME], True),              # the SDK is not named in the policy
+    ("app: []\nsdks:\n  {umeng}: [device_id]\n", "device_id", [UMENG_FRAME], False),
+    ("app: []\nsdks:\n  {umeng}: [location]\n", "device_id", [UMENG_FRAME], True),
+])
+def test_beyond_scope_with_a_scope_file(tmp_path, scope, category, stack, fires):
+    path = _scope(tmp_path, scope.replace("{umeng}", _umeng_id()))
+    events = [*AGREE_AT_0, pi_read(ts=at(1), category=category, stack=stack)]
+    found = _rules(judge(tmp_path / "run", events, scope=path), "beyond-scope")
+    assert bool(found) is fires
+    if fires:
+        assert found[0].category == category and found[0].severity == "medium"
+
+
+def test_beyond_scope_by_app_type_is_lower_severity(tmp_path):
+    maps = AppTypeScope(id="map-navigation", name="地图导航 / Map navigation", necessary=frozenset({"location"}))
+    events = [*AGREE_AT_0, pi_read(ts=at(1), api=LOCATION, category="location"), pi_read(ts=at(2))]
+    found = _rules(judge(tmp_path / "run", events, app_type=maps), "beyond-scope")
+    assert [(f.category, f.severity) for f in found] == [("device_id", "low")]
+    assert found[0].evidence.detail["necessary_for_app_type"] is False
+
+
+def test_a_misspelt_category_in_the_scope_file_is_refused_with_its_line(tmp_path):
+    path = _scope(tmp_path, "app:\n  - location\n  - devcie_id\n")
+    with pytest.raises(DataFileError) as info:
+        judge(tmp_path / "run", [pi_read(ts=at(1))], scope=path)
+    assert f"{path}:3" in str(info.value) and "devcie_id" in str(info.value)
+
+
+# ---- permission-rerequest ----------------------------------------------------------------------------
+
+PHONE = "android.permission.READ_PHONE_STATE"
+HOUR = 3600
+
+
+@pytest.mark.parametrize(("events", "fires"), [
+    ([permission(ts=at(1)), permission(ts=at(2), result="denied"), permission(ts=at(60))], True),
+    # a result without a hooked request still proves it was asked again
+    ([permission(ts=at(2), result="denied"), permission(ts=at(60), result="denied")], True),
+    ([permission(ts=at(2), result="granted"), permission(ts=at(60))], False),        # never refused
+    ([permission(ts=at(1)), permission(ts=at(2), result="denied")], False),          # asked once
+    ([permission(ts=at(2), result="denied"), permission(ts=at(60), permission="android.permission.CAMERA")], False),
+    ([permission(ts=at(2), result="denied"), permission(ts=at(2 + 48 * HOUR))], False),   # exactly 48 h later
+    ([permission(ts=at(2), result="denied"), permission(ts=at(2 + 48 * HOUR - 1))], True),
+])
+def test_permission_rerequest(tmp_path, events, fires):
+    found = _rules(judge(tmp_path / "run", [*AGREE_AT_0, *events]), "permission-rerequest")
+    assert bool(found) is fires
+    if fires:
+        assert found[0].evidence.detail["permission"] == PHONE
+        assert len(found[0].evidence.event_seqs) == 2
+
+
+# ---- associated-start --------------------------------------------------------------------------------
+
+ALARM = "android.app.AlarmManager.setRepeating"
+
+
+@pytest.mark.parametrize(("events", "fires"), [
+    ([app_start(ts=at(1), target_package="com.other.app")], True),                       # before consent
+    ([*AGREE_AT_0, app_start(ts=at(1), target_package="com.other.app")], True),          # after consent too
+    ([app_start(ts=at(0.1), target_package=APP, api=ALARM)], True),                       # own alarm before consent
+    ([*AGREE_AT_0, app_start(ts=at(1), target_package=APP, api=ALARM)], False),          # own alarm after consent
+    ([app_start(ts=at(0.1), target_package=APP)], False),                                 # own service
+    ([app_start(ts=at(0.1), target_package=None, component=f"{APP}/.PushService")], False),
+    ([app_start(ts=at(0.1), target_package=None, component="com.other.app/.Wake")], True),
+])
+def test_associated_start(tmp_path, events, fires):
+    found = _rules(judge(tmp_path / "run", events), "associated-start")
+    assert bool(found) is fires
