@@ -231,6 +231,13 @@ def h_cat(ctx: Ctx, args: list[str]) -> Result:
         if path in ("/proc/mounts", "/proc/self/mounts"):
             out += _proc_mounts(ctx)
             continue
+        cmdline = re.fullmatch(r"/proc/(\d+)/cmdline", path)
+        if cmdline:
+            proc = ctx.state.processes.get(int(cmdline.group(1)))
+            if proc is None:
+                return Result(out=bytes(out), err=f"cat: {path}: No such file or directory\n".encode(), code=1)
+            out += proc.cmdline.replace(" ", "\0").encode() + b"\0"
+            continue
         file = ctx.state.read_file(path, ctx.namespace)
         if file is None:
             return Result(out=bytes(out), err=f"cat: {path}: {'Is a directory' if ctx.state.is_dir(path, ctx.namespace) else 'No such file or directory'}\n".encode(), code=1)

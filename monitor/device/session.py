@@ -1,0 +1,243 @@
+"""Prepare a device for a run and put it back: frida-server, traffic to the capture proxy, our CA.
+
+    with DeviceSession(device) as session:       # restores on exit, exception, SIGINT or SIGTERM
+        report = session.setup(SetupOptions(proxy_port=8080, ca_cert=path, frida_server=file))
+        ...
+
+Each change goes through the journal (recorded before it is made). A journal left by a crashed run
+is restored first, so "previous" values are always the user's own, never ours.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.device import cacert, frida_server
+from monitor.device.adb import AndroidDevice, DeviceUnreachable
+from monitor.device.journal import STATUS_APPLIED, STATUS_RESTORED, Journal, count_mounts, undo
+from monitor.device.parsers import parse_ps, parse_setting
+from monitor.errors import DeviceError
+
+STAGING_DIR = "/data/local/tmp/consentmon-cacerts"
+STAGED_PEM = "/data/local/tmp/consentmon-ca.pem"
+SYSTEM_FILE_LABEL = "u:object_r:system_file:s0"
+
+
+@dataclass
+class SetupOptions:
+    proxy_port: int | None = None           # route traffic to 127.0.0.1:PORT on the host (adb reverse)
+    ca_cert: Path | None = None             # install this CA into the system store
+    frida: bool = True                      # make sure the right frida-server runs
+    frida_server: Path | None = None        # a frida-server (or .xz) file to use
+    frida_cache: Path | None = None
+    allow_download: bool = False
+
+
+@dataclass
+class RestoreReport:
+    serial: str
+    done: list[str] = field(default_factory=list)
+    complete: bool = True
+    pending_file: Path | None = None        # set when something could not be restored yet
+    reason: str | None = None
+
+
+@dataclass
+class SetupReport:
+    serial: str
+    steps: list[str] = field(default_factory=list)
+    earlier_restore: RestoreReport | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def restore(device: AndroidDevice, journal: Journal) -> RestoreReport:
+    """Undo every outstanding change, newest first. A device that is not reachable leaves the
+    journal on disk and is reported, not raised: restore can simply be run again later."""
+    report = RestoreReport(device.serial)
+    if not journal.outstanding:
+        return report
+    try:
+        device.require_online()
+        for change in reversed(journal.outstanding):
+            report.done.append(undo(device, change))
+            journal.mark(change, STATUS_RESTORED)
+    except DeviceUnreachable as exc:
+        report.complete = False
+        report.pending_file = journal.path
+        report.reason = exc.message
+    return report
+
+
+class DeviceSession:
+    def __init__(self, device: AndroidDevice, *, state_dir: Path | None = None) -> None:
+        self.device = device
+        self.journal = Journal.open(device.serial, state_dir)
+        self.restore_report: RestoreReport | None = None
+        self._previous_handlers: dict[int, Any] = {}
+
+    # ---- context: restore always ---------------------------------------------------------------
+
+    def __enter__(self) -> "DeviceSession":
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM becomes an exception so `finally` blocks and __exit__ run, as Ctrl-C already does.
+            self._previous_handlers[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        masked = threading.current_thread() is threading.main_thread()
+        if masked:
+            # A second Ctrl-C during restore would leave the device half restored; the journal still
+            # allows `consentmon device restore` after a SIGKILL.
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.restore_report = restore(self.device, self.journal)
+        finally:
+            if masked:
+                signal.signal(signal.SIGINT, previous_int)
+                signal.signal(signal.SIGTERM, self._previous_handlers.get(signal.SIGTERM, signal.SIG_DFL))
+
+    # ---- setup ---------------------------------------------------------------------------------
+
+    def setup(self, options: SetupOptions) -> SetupReport:
+        report = SetupReport(self.device.serial)
+        if self.journal.outstanding:
+            report.earlier_restore = restore(self.device, self.journal)
+            if not report.earlier_restore.complete:
+                raise DeviceError(f"changes from an earlier run on {self.device.serial} could not be undone",
+                                  hint=f"consentmon device restore --serial {self.device.serial}")
+        self.device.require_online()
+        props = self.device.props()
+        sdk = int(props.get("ro.build.version.sdk", "0") or 0)
+        abi = props.get("ro.product.cpu.abi", "")
+        report.facts.update({"sdk": sdk, "abi": abi, "release": props.get("ro.build.version.release"),
+                             "model": props.get("ro.product.model"), "root": self.device.root_mode})
+        needs_root = options.frida or options.ca_cert is not None
+        if needs_root and self.device.root_mode is None:
+            self.device.as_root("id")   # raises with the fix
+        if options.frida:
+            report.steps.append(self._frida(abi, options))
+        if options.proxy_port is not None:
+            report.steps.extend(self._route(options.proxy_port))
+        if options.ca_cert is not None:
+            report.steps.append(self._install_ca(cacert.load_ca(options.ca_cert), sdk))
+        return report
+
+    def _apply(self, kind: str, command: str | None = None, *, root: bool = False, **details: Any) -> dict[str, Any]:
+        change = self.journal.record(kind, **details)
+        if command is not None:
+            self.device.shell(command, root=root, check=True)
+        self.journal.mark(change, STATUS_APPLIED)
+        return change
+
+    def _make_dir(self, path: str, *, root: bool) -> None:
+        if self.device.shell(f"ls -d {shlex.quote(path)}", root=root).ok:
+            return
+        self._apply("created_path", f"mkdir -p {shlex.quote(path)}", root=root, path=path, root=root)
+
+    # frida-server ---------------------------------------------------------------------------------
+
+    def _frida(self, abi: str, options: SetupOptions) -> str:
+        version = frida_server.host_frida_version()
+        current = frida_server.status(self.device, root=True)
+        if current.running_pids:
+            if current.running_version == version:
+                return f"frida-server {version} already running (pid {current.running_pids[0]}); left as it is"
+            raise DeviceError(
+                f"frida-server {current.running_version or '(unknown version)'} is running (pid {current.running_pids[0]}), "
+                f"but the frida package here is {version}",
+                hint=f"stop it: adb -s {self.device.serial} shell su 0 kill {current.running_pids[0]}  (or su -c), then run setup again")
+        binary = frida_server.find_binary(version, frida_server.arch_for_abi(abi), explicit=options.frida_server,
+                                          cache=options.frida_cache, allow_download=options.allow_download)
+        self._make_dir(frida_server.REMOTE_DIR, root=False)
+        if not self.device.shell(f"ls {frida_server.REMOTE_PATH}").ok:
+            change = self.journal.record("created_path", path=frida_server.REMOTE_PATH, root=True)
+            self.device.push(binary, frida_server.REMOTE_PATH, mode=0o755)
+            self.journal.mark(change, STATUS_APPLIED)
+        pushed_version = self.device.shell(f"{frida_server.REMOTE_PATH} --version", root=True).out.strip()
+        if pushed_version != version:
+            raise DeviceError(f"the frida-server given is version {pushed_version or '?'}, the frida package is {version}",
+                              hint=f"use {frida_server.release_name(version, frida_server.arch_for_abi(abi))}")
+        self._apply("process", f"{frida_server.REMOTE_PATH} -D", root=True, path=frida_server.REMOTE_PATH)
+        started = frida_server.status(self.device, root=True)
+        if not started.running_pids:
+            raise DeviceError("frida-server did not start", hint=f"look at: adb -s {self.device.serial} logcat -d | grep -i frida")
+        return f"frida-server {version} started (pid {started.running_pids[0]})"
+
+    # traffic ------------------------------------------------------------------------------------
+
+    def _route(self, port: int) -> list[str]:
+        remote = local = f"tcp:{port}"
+        existing = self.device.reverse_list().get(remote)
+        steps = []
+        if existing != local:
+            change = self.journal.record("reverse", remote=remote, previous_local=existing)
+            self.device.reverse(remote, local)
+            self.journal.mark(change, STATUS_APPLIED)
+            steps.append(f"adb reverse {remote} {local}")
+        proxy = f"127.0.0.1:{port}"
+        previous = parse_setting(self.device.shell("settings get global http_proxy", check=True).out)
+        if previous != proxy:
+            self._apply("setting", f"settings put global http_proxy {proxy}", namespace="global", key="http_proxy",
+                        previous=previous)
+            steps.append(f"http_proxy {previous or '(unset)'} -> {proxy}")
+        return steps
+
+    # CA -----------------------------------------------------------------------------------------
+
+    def _install_ca(self, cert, sdk: int) -> str:
+        name = cacert.store_file_name(cert)
+        pem = cacert.pem_bytes(cert)
+        store = cacert.store_for_sdk(sdk)
+        if self.device.shell(f"cat {store}/{name}", root=True).out.encode() == pem:
+            return f"CA {name} already in {store}"
+        q = shlex.quote
+        self._make_dir(STAGING_DIR, root=True)
+        self.device.shell(f"cp {store}/* {STAGING_DIR}/", root=True, check=True)
+        change = self.journal.record("created_path", path=STAGED_PEM, root=False)
+        self.device.push(pem, STAGED_PEM)
+        self.journal.mark(change, STATUS_APPLIED)
+        self.device.shell(f"cp {STAGED_PEM} {STAGING_DIR}/{name}", root=True, check=True)
+        self.device.shell(f"chown root:root {STAGING_DIR}/*", root=True)
+        self.device.shell(f"chmod 644 {STAGING_DIR}/*", root=True, check=True)
+        self.device.shell(f"chcon {SYSTEM_FILE_LABEL} {STAGING_DIR} {STAGING_DIR}/*", root=True)
+        if sdk < cacert.FIRST_APEX_SDK:
+            # The store itself is read-only: lay a tmpfs over it holding the old certificates plus ours.
+            before = count_mounts(self.device, store, None)
+            self._apply("mount", f"mount -t tmpfs tmpfs {store}", root=True, target=store, pid=None, before=before)
+            self.device.shell(f"cp {STAGING_DIR}/* {store}/", root=True, check=True)
+            self.device.shell(f"chmod 644 {store}/*", root=True, check=True)
+            self.device.shell(f"chcon {SYSTEM_FILE_LABEL} {store}/*", root=True)
+            done = f"CA {name} added to {store} (tmpfs)"
+        else:
+            namespaces = self._conscrypt_readers()
+            before = count_mounts(self.device, store, None)
+            self._apply("mount", f"mount --bind {STAGING_DIR} {store}", root=True, target=store, pid=None, before=before)
+            for pid, process in namespaces:
+                before = count_mounts(self.device, store, pid)
+                self._apply("mount", f"nsenter --mount=/proc/{pid}/ns/mnt -- mount --bind {q(STAGING_DIR)} {store}",
+                            root=True, target=store, pid=pid, process=process, before=before)
+            done = f"CA {name} bind-mounted over {store} in init and {len(namespaces)} zygote/app namespaces"
+        if self.device.shell(f"cat {store}/{name}", root=True).out.encode() != pem:
+            raise DeviceError(f"the CA did not appear in {store}", hint="check root and SELinux: consentmon doctor")
+        return done
+
+    def _conscrypt_readers(self) -> list[tuple[int, str]]:
+        """Zygotes and the apps they forked: each has its own mount namespace reading the APEX store."""
+        rows = parse_ps(self.device.shell("ps -A").out)
+        zygotes = {row.pid: row.name for row in rows if row.name in ("zygote", "zygote64")}
+        apps = [(row.pid, row.name) for row in rows if row.ppid in zygotes]
+        return sorted(zygotes.items()) + apps
+
+
+class SessionInterrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so cleanup runs."""
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise SessionInterrupted(f"signal {signum}")
