@@ -74,8 +74,11 @@ def restore(device: AndroidDevice, journal: Journal) -> RestoreReport:
 
 
 class DeviceSession:
-    def __init__(self, device: AndroidDevice, *, state_dir: Path | None = None) -> None:
+    def __init__(self, device: AndroidDevice, *, state_dir: Path | None = None, keep_on_success: bool = False) -> None:
+        """`keep_on_success`: leave the changes in place when the block ends normally (`device setup`
+        without --wait); they are still undone on an error or a signal, and later by `device restore`."""
         self.device = device
+        self.keep_on_success = keep_on_success
         self.journal = Journal.open(device.serial, state_dir)
         self.restore_report: RestoreReport | None = None
         self._previous_handlers: dict[int, Any] = {}
@@ -88,7 +91,11 @@ class DeviceSession:
             self._previous_handlers[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_interrupt)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        if exc_type is None and self.keep_on_success:
+            if signal.SIGTERM in self._previous_handlers:
+                signal.signal(signal.SIGTERM, self._previous_handlers[signal.SIGTERM])
+            return
         masked = threading.current_thread() is threading.main_thread()
         if masked:
             # A second Ctrl-C during restore would leave the device half restored; the journal still
@@ -128,17 +135,17 @@ class DeviceSession:
             report.steps.append(self._install_ca(cacert.load_ca(options.ca_cert), sdk))
         return report
 
-    def _apply(self, kind: str, command: str | None = None, *, root: bool = False, **details: Any) -> dict[str, Any]:
+    def _apply(self, kind: str, command: str | None = None, *, as_root: bool = False, **details: Any) -> dict[str, Any]:
         change = self.journal.record(kind, **details)
         if command is not None:
-            self.device.shell(command, root=root, check=True)
+            self.device.shell(command, root=as_root, check=True)
         self.journal.mark(change, STATUS_APPLIED)
         return change
 
     def _make_dir(self, path: str, *, root: bool) -> None:
         if self.device.shell(f"ls -d {shlex.quote(path)}", root=root).ok:
             return
-        self._apply("created_path", f"mkdir -p {shlex.quote(path)}", root=root, path=path, root=root)
+        self._apply("created_path", f"mkdir -p {shlex.quote(path)}", as_root=root, path=path, root=root)
 
     # frida-server ---------------------------------------------------------------------------------
 
@@ -163,7 +170,7 @@ class DeviceSession:
         if pushed_version != version:
             raise DeviceError(f"the frida-server given is version {pushed_version or '?'}, the frida package is {version}",
                               hint=f"use {frida_server.release_name(version, frida_server.arch_for_abi(abi))}")
-        self._apply("process", f"{frida_server.REMOTE_PATH} -D", root=True, path=frida_server.REMOTE_PATH)
+        self._apply("process", f"{frida_server.REMOTE_PATH} -D", as_root=True, path=frida_server.REMOTE_PATH)
         started = frida_server.status(self.device, root=True)
         if not started.running_pids:
             raise DeviceError("frida-server did not start", hint=f"look at: adb -s {self.device.serial} logcat -d | grep -i frida")
@@ -209,7 +216,7 @@ class DeviceSession:
         if sdk < cacert.FIRST_APEX_SDK:
             # The store itself is read-only: lay a tmpfs over it holding the old certificates plus ours.
             before = count_mounts(self.device, store, None)
-            self._apply("mount", f"mount -t tmpfs tmpfs {store}", root=True, target=store, pid=None, before=before)
+            self._apply("mount", f"mount -t tmpfs tmpfs {store}", as_root=True, target=store, pid=None, before=before)
             self.device.shell(f"cp {STAGING_DIR}/* {store}/", root=True, check=True)
             self.device.shell(f"chmod 644 {store}/*", root=True, check=True)
             self.device.shell(f"chcon {SYSTEM_FILE_LABEL} {store}/*", root=True)
@@ -217,11 +224,11 @@ class DeviceSession:
         else:
             namespaces = self._conscrypt_readers()
             before = count_mounts(self.device, store, None)
-            self._apply("mount", f"mount --bind {STAGING_DIR} {store}", root=True, target=store, pid=None, before=before)
+            self._apply("mount", f"mount --bind {STAGING_DIR} {store}", as_root=True, target=store, pid=None, before=before)
             for pid, process in namespaces:
                 before = count_mounts(self.device, store, pid)
                 self._apply("mount", f"nsenter --mount=/proc/{pid}/ns/mnt -- mount --bind {q(STAGING_DIR)} {store}",
-                            root=True, target=store, pid=pid, process=process, before=before)
+                            as_root=True, target=store, pid=pid, process=process, before=before)
             done = f"CA {name} bind-mounted over {store} in init and {len(namespaces)} zygote/app namespaces"
         if self.device.shell(f"cat {store}/{name}", root=True).out.encode() != pem:
             raise DeviceError(f"the CA did not appear in {store}", hint="check root and SELinux: consentmon doctor")
