@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from monitor.data.matching_models import PatternRules
 
-IMEI = re.compile(rb"(?<![0-9])([0-9]{15})(?![0-9])")
 MAC = re.compile(rb"(?<![0-9A-Fa-f:-])([0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\2){4}[0-9A-Fa-f]{2})(?![0-9A-Fa-f:-])")
-CN_MOBILE = re.compile(rb"(?<![0-9])((?:\+86|0086|%2[Bb]86)?[ -]?(1[3-9][0-9]{9}))(?![0-9])")
+CN_MOBILE = re.compile(rb"(?<![0-9A-Za-z])((?:\+86|0086|%2[Bb]86)?[ -]?(1[3-9][0-9]{9}))(?![0-9A-Za-z])")
 CN_ID = re.compile(rb"(?<![0-9A-Za-z])([1-8][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
 EMAIL = re.compile(rb"(?<![\w.+%-])([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})(?![\w-])")
 COORD_PAIR = re.compile(rb"(?<![0-9.])(-?[0-9]{1,3}\.([0-9]+))\s*,\s*(-?[0-9]{1,3}\.([0-9]+))(?![0-9.])")
@@ -29,6 +29,7 @@ DIGIT_CLASSES = bytes(ord("0") if chr(c).isdigit() and c < 128 else c if c in b"
 HEX_CLASSES = bytes(ord("h") if chr(c) in "0123456789abcdefABCDEF" else c if c in b":-" else ord("_") for c in range(256))
 DIGIT_RUN = re.compile(rb"00000000000+")
 MAC_CANDIDATE = re.compile(rb"hh[:-]hh[:-]hh[:-]hh[:-]hh[:-]hh")
+ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 LOCAL_CLASSES = bytes(ord("a") if c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-" else ord("_") for c in range(256))
 LOCAL_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 DOMAIN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
@@ -72,15 +73,16 @@ def cn_id_valid(text: str) -> bool:
     return date(1900, 1, 1) <= born <= date.today()
 
 
-def _classes(data: bytes) -> bytes:
-    return data.translate(DIGIT_CLASSES)
+def _glued(data: bytes, start: int, end: int) -> bool:
+    """A digit run touching a letter or digit is part of a token (a hash, a hex id), not a number."""
+    return (start > 0 and data[start - 1] in ALNUM) or (end < len(data) and data[end] in ALNUM)
 
 
 def _imei(data: bytes, runs: list[tuple[int, int]], rules: PatternRules) -> list[PatternHit]:
     bodies = set(rules.imei_reporting_bodies.codes)
     hits = []
     for start, end in runs:
-        if end - start != 15:
+        if end - start != 15 or _glued(data, start, end):
             continue
         digits = data[start:end].decode()
         if digits[:2] in bodies and len(set(digits)) > 1 and luhn_valid(digits):
@@ -134,10 +136,12 @@ def _cn_id(data: bytes, runs: list[tuple[int, int]]) -> list[PatternHit]:
 
 
 def _email(data: bytes, rules: PatternRules) -> list[PatternHit]:
-    excluded = tuple(s.lower() for s in rules.email_excluded_suffixes.suffixes)
-    hits = []
+    hits: list[PatternHit] = []
     seen: set[int] = set()
     at = data.find(b"@")
+    if at < 0:
+        return hits
+    excluded = tuple(s.lower() for s in rules.email_excluded_suffixes.suffixes)
     while at > 0:
         if data[at - 1] in LOCAL_CHARS and at + 1 < len(data) and data[at + 1] in DOMAIN_CHARS:
             before = data[max(0, at - 64):at].translate(LOCAL_CLASSES)
@@ -165,8 +169,7 @@ def _plausible_pair(lat_text: bytes, lat_places: int, lng_text: bytes, lng_place
 def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[PatternHit]:
     hits = []
     fewest = min(rules.china_box.min_decimals, rules.min_world_decimals)
-    candidate_pair = re.compile(rb"0\." + b"0" * fewest + rb"0*[ ]*,[ ]*-?0{1,3}\." + b"0" * fewest)
-    for candidate in candidate_pair.finditer(classes):
+    for candidate in _candidate_pair(fewest).finditer(classes):
         match = COORD_PAIR.search(data, max(0, candidate.start() - 4), min(len(data), candidate.end() + 64))
         if match is None or match.start(1) > candidate.start():
             continue
@@ -177,6 +180,8 @@ def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[Patte
             if _plausible_pair(lat, lat_places, lng, lng_places, rules):
                 hits.append(PatternHit("coord", f"{lat.decode()},{lng.decode()}", match.start(1), match.end(3) - match.start(1)))
                 break
+    if b"at" not in data and b"AT" not in data:
+        return hits
     lowered = data.lower()
     lat_match = _keyed(data, lowered, LAT_KEY, (b"lat",))
     lng_match = _keyed(data, lowered, LNG_KEY, (b"lng", b"lon")) if lat_match else None
@@ -187,6 +192,11 @@ def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[Patte
             end = max(lat_match.end(1), lng_match.end(1))
             hits.append(PatternHit("coord", f"{lat.decode()},{lng.decode()}", start, end - start))
     return hits
+
+
+@lru_cache(maxsize=8)
+def _candidate_pair(decimals: int) -> re.Pattern[bytes]:
+    return re.compile(rb"0\." + b"0" * decimals + rb"0*[ ]*,[ ]*-?0{1,3}\." + b"0" * decimals)
 
 
 def _keyed(data: bytes, lowered: bytes, pattern: re.Pattern[bytes], words: tuple[bytes, ...]) -> re.Match[bytes] | None:
@@ -207,7 +217,9 @@ def _keyed(data: bytes, lowered: bytes, pattern: re.Pattern[bytes], words: tuple
 
 def detect(data: bytes, rules: PatternRules, *, stop_values: frozenset[str] = frozenset()) -> list[PatternHit]:
     """Every shape-recognised PI in `data`, ordered by offset."""
-    classes = _classes(data)
+    if len(data) < 6:
+        return []
+    classes = data.translate(DIGIT_CLASSES)
     runs = [(run.start(), run.end()) for run in DIGIT_RUN.finditer(classes)]
     hits = (_imei(data, runs, rules) + _mac(data, stop_values) + _mobile(data, runs) + _cn_id(data, runs)
             + _email(data, rules) + _coordinates(data, classes, rules))

@@ -60,7 +60,10 @@ def test_shapes_found(text: str, expected: list[tuple[str, str, int]]) -> None:
     "price=12.50,13.75",               # a pair with too few decimals
     "size=1.0000,2.0000",              # outside China, too few decimals for elsewhere
     "v=239.9088,116.3975",             # latitude out of range
+    "h=d41d8c13708210194e98009",       # digits inside a hex digest, not a phone number
+    "h=f490154203237518a",             # an IMEI-shaped run inside a hex token
 ], ids=["luhn", "longer-run", "repeated", "no-rbi", "placeholder-mac", "short-mac", "timestamp", "not-mobile",
-        "id-check", "image", "price", "small-pair", "lat-range"])
+        "id-check", "image", "price", "small-pair", "lat-range",
+        "hex-mobile", "hex-imei"])
 def test_near_shapes_not_found(text: str) -> None:
     assert found(text) == []
