@@ -134,7 +134,7 @@ def attribute_events(timeline: pd.DataFrame, attributor: Attributor, *, kinds: I
       attribution_confidence (float) — attribution.yaml `confidence` of the way it was decided
       attributed_via (str)           — direct | via_obfuscated | unknown_code | no_stack
     """
-    marked = timeline.copy()
+    marked = timeline.copy(deep=False)  # new columns only: the input's columns are shared, never written
     wanted = (marked["source"] == "hook") & marked["kind"].isin(list(kinds))
     owner = pd.Series("", index=marked.index, dtype=object)
     sdk_id = pd.Series(None, index=marked.index, dtype=object)

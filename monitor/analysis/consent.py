@@ -225,7 +225,7 @@ def mark_consent(timeline: pd.DataFrame, result: ConsentResult) -> pd.DataFrame:
       consent_state (str)        — the state in force at `ts` (a change at the very instant of an event is in force)
       consent_confidence (float) — how sure that state is (see run_state_machine)
     """
-    marked = timeline.copy()
+    marked = timeline.copy(deep=False)  # new columns only: the input's columns are shared, never written
     starts = np.array([t.ts for t in result.transitions], dtype=np.int64)
     states = np.array([t.state for t in result.transitions], dtype=object)
     confidences = np.array([t.confidence for t in result.transitions], dtype=float)

@@ -68,9 +68,23 @@ class RuleContext:
     flow_matches: pd.DataFrame | None = None
     network_unavailable: str | None = None
 
+    _reads: pd.DataFrame | None = field(default=None, repr=False)
+    _screenshots: list[tuple[int, str]] | None = field(default=None, repr=False)
+
     @property
     def reads(self) -> pd.DataFrame:
-        return self.timeline[self.timeline["is_pi"]]
+        if self._reads is None:
+            self._reads = self.timeline[self.timeline["is_pi"]]
+        return self._reads
+
+    @property
+    def screenshots(self) -> list[tuple[int, str]]:
+        """(ts, path) of every scenario mark that took a screenshot."""
+        if self._screenshots is None:
+            marks = self.timeline[(self.timeline["source"] == "scenario") & (self.timeline["kind"] == "mark")]
+            self._screenshots = [(int(ts), payload["screenshot"]) for ts, payload in zip(marks["ts"].tolist(), marks["payload"].tolist())
+                                 if isinstance(payload, dict) and isinstance(payload.get("screenshot"), str)]
+        return self._screenshots
 
 
 @dataclass
@@ -179,13 +193,11 @@ REGISTRY = RuleRegistry()
 # ---- turning hits into findings -------------------------------------------------------------------
 
 def _screenshot_near(context: RuleContext, ts: int) -> str | None:
-    marks = context.timeline[(context.timeline["source"] == "scenario") & (context.timeline["kind"] == "mark")]
     best: tuple[int, str] | None = None
-    for mark_ts, payload in zip(marks["ts"].tolist(), marks["payload"].tolist()):
-        if isinstance(payload, dict) and isinstance(payload.get("screenshot"), str):
-            distance = abs(int(mark_ts) - ts)
-            if best is None or (distance, payload["screenshot"]) < best:
-                best = (distance, payload["screenshot"])
+    for mark_ts, screenshot in context.screenshots:
+        distance = abs(mark_ts - ts)
+        if best is None or (distance, screenshot) < best:
+            best = (distance, screenshot)
     return best[1] if best else None
 
 

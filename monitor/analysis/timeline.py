@@ -27,6 +27,9 @@ def build_timeline(events: pd.DataFrame) -> pd.DataFrame:
     process = timeline["process"].astype(object)
     pid_text = timeline["pid"].map(lambda pid: NO_PROCESS if pid is None or pid != pid else str(int(pid)))
     timeline["process_key"] = process.where(process.notna(), pid_text).astype(str)
+    # Few distinct values in millions of rows: as categories, every `kind == ...` filter is an integer compare.
+    for name in ("source", "kind"):
+        timeline[name] = timeline[name].astype("category")
     timeline["is_pi"] = (timeline["source"] == "hook") & (timeline["kind"] == "pi_read")
     timeline = timeline.sort_values(["ts", "seq"], kind="stable").reset_index(drop=True)
     return timeline
@@ -116,7 +119,7 @@ def mark_background(timeline: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataF
                           events of its own follows the app as a whole: background when all processes that
                           showed an activity were).
     """
-    marked = timeline.copy()
+    marked = timeline.copy(deep=False)  # new columns only: the input's columns are shared, never written
     background = np.zeros(len(marked), dtype=bool)
     ts = marked["ts"].to_numpy(dtype=np.int64)
     keys = marked["process_key"].to_numpy()
