@@ -1,0 +1,314 @@
+// The one generic installer: every catalogue entry becomes a hook on each overload of its method.
+// Entries for the same method (e.g. ContentResolver.query told apart by URI authority) share one hook
+// that reports the first entry whose condition holds. Whatever is recorded, the app gets exactly the
+// original return value or the original exception.
+
+import Java from "frida-java-bridge";
+
+import type { AgentConfig, HookEntry, When } from "./config.js";
+import type { AgentEvent } from "./events.js";
+import { nowNs } from "./clock.js";
+import { EventQueue } from "./queue.js";
+import { type JavaValue, isInstance, member, summariseList, toText, useClass } from "./values.js";
+
+export interface Job {
+    id: number;
+    api: string;
+    hookClass: string;
+    method: string;
+    overload: string;
+    entries: number;
+    status: "installed" | "failed" | "removed";
+    error: string | null;
+}
+
+interface InstalledHook {
+    job: Job;
+    method: Java.Method;
+}
+
+export interface Counters {
+    recorded: number;
+    rateLimited: Record<string, number>;
+    recordErrors: number;
+    lastRecordError: string | null;
+}
+
+function argText(value: JavaValue, maxChars: number): string | null {
+    try {
+        return toText(value, maxChars);
+    } catch (error) {
+        return `<unreadable: ${error}>`;
+    }
+}
+
+function authorityOf(uri: string): string {
+    const afterScheme = uri.includes("://") ? uri.slice(uri.indexOf("://") + 3) : uri;
+    const end = afterScheme.search(/[/?#]/);
+    return end < 0 ? afterScheme : afterScheme.slice(0, end);
+}
+
+export class Installer {
+    private readonly hooks: InstalledHook[] = [];
+    private nextId = 1;
+    private processName: string | null;
+    private threadClass: Java.Wrapper | null = null;
+    private throwableClass: Java.Wrapper | null = null;
+    private readonly windowCounts = new Map<string, number>();
+    private windowStart = 0;
+    readonly counters: Counters = { recorded: 0, rateLimited: {}, recordErrors: 0, lastRecordError: null };
+
+    constructor(private readonly config: AgentConfig, private readonly queue: EventQueue) {
+        this.processName = config.processName;
+    }
+
+    jobs(): Job[] {
+        return this.hooks.map((hook) => ({ ...hook.job }));
+    }
+
+    remove(id: number): boolean {
+        const hook = this.hooks.find((candidate) => candidate.job.id === id);
+        if (hook === undefined || hook.job.status !== "installed") {
+            return false;
+        }
+        Java.perform(() => {
+            hook.method.implementation = null;
+        });
+        hook.job.status = "removed";
+        return true;
+    }
+
+    // Must run inside Java.perform.
+    installAll(): Job[] {
+        this.threadClass = Java.use("java.lang.Thread");
+        this.throwableClass = Java.use("java.lang.Throwable");
+        const groups = new Map<string, HookEntry[]>();
+        for (const entry of this.config.hooks) {
+            const hookClass = entry.impl ?? entry.api.slice(0, entry.api.lastIndexOf("."));
+            const key = `${hookClass}#${entry.api.slice(entry.api.lastIndexOf(".") + 1)}`;
+            const group = groups.get(key);
+            if (group === undefined) {
+                groups.set(key, [entry]);
+            } else {
+                group.push(entry);
+            }
+        }
+        const created: Job[] = [];
+        for (const [key, entries] of groups) {
+            const [hookClass, methodName] = key.split("#");
+            created.push(...this.installGroup(hookClass, methodName, entries));
+        }
+        return created;
+    }
+
+    private failed(api: string, hookClass: string, method: string, overload: string, error: string): Job {
+        const job: Job = { id: this.nextId++, api, hookClass, method, overload, entries: 0, status: "failed", error };
+        this.hooks.push({ job, method: null as unknown as Java.Method });
+        return job;
+    }
+
+    private installGroup(hookClass: string, methodName: string, entries: HookEntry[]): Job[] {
+        const api = entries[0].api;
+        let wrapper: Java.Wrapper;
+        try {
+            wrapper = useClass(hookClass);
+        } catch (error) {
+            // Normal on an Android version without this class: reported, never silently skipped.
+            return [this.failed(api, hookClass, methodName, "*", `class not found: ${error}`)];
+        }
+        const dispatcher = (wrapper as JavaValue)[methodName];
+        if (dispatcher === undefined || dispatcher.overloads === undefined) {
+            return [this.failed(api, hookClass, methodName, "*", "method not found")];
+        }
+        const wanted = entries[0].overloads;
+        let overloads: Java.Method[];
+        if (wanted === "all") {
+            overloads = dispatcher.overloads;
+        } else {
+            overloads = [];
+            for (const signature of wanted) {
+                try {
+                    overloads.push(dispatcher.overload(...signature));
+                } catch (error) {
+                    return [this.failed(api, hookClass, methodName, signature.join(","), `overload not found: ${error}`)];
+                }
+            }
+        }
+        const jobs: Job[] = [];
+        for (const overload of overloads) {
+            const signature = overload.argumentTypes.map((type) => type.className ?? type.name).join(",");
+            const job: Job = {
+                id: this.nextId++, api, hookClass, method: methodName, overload: signature,
+                entries: entries.length, status: "installed", error: null,
+            };
+            try {
+                this.replace(overload, entries, job);
+            } catch (error) {
+                job.status = "failed";
+                job.error = `cannot hook: ${error}`;
+            }
+            this.hooks.push({ job, method: overload });
+            jobs.push(job);
+        }
+        return jobs;
+    }
+
+    private replace(overload: Java.Method, entries: HookEntry[], job: Job): void {
+        const installer = this;
+        // MethodType.Static === 2: a static method's `this` is the class wrapper, not an instance.
+        const isStatic = (overload.type as number) === 2;
+        overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+            let result: JavaValue = undefined;
+            let thrown: JavaValue = null;
+            try {
+                result = overload.apply(this, args);
+            } catch (error) {
+                thrown = error;
+            }
+            if (job.status === "installed") {
+                try {
+                    installer.record(entries, isStatic ? null : this, args, result, thrown);
+                } catch (error) {
+                    installer.counters.recordErrors++;
+                    installer.counters.lastRecordError = `${job.api}: ${error}`;
+                }
+            }
+            if (thrown !== null) {
+                throw thrown;
+            }
+            return result;
+        };
+    }
+
+    private matches(when: When | null, args: JavaValue[]): boolean {
+        if (when === null) {
+            return true;
+        }
+        const text = argText(args[when.arg], 4096);
+        switch (when.match) {
+            case "equals":
+            case "in":
+                return text !== null && when.values.includes(text);
+            case "prefix":
+                return text !== null && when.values.some((value) => text.startsWith(value));
+            case "contains":
+                return text !== null && when.values.some((value) => text.includes(value));
+            case "authority_in":
+                return text !== null && when.values.includes(authorityOf(text));
+            case "other_package":
+                return text !== null && text !== this.config.ownPackage;
+        }
+    }
+
+    private allowed(api: string): boolean {
+        const now = Date.now();
+        if (now - this.windowStart >= 1000) {
+            this.windowStart = now;
+            this.windowCounts.clear();
+        }
+        const count = (this.windowCounts.get(api) ?? 0) + 1;
+        this.windowCounts.set(api, count);
+        if (count <= this.config.maxEventsPerApiPerSecond) {
+            return true;
+        }
+        this.counters.rateLimited[api] = (this.counters.rateLimited[api] ?? 0) + 1;
+        return false;
+    }
+
+    private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue): void {
+        const entry = entries.find((candidate) => this.matches(candidate.when, args));
+        if (entry === undefined || !this.allowed(entry.api)) {
+            return;
+        }
+        const deviceTs = nowNs();
+        const maxChars = this.config.maxValueChars;
+        const spec = entry.record;
+        const payload: Record<string, unknown> = {};
+        let value: string | null = null;
+        if (thrown !== null) {
+            payload.threw = String(thrown);
+        } else if (spec.returns === "value") {
+            value = toText(result, maxChars);
+        } else if (spec.returns === "list") {
+            const summary = summariseList(result, spec.item, this.config.maxListItems, maxChars);
+            if (summary !== null) {
+                value = `${summary.count} items`;
+                Object.assign(payload, summary);
+            }
+        } else if (spec.returns === "fields" && result !== null && result !== undefined) {
+            const fields: Record<string, string | null> = {};
+            for (const name of spec.fields) {
+                fields[name] = member(result, name, maxChars);
+            }
+            payload.fields = fields;
+            value = spec.fields.map((name) => `${name}=${fields[name]}`).join(",");
+        }
+        if (spec.this_as !== null && isInstance(self, spec.this_as)) {
+            const receiver = Java.cast(self, useClass(spec.this_as));
+            const thisFields: Record<string, string | null> = {};
+            for (const name of spec.this_fields) {
+                thisFields[name] = member(receiver, name, maxChars);
+            }
+            payload.this_fields = thisFields;
+        }
+        if (self !== null) {
+            payload.this_class = String(self.getClass().getName());
+        }
+        const event: AgentEvent = {
+            source: "hook",
+            kind: entry.kind,
+            ts: null,
+            device_ts: deviceTs as unknown as number,
+            seq: null,
+            pid: Process.id,
+            process: this.currentProcessName(),
+            thread: String(this.threadClass!.currentThread().getName()),
+            category: entry.category,
+            api: entry.api,
+            args: spec.args ? args.map((arg) => argText(arg, maxChars) ?? "null") : null,
+            value,
+            stack: this.stack(entry),
+            sdk: null,
+            flow_id: null,
+            payload: Object.keys(payload).length > 0 ? payload : null,
+        };
+        this.counters.recorded++;
+        this.queue.push(event);
+    }
+
+    private stack(entry: HookEntry): string[] {
+        const frames: JavaValue[] = this.throwableClass!.$new().getStackTrace();
+        const method = entry.api.slice(entry.api.lastIndexOf(".") + 1);
+        const owners = [entry.api.slice(0, entry.api.lastIndexOf(".")), entry.impl];
+        const out: string[] = [];
+        let skipping = true;
+        for (let index = 0; index < frames.length && out.length < this.config.maxStackFrames; index++) {
+            const frame = frames[index];
+            // The top frames are the hooked method itself (HotSpot shows it as a native frame): skip them,
+            // so the first frame is the code that called the API.
+            if (skipping && String(frame.getMethodName()) === method && owners.includes(String(frame.getClassName()))) {
+                continue;
+            }
+            skipping = false;
+            out.push(String(frame.toString()));
+        }
+        return out;
+    }
+
+    private currentProcessName(): string {
+        if (this.processName === null) {
+            let name = `pid:${Process.id}`;
+            try {
+                const cmdline = File.readAllText("/proc/self/cmdline");
+                const first = cmdline.split("\u0000")[0];
+                if (first.length > 0) {
+                    name = first;
+                }
+            } catch (error) {
+                name = `pid:${Process.id} (${error})`;
+            }
+            this.processName = name;
+        }
+        return this.processName;
+    }
+}

@@ -1,0 +1,121 @@
+// Turning what a hooked call returned into text the host can store and search. Every read here is
+// defensive: a value we cannot describe becomes a note, never an exception in the app's thread.
+
+import Java from "frida-java-bridge";
+
+// Java objects crossing the bridge are dynamically typed wrappers.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JavaValue = any;
+
+const classCache = new Map<string, Java.Wrapper>();
+
+export function useClass(name: string): Java.Wrapper {
+    let wrapper = classCache.get(name);
+    if (wrapper === undefined) {
+        wrapper = Java.use(name);
+        classCache.set(name, wrapper);
+    }
+    return wrapper;
+}
+
+function isJavaObject(value: JavaValue): boolean {
+    return value !== null && typeof value === "object" && typeof value.$className === "string";
+}
+
+export function cap(text: string, maxChars: number): string {
+    return text.length <= maxChars ? text : text.slice(0, maxChars) + `…(${text.length} chars)`;
+}
+
+function hexByte(byte: number): string {
+    return ((byte & 0xff) + 0x100).toString(16).slice(1);
+}
+
+// A Java byte[] arrives as a JS array of numbers; a MAC (6 bytes) is written the way Android prints it.
+function bytesToText(bytes: number[]): string {
+    const hex = bytes.map(hexByte);
+    return bytes.length === 6 ? hex.join(":") : hex.join("");
+}
+
+export function toText(value: JavaValue, maxChars: number): string | null {
+    if (value === null || value === undefined) {
+        return null;
+    }
+    if (typeof value === "string") {
+        return cap(value, maxChars);
+    }
+    if (typeof value === "number" || typeof value === "boolean") {
+        return String(value);
+    }
+    if (Array.isArray(value) || (typeof value === "object" && typeof value.length === "number" && !isJavaObject(value))) {
+        const items: JavaValue[] = Array.prototype.slice.call(value);
+        if (items.every((item) => typeof item === "number")) {
+            return cap(bytesToText(items as number[]), maxChars);
+        }
+        return cap(items.map((item) => toText(item, maxChars) ?? "null").join(","), maxChars);
+    }
+    if (isJavaObject(value)) {
+        return cap(String(value.toString()), maxChars);
+    }
+    return cap(String(value), maxChars);
+}
+
+// The receiver or a returned object seen as its runtime class, so its fields and methods are reachable.
+export function asRuntimeClass(value: JavaValue): JavaValue {
+    if (!isJavaObject(value)) {
+        return value;
+    }
+    // Objects taken out of collections carry their runtime class name but not its fields until cast.
+    return Java.cast(value, useClass(String(value.getClass().getName())));
+}
+
+// Read a zero-argument method or, failing that, a field, of an object.
+export function member(object: JavaValue, name: string, maxChars: number): string | null {
+    const target = asRuntimeClass(object);
+    // The bridge names a field `_x` when a method is also called `x`.
+    const slot = target[name] ?? target[`_${name}`];
+    if (slot === undefined || slot === null) {
+        return `<no member ${name} on ${target.$className}>`;
+    }
+    if (slot.overloads !== undefined) {
+        return toText(slot.call(target), maxChars);
+    }
+    return toText(slot.value, maxChars);
+}
+
+export interface ListSummary {
+    count: number;
+    items: string[];
+    sha256: string;
+}
+
+// Collections and arrays: count, the first items, and a hash over all of them (so a list can be
+// compared across runs without being stored whole).
+export function summariseList(value: JavaValue, itemMember: string | null, maxItems: number, maxChars: number): ListSummary | null {
+    if (value === null || value === undefined) {
+        return null;
+    }
+    let elements: JavaValue[];
+    if (isJavaObject(value)) {
+        const collection = Java.cast(value, useClass("java.util.Collection"));
+        elements = collection.toArray();
+    } else {
+        elements = Array.prototype.slice.call(value);
+    }
+    const texts = elements.map((element) => (itemMember === null ? toText(element, maxChars) : member(element, itemMember, maxChars)) ?? "null");
+    return {
+        count: texts.length,
+        items: texts.slice(0, maxItems),
+        sha256: Checksum.compute("sha256", texts.join("\n")),
+    };
+}
+
+export function isInstance(value: JavaValue, className: string): boolean {
+    if (!isJavaObject(value)) {
+        return false;
+    }
+    try {
+        return useClass(className).class.isInstance(value);
+    } catch (error) {
+        return false; // the class does not exist in this process: nothing is an instance of it
+    }
+}

@@ -1,0 +1,251 @@
+"""Runs the agent inside a process and turns its messages into events in the run directory.
+
+The sequence for a program we start ourselves: spawn suspended → attach → load → `init` (hooks are
+armed before a single instruction of the program ran) → resume. Child processes are caught with
+Frida's child gating and get the same agent before they run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import frida
+
+from monitor.agent.build import build_agent
+from monitor.data.models import Catalogue
+from monitor.errors import AgentError, CaptureError, TargetError
+
+
+class EventSink(Protocol):
+    def append(self, event: dict[str, Any]) -> int: ...
+
+
+@dataclass
+class AgentOptions:
+    wait_for_jvm: bool = False
+    own_package: str | None = None
+    process_name: str | None = None
+    max_stack_frames: int = 24
+    max_list_items: int = 50
+    max_value_chars: int = 4096
+    max_events_per_api_per_second: int = 500
+    flush_interval_ms: int = 50
+    flush_batch_size: int = 256
+
+    def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
+        return {
+            "hooks": [entry.model_dump() for entry in catalogue.hooks],
+            "waitForJvm": self.wait_for_jvm,
+            "ownPackage": self.own_package,
+            "processName": self.process_name,
+            "maxStackFrames": self.max_stack_frames,
+            "maxListItems": self.max_list_items,
+            "maxValueChars": self.max_value_chars,
+            "maxEventsPerApiPerSecond": self.max_events_per_api_per_second,
+            "flushIntervalMs": self.flush_interval_ms,
+            "flushBatchSize": self.flush_batch_size,
+        }
+
+
+@dataclass
+class ProcessState:
+    pid: int
+    session: frida.core.Session
+    script: frida.core.Script
+    ending: threading.Event = field(default_factory=threading.Event)
+    detached: threading.Event = field(default_factory=threading.Event)
+    detach_reason: str | None = None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class AgentHost:
+    """One agent per instrumented process, all writing to one sink on one clock.
+
+    `clock_offset_ns` is added to the agent's own time stamps (0 when the target runs on this host;
+    the measured device offset on a phone). A message that cannot be recorded stops the run: the
+    error is kept in `failure` and re-raised by `check()`.
+    """
+
+    def __init__(self, device: frida.core.Device, sink: EventSink, catalogue: Catalogue, options: AgentOptions,
+                 *, clock_offset_ns: int = 0, on_output: Callable[[int, int, bytes], None] | None = None) -> None:
+        self.device = device
+        self.sink = sink
+        self.catalogue = catalogue
+        self.options = options
+        self.clock_offset_ns = clock_offset_ns
+        self.bundle = build_agent().read_text()
+        self.processes: dict[int, ProcessState] = {}
+        self.failure: BaseException | None = None
+        self.script_errors = 0
+        self._lock = threading.Lock()
+        self.device.on("child-added", self._on_child_added)
+        if on_output is not None:
+            self.device.on("output", on_output)
+
+    # ---- process life ------------------------------------------------------------------------
+    def spawn(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+        try:
+            pid = self.device.spawn(argv, env=env, cwd=cwd, stdio="pipe")
+        except frida.ExecutableNotFoundError as exc:
+            raise TargetError(f"cannot start {argv[0]}: not found", hint="give the full path of the program after --") from exc
+        except frida.NotSupportedError as exc:
+            raise TargetError(f"cannot start {argv[0]}: {exc}") from exc
+        self.instrument(pid)
+        return pid
+
+    def instrument(self, pid: int) -> ProcessState:
+        """Attach, load and arm the agent in a suspended process (not resumed here)."""
+        try:
+            session = self.device.attach(pid)
+            session.enable_child_gating()
+            script = session.create_script(self.bundle, name="consentmon")
+        except (frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError) as exc:
+            raise TargetError(f"cannot attach to pid {pid}: {exc}",
+                              hint="on Linux, ptrace may be restricted: `sysctl kernel.yama.ptrace_scope=0`") from exc
+        state = ProcessState(pid=pid, session=session, script=script)
+        with self._lock:
+            self.processes[pid] = state
+        script.on("message", lambda message, data: self._on_message(state, message))
+        session.on("detached", lambda reason, crash: self._on_detached(state, reason, crash))
+        script.load()
+        try:
+            script.exports_sync.init(self.options.to_config(self.catalogue))
+        except frida.RPCException as exc:
+            raise AgentError(f"the agent failed to start in pid {pid}: {exc}") from exc
+        return state
+
+    def resume(self, pid: int) -> None:
+        self.device.resume(pid)
+
+    def _on_child_added(self, child: frida.core.Child) -> None:
+        try:
+            self.instrument(child.pid)
+            self._record_agent("child-instrumented", child.pid, {"parent_pid": child.parent_pid, "path": child.path,
+                                                                 "origin": child.origin})
+        except Exception as exc:  # noqa: BLE001 - any failure here must stop the run, not pass silently
+            self.failure = exc
+        finally:
+            self.device.resume(child.pid)
+
+    # ---- messages ------------------------------------------------------------------------------
+    def _on_message(self, state: ProcessState, message: dict[str, Any]) -> None:
+        try:
+            if message.get("type") == "error":
+                self.script_errors += 1
+                self._record_agent("script-error", state.pid, {"description": message.get("description"),
+                                                                 "stack": message.get("stack")})
+                return
+            payload = message.get("payload") or {}
+            kind = payload.get("type")
+            if kind == "events:add":
+                for event in payload["events"]:
+                    device_ts = int(event["device_ts"])
+                    event["device_ts"] = device_ts
+                    event["ts"] = device_ts + self.clock_offset_ns
+                    event["seq"] = -1
+                    self.sink.append(event)
+            elif kind == "agent:status":
+                self._on_status(state, payload)
+        except Exception as exc:  # noqa: BLE001 - recorded and re-raised by check(): capture fails loudly
+            self.failure = exc if isinstance(exc, CaptureError) else CaptureError(f"cannot record agent message: {exc}")
+
+    def _on_status(self, state: ProcessState, payload: dict[str, Any]) -> None:
+        phase = payload.get("phase")
+        extra = {key: value for key, value in payload.items() if key not in {"type", "phase", "device_ts", "pid", "jobs"}}
+        if phase == "hooks-installed":
+            state.jobs = payload.get("jobs", [])
+            failed = [job for job in state.jobs if job.get("status") == "failed"]
+            extra["failed_jobs"] = failed
+        self._record_agent(phase or "status", state.pid, extra, device_ts=payload.get("device_ts"))
+        if phase == "process-ending":
+            state.ending.set()
+
+    def _on_detached(self, state: ProcessState, reason: str, crash: Any) -> None:
+        state.detach_reason = reason
+        if crash is not None:
+            self._record_agent("crashed", state.pid, {"summary": getattr(crash, "summary", str(crash)),
+                                                      "report": getattr(crash, "report", None)})
+        state.detached.set()
+
+    def _record_agent(self, phase: str, pid: int, payload: dict[str, Any], *, device_ts: Any = None) -> None:
+        now = time.time_ns()
+        raw = int(device_ts) if device_ts is not None else now - self.clock_offset_ns
+        kind = "hook_status" if phase == "hooks-installed" else "agent"
+        self.sink.append({"source": "agent", "kind": kind, "ts": raw + self.clock_offset_ns, "device_ts": raw,
+                          "pid": pid, "category": phase, "payload": payload or None})
+
+    # ---- the end -------------------------------------------------------------------------------
+    def check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def any_ending(self) -> bool:
+        return any(state.ending.is_set() or state.detached.is_set() for state in self.processes.values())
+
+    def all_gone(self) -> bool:
+        return all(state.detached.is_set() for state in self.processes.values())
+
+    def finish(self) -> dict[int, dict[str, Any]]:
+        """Flush every agent, collect its counters and detach. Returns per-pid stats."""
+        summary: dict[int, dict[str, Any]] = {}
+        for state in list(self.processes.values()):
+            if not state.detached.is_set():
+                try:
+                    state.script.exports_sync.flush()
+                    state.stats = state.script.exports_sync.stats()
+                    state.jobs = state.script.exports_sync.jobs() or state.jobs
+                except (frida.InvalidOperationError, frida.TransportError, frida.RPCException):
+                    state.stats = state.stats or {"note": "process ended before the final flush; dispose() flushed it"}
+                self._detach(state)
+            summary[state.pid] = {"stats": state.stats, "detach_reason": state.detach_reason,
+                                  "hooks_installed": sum(1 for job in state.jobs if job.get("status") == "installed"),
+                                  "hooks_failed": sum(1 for job in state.jobs if job.get("status") == "failed")}
+        return summary
+
+
+    def _detach(self, state: ProcessState, timeout: float = 5.0) -> None:
+        """Detach, bounded in time. A JVM inside DestroyJavaVM waits for our (attached) thread while the
+        bridge's unload waits for the VM: that never resolves, so after the final flush the process is
+        ended instead. Everything was flushed and counted before this point."""
+
+        def detach() -> None:
+            try:
+                state.session.detach()
+            except (frida.InvalidOperationError, frida.TransportError):
+                state.detached.set()  # already gone: nothing left to detach from
+
+        worker = threading.Thread(target=detach, name=f"consentmon-detach-{state.pid}", daemon=True)
+        worker.start()
+        if state.detached.wait(timeout=timeout):
+            return
+        state.detach_reason = "killed: detach did not complete (JVM waiting in DestroyJavaVM)"
+        try:
+            self.device.kill(state.pid)
+        except (frida.ProcessNotFoundError, frida.InvalidOperationError):
+            state.detach_reason = "process ended during detach"
+        state.detached.wait(timeout=timeout)
+
+
+def local_device() -> frida.core.Device:
+    return frida.get_local_device()
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """True when pid is gone (or a zombie) within timeout."""
+    deadline = time.monotonic() + timeout
+    stat = Path(f"/proc/{pid}/stat")
+    while time.monotonic() < deadline:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if fields and fields[0] in {"Z", "X"}:
+            return True
+        time.sleep(0.05)
+    return False

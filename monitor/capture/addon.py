@@ -1,0 +1,170 @@
+"""The capture addon: a plain mitmproxy addon class whose method names are the events it handles.
+
+For every exchange it writes the flow to flows.mitm (mitmproxy's format, full bodies: the evidence),
+a decoded and capped copy to flows.jsonl (for reading and reports), and a `net`/`flow` event to
+events.jsonl. A TLS handshake the client refuses becomes a `tls_failed` event (likely certificate
+pinning). If anything cannot be written, the flow is killed and the failure kept: traffic never
+passes unrecorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from mitmproxy import http, io, tls
+from mitmproxy.connection import Client
+
+from monitor.errors import CaptureError
+from monitor.events import KIND_FLOW, KIND_TLS_FAILED
+from monitor.store import MITM_FILE
+
+DEFAULT_BODY_CAP = 256 * 1024
+
+
+def _ns(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1_000_000_000)
+
+
+def _body(message: http.Message | None, cap: int) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    try:
+        raw = message.get_content(strict=False) or b""
+        decoded = True
+    except ValueError:
+        raw, decoded = message.raw_content or b"", False
+    kept = raw[:cap]
+    try:
+        text, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(kept).decode(), "base64"
+    return {
+        "headers": [[name, value] for name, value in message.headers.items(multi=True)],
+        "content_type": message.headers.get("content-type"),
+        "size": len(raw),
+        "decoded": decoded,
+        "body": text,
+        "body_encoding": encoding,
+        "truncated": len(raw) > cap,
+    }
+
+
+def _client_address(client: Client) -> str | None:
+    return None if client.peername is None else f"{client.peername[0]}:{client.peername[1]}"
+
+
+class CaptureAddon:
+    """Records flows into a run. `sink` has `append(event)` and `append_flow(record)` (RunWriter)."""
+
+    def __init__(self, sink: Any, run_dir: Path, *, body_cap: int = DEFAULT_BODY_CAP, block_upstream: bool = False) -> None:
+        self.sink = sink
+        self.body_cap = body_cap
+        self.block_upstream = block_upstream
+        self.failure: CaptureError | None = None
+        self.flows_recorded = 0
+        self.tls_failures = 0
+        self._lock = threading.Lock()
+        try:
+            self._mitm: BinaryIO = open(Path(run_dir) / MITM_FILE, "ab")
+        except OSError as exc:
+            raise CaptureError(f"cannot open {Path(run_dir) / MITM_FILE}: {exc}") from exc
+        self._writer = io.FlowWriter(self._mitm)
+
+    # ---- mitmproxy events ------------------------------------------------------------------------
+    def request(self, flow: http.HTTPFlow) -> None:
+        if self.block_upstream and flow.response is None:
+            # Offline labs and blocked trackers: answer locally, so nothing leaves this machine, yet the
+            # request is decrypted and recorded exactly as the app sent it.
+            flow.response = http.Response.make(204, b"", {"x-consentmon": "blocked-upstream"})
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:
+            self._record(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    def tls_failed_client(self, data: tls.TlsData) -> None:
+        client = data.context.client
+        server = data.context.server
+        self.tls_failures += 1
+        self._append_event({
+            "source": "net", "kind": KIND_TLS_FAILED, "ts": _ns(client.timestamp_start) or 0,
+            "api": "tls_handshake", "category": "tls",
+            "payload": {"sni": client.sni, "host": server.address[0] if server.address else None,
+                        "port": server.address[1] if server.address else None, "client": _client_address(client),
+                        "error": client.error, "likely": "certificate pinning or a client that does not trust the CA"},
+        }, kill=None)
+
+    def done(self) -> None:
+        with self._lock:
+            if not self._mitm.closed:
+                self._mitm.flush()
+                self._mitm.close()
+
+    # ---- recording -------------------------------------------------------------------------------
+    def _record(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        response = flow.response
+        error = flow.error.msg if flow.error else None
+        ts_request = _ns(request.timestamp_start) or 0
+        record = {
+            "flow_id": flow.id,
+            "ts_request_ns": ts_request,
+            "ts_response_ns": _ns(response.timestamp_end) if response else None,
+            "client": _client_address(flow.client_conn),
+            "sni": flow.client_conn.sni,
+            "method": request.method,
+            "scheme": request.scheme,
+            "host": request.pretty_host,
+            "port": request.port,
+            "path": request.path,
+            "url": request.pretty_url,
+            "http_version": request.http_version,
+            "status": response.status_code if response else None,
+            "error": error,
+            "blocked_upstream": bool(response and response.headers.get("x-consentmon") == "blocked-upstream"),
+            "request": _body(request, self.body_cap),
+            "response": _body(response, self.body_cap),
+            "websocket": [
+                {"from_client": message.from_client, "ts_ns": _ns(message.timestamp), "is_text": message.is_text,
+                 "content": message.text if message.is_text else base64.b64encode(message.content[: self.body_cap]).decode()}
+                for message in (flow.websocket.messages if flow.websocket else [])
+            ],
+        }
+        event = {
+            "source": "net", "kind": KIND_FLOW, "ts": ts_request, "flow_id": flow.id,
+            "api": f"{request.method} {request.scheme}://{request.pretty_host}{request.path.split('?')[0]}",
+            "payload": {"method": request.method, "url": request.pretty_url, "host": request.pretty_host,
+                        "port": request.port, "scheme": request.scheme, "status": record["status"],
+                        "error": error, "http_version": request.http_version,
+                        "request_size": record["request"]["size"] if record["request"] else 0,
+                        "websocket_messages": len(record["websocket"])},
+        }
+        try:
+            with self._lock:
+                self._writer.add(flow)
+                self._mitm.flush()
+            self.sink.append_flow(record)
+        except (OSError, CaptureError) as exc:
+            self._fail(CaptureError(f"cannot record flow {flow.id} to the run: {exc}"), flow)
+            return
+        self._append_event(event, kill=flow)
+        self.flows_recorded += 1
+
+    def _append_event(self, event: dict[str, Any], *, kill: http.HTTPFlow | None) -> None:
+        try:
+            self.sink.append(event)
+        except CaptureError as exc:
+            self._fail(exc, kill)
+
+    def _fail(self, error: CaptureError, flow: http.HTTPFlow | None) -> None:
+        self.failure = self.failure or error
+        if flow is not None and flow.killable:
+            flow.kill()

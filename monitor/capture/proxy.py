@@ -1,0 +1,98 @@
+"""mitmproxy, in-process, on 127.0.0.1: started on its own thread and event loop, stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
+
+from monitor.capture.addon import CaptureAddon
+from monitor.capture.ca import DEFAULT_CONFDIR, ensure_ca
+from monitor.errors import CaptureError
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+class CaptureProxy:
+    """A running proxy. Use as a context manager; `port` is where clients connect.
+
+    connection_strategy=lazy: the upstream is contacted only when the request is forwarded, so HTTPS
+    to a host that is unreachable (offline labs, blocked trackers) is still decrypted and recorded.
+    """
+
+    def __init__(self, sink: Any, run_dir: Path, *, confdir: Path = DEFAULT_CONFDIR, port: int | None = None,
+                 block_upstream: bool = False, ssl_insecure: bool = False, body_cap: int | None = None) -> None:
+        self.confdir = Path(confdir)
+        self.ca_cert = ensure_ca(self.confdir)
+        self.port = port or free_port()
+        self.addon = CaptureAddon(sink, run_dir, block_upstream=block_upstream, **({"body_cap": body_cap} if body_cap else {}))
+        self._ssl_insecure = ssl_insecure
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._master: DumpMaster | None = None
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    def start(self) -> "CaptureProxy":
+        self._thread = threading.Thread(target=self._serve, name="consentmon-proxy", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=30)
+        if self._startup_error is not None:
+            raise CaptureError(f"the capture proxy did not start: {self._startup_error}") from self._startup_error
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((LOOPBACK, self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise CaptureError(f"the capture proxy is not listening on {LOOPBACK}:{self.port}",
+                           hint="another program may hold the port; retry without --proxy-port")
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, which raises it
+            self._startup_error = exc
+            self._started.set()
+
+    async def _main(self) -> None:
+        opts = options.Options(listen_host=LOOPBACK, listen_port=self.port, confdir=str(self.confdir))
+        master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        master.options.update(connection_strategy="lazy", ssl_insecure=self._ssl_insecure)
+        master.addons.add(self.addon)
+        self._master = master
+        self._started.set()
+        await master.run()
+
+    def stop(self) -> None:
+        if self._master is not None and self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._master.shutdown)
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self.addon.done()
+
+    def check(self) -> None:
+        if self.addon.failure is not None:
+            raise self.addon.failure
+
+    def __enter__(self) -> "CaptureProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

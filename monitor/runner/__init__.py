@@ -1,0 +1,1 @@
+"""Orchestration of one capture: target + agent + proxy + scenario → one sealed run directory."""

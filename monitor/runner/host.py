@@ -1,0 +1,228 @@
+"""A run against a program on this machine (the demo app, or any JVM / native command).
+
+JVM programs are spawned suspended and hooked at JNI_CreateJavaVM, so the first statement of `main`
+is already observed; their traffic is routed through the capture proxy with the JVM's own proxy
+properties and a truststore holding the interception CA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frida
+
+import monitor
+from monitor.agent.build import bundle_info
+from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
+from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_truststore
+from monitor.capture.proxy import LOOPBACK, CaptureProxy
+from monitor.data import CATALOGUE_FILE, load_catalogue
+from monitor.errors import MonitorError, TargetError
+from monitor.store.writer import RunWriter
+
+TARGET_LOG = "target.log"
+
+
+@dataclass
+class HostRunConfig:
+    argv: list[str]
+    out: Path
+    duration: float | None = None
+    app_package: str | None = None
+    app_domains: list[str] = field(default_factory=list)
+    block_upstream: bool = False
+    ssl_insecure: bool = False
+    confdir: Path = DEFAULT_CONFDIR
+    catalogue: Path = CATALOGUE_FILE
+    jvm: bool | None = None            # None: decide from the program name
+    agent_options: AgentOptions = field(default_factory=AgentOptions)
+    # Called with the run writer once the target runs: scenarios drive the target from here.
+    driver: Callable[[RunWriter, "HostRunHandle"], None] | None = None
+
+
+@dataclass
+class HostRunHandle:
+    pid: int
+    stop_requested: threading.Event
+
+
+@dataclass
+class RunResult:
+    out: Path
+    pid: int
+    exit_reason: str
+    events: int
+    agent: dict[int, dict[str, Any]]
+    flows: int
+    tls_failures: int
+    lost_events: int
+    interrupted: bool = False
+
+
+def is_jvm_command(argv: list[str]) -> bool:
+    return Path(argv[0]).name in {"java", "java.exe"}
+
+
+def resolve_program(argv: list[str]) -> list[str]:
+    """Frida spawns by path, not through a shell: look the program up on PATH like a shell would."""
+    program = argv[0]
+    if os.sep in program:
+        return argv
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory) / program
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate.resolve()), *argv[1:]]
+    raise TargetError(f"{program}: command not found on PATH", hint="give the full path of the program after --")
+
+
+def jvm_options(proxy_port: int, truststore: Path) -> str:
+    # The JVM bypasses proxies for localhost and 127.* by default; a never-matching nonProxyHosts
+    # makes loopback servers (tests, local backends) go through the proxy too.
+    props = {
+        "http.proxyHost": LOOPBACK, "http.proxyPort": str(proxy_port),
+        "https.proxyHost": LOOPBACK, "https.proxyPort": str(proxy_port),
+        "http.nonProxyHosts": "consentmon.invalid",
+        "javax.net.ssl.trustStore": str(truststore), "javax.net.ssl.trustStorePassword": TRUSTSTORE_PASSWORD,
+    }
+    return " ".join(f"-D{name}={value}" for name, value in props.items())
+
+
+def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    proxy_url = f"http://{LOOPBACK}:{proxy.port}"
+    if jvm:
+        existing = env.get("JAVA_TOOL_OPTIONS", "")
+        env["JAVA_TOOL_OPTIONS"] = (existing + " " + jvm_options(proxy.port, java_truststore(config.confdir))).strip()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        env[name] = proxy_url
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+        env[name] = str(proxy.ca_cert)
+    return env
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_host(config: HostRunConfig) -> RunResult:
+    argv = resolve_program(config.argv)
+    jvm = is_jvm_command(argv) if config.jvm is None else config.jvm
+    catalogue = load_catalogue(config.catalogue)
+    options = config.agent_options
+    options.wait_for_jvm = jvm
+    options.own_package = options.own_package or config.app_package
+    options.process_name = options.process_name or config.app_package or Path(argv[0]).name
+    writer = RunWriter(config.out, run_info={
+        "tool": {"name": "consentmon", "version": monitor.__version__},
+        "target": {"kind": "host", "argv": argv, "command": shlex.join(argv), "jvm": jvm, "cwd": os.getcwd()},
+        "app": {"package": config.app_package, "domains": config.app_domains},
+        "agent": bundle_info(),
+        "catalogue": {"version": catalogue.version, "sha256": _file_sha256(Path(config.catalogue)),
+                      "entries": len(catalogue.hooks), "path": str(config.catalogue)},
+        "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0,
+                  "method": "the target runs on this host: agent and proxy read the same wall clock"},
+    })
+    target_log = open(config.out / TARGET_LOG, "ab")
+    log_lock = threading.Lock()
+
+    def on_output(pid: int, fd: int, data: bytes) -> None:
+        if data:
+            with log_lock:
+                target_log.write(data)
+                target_log.flush()
+
+    proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream,
+                         ssl_insecure=config.ssl_insecure).start()
+    writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "ca_cert": str(proxy.ca_cert),
+                                 "connection_strategy": "lazy", "upstream": "blocked" if config.block_upstream else "forwarded"})
+    device = local_device()
+    host: AgentHost | None = None
+    pid = -1
+    exit_reason = "unknown"
+    interrupted = False
+    stop_requested = threading.Event()
+    driver_thread: threading.Thread | None = None
+    driver_error: list[BaseException] = []
+    agent_summary: dict[int, dict[str, Any]] = {}
+    try:
+        host = AgentHost(device, writer, catalogue, options, on_output=on_output)
+        env = target_environment(config, proxy, jvm)
+        pid = host.spawn(argv, env=env)
+        writer.write_run_info(target={**writer.run_info["target"], "pid": pid})
+        host.resume(pid)
+        if config.driver is not None:
+            def drive() -> None:
+                try:
+                    config.driver(writer, HostRunHandle(pid=pid, stop_requested=stop_requested))  # type: ignore[misc]
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
+                    driver_error.append(exc)
+            driver_thread = threading.Thread(target=drive, name="consentmon-scenario", daemon=True)
+            driver_thread.start()
+        deadline = None if config.duration is None else time.monotonic() + config.duration
+        try:
+            while True:
+                host.check()
+                proxy.check()
+                if driver_error:
+                    raise driver_error[0]
+                if host.any_ending():
+                    exit_reason = "target-ended"
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    exit_reason = "duration-elapsed"
+                    break
+                time.sleep(0.02)
+        except KeyboardInterrupt:
+            interrupted = True
+            exit_reason = "interrupted"
+        stop_requested.set()
+        if driver_thread is not None:
+            driver_thread.join(timeout=30)
+        # Let requests the target made just before it ended reach the proxy's recorder.
+        time.sleep(0.2)
+        agent_summary = host.finish()
+        if not wait_for_exit(pid, timeout=10):
+            try:
+                device.kill(pid)
+            except frida.ProcessNotFoundError:
+                pass  # exited between the check and the kill
+            wait_for_exit(pid, timeout=5)
+            exit_reason += "+killed"
+        host.check()
+        proxy.check()
+    except MonitorError:
+        exit_reason = "error"
+        if host is not None:
+            agent_summary = host.finish()
+        if pid > 0:
+            _kill_quietly(device, pid)
+        raise
+    finally:
+        proxy.stop()
+        with log_lock:
+            target_log.close()
+        sent = sum(int((item.get("stats") or {}).get("sent", 0)) for item in agent_summary.values())
+        hook_events = sum(count for key, count in writer.counts.items() if key.startswith("hook:"))
+        writer.close(exit_reason=exit_reason, interrupted=interrupted,
+                     agent_processes={str(process): item for process, item in agent_summary.items()},
+                     events_sent_by_agent=sent, hook_events_recorded=hook_events,
+                     flows_recorded=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures)
+    return RunResult(out=config.out, pid=pid, exit_reason=exit_reason, events=writer.seq, agent=agent_summary,
+                     flows=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures,
+                     lost_events=max(0, sent - hook_events), interrupted=interrupted)
+
+
+def _kill_quietly(device: frida.core.Device, pid: int) -> None:
+    try:
+        device.kill(pid)
+    except (frida.ProcessNotFoundError, frida.InvalidOperationError):
+        pass  # already gone
