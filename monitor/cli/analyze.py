@@ -46,21 +46,27 @@ def parse_time(text: str) -> int:
     return whole * 1_000_000_000 + moment.microsecond * 1_000
 
 
+def _short_api(text: str) -> str:
+    """`android.telephony.TelephonyManager.getDeviceId` → `TelephonyManager.getDeviceId`; hosts stay whole."""
+    parts = text.split(".")
+    if len(parts) > 2 and parts[-1][:1].islower() and parts[-2][:1].isupper():
+        return ".".join(parts[-2:])
+    return text
+
+
 def summary_table(findings: Findings) -> Table:
-    table = Table(title=f"{len(findings.findings)} findings", show_lines=False)
-    for column in ("severity", "rule", "category", "api / host", "by", "count", "first seen", "consent", "conf."):
+    table = Table(title=f"{len(findings.findings)} findings", show_lines=False, expand=False)
+    for column in ("sev.", "rule", "category", "api / host", "by", "n", "first seen (UTC)"):
         table.add_column(column, overflow="fold")
     for finding in findings.findings:
         table.add_row(
             f"[{SEVERITY_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
             finding.rule,
             finding.category or "",
-            finding.api or finding.host or "",
+            _short_api(finding.api or finding.host or ""),
             finding.sdk.name,
             str(finding.count),
-            finding.first_seen,
-            finding.consent_state or "",
-            f"{finding.confidence:.2f}",
+            finding.first_seen[11:23],
         )
     return table
 

@@ -1,0 +1,173 @@
+"""The `consentmon` command. The folder is the command tree; each module is thin and delegates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from monitor import __version__
+from monitor.cli.analyze import analyze, summary_table
+from monitor.cli.context import console, user_errors
+from monitor.cli.device import device_app, doctor
+
+app = typer.Typer(name="consentmon", no_args_is_help=True, add_completion=False,
+                  help="Prove when an Android app reads or sends personal information, against consent.")
+app.add_typer(device_app, name="device")
+app.command("doctor")(doctor)
+app.command("analyze")(analyze)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"consentmon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")] = False) -> None:
+    """consentmon: runtime PI monitor for Android apps."""
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    host: Annotated[bool, typer.Option("--host", help="run CMD (after --) on this machine under Frida")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="run directory to create (must not hold a run)")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds", min=0.1)] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="built-in scenario name or a scenario YAML file")] = None,
+    app_package: Annotated[str | None, typer.Option("--app-package", help="the app's own package (its code is 'the app itself')")] = None,
+    app_domain: Annotated[list[str] | None, typer.Option("--app-domain", help="a first-party domain of the app (repeatable)")] = None,
+    offline: Annotated[bool, typer.Option("--offline/--forward", help="answer requests locally (nothing leaves this machine) or forward them upstream")] = False,
+    ssl_insecure: Annotated[bool, typer.Option("--ssl-insecure", help="accept any upstream certificate (test servers)")] = False,
+) -> None:
+    """Record a run: PI reads, consent signals and traffic, into a sealed run directory."""
+    from monitor.runner.host import HostRunConfig, run_host
+
+    command = list(ctx.args)
+    with user_errors():
+        if not host:
+            raise typer.BadParameter("only --host runs are wired into `run` so far; device runs: see `consentmon device`")
+        if not command:
+            raise typer.BadParameter("give the command to run after --, e.g. consentmon run --host -- java -jar app.jar")
+        target = out or Path("reports") / f"run-{_stamp()}"
+        driver = _scenario_driver(scenario) if scenario else None
+        result = run_host(HostRunConfig(argv=command, out=target, duration=duration, app_package=app_package,
+                                        app_domains=list(app_domain or []), block_upstream=offline,
+                                        ssl_insecure=ssl_insecure, driver=driver))
+    _print_run(result)
+
+
+def _stamp() -> str:
+    from datetime import datetime
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _scenario_driver(name: str):  # type: ignore[no-untyped-def]
+    from monitor.runner.hostscenario import scenario_driver
+    return scenario_driver(name)
+
+
+def _print_run(result) -> None:  # type: ignore[no-untyped-def]
+    console.print(f"run directory: [bold]{result.out}[/] ({result.events} events, {result.flows} flows, "
+                  f"{result.tls_failures} TLS failures) — ended: {result.exit_reason}")
+    if result.lost_events:
+        console.print(f"[bold red]warning:[/] the agent sent {result.lost_events} more events than were recorded")
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="an analysed run directory")],
+    out: Annotated[Path | None, typer.Option("--out", help="where to write the HTML (default RUN_DIR/report.html)")] = None,
+) -> None:
+    """Write RUN_DIR/report.html (self-contained) from RUN_DIR/findings.json."""
+    from monitor.report.html import write_html
+
+    with user_errors():
+        path = write_html(run_dir, out=out)
+    console.print(f"wrote {path}")
+
+
+@app.command("verify")
+def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Check a run directory against its manifest (SHA-256 of every file, hash chain over events)."""
+    from monitor.store.manifest import verify_run
+
+    with user_errors():
+        problems = verify_run(run_dir)
+    if problems:
+        for problem in problems:
+            console.print(f"[red]✗[/] {problem}")
+        raise typer.Exit(3)
+    console.print(f"[green]✓[/] {run_dir}: every file matches its manifest; the event hash chain is intact")
+
+
+@app.command("catalogue")
+def catalogue(
+    output_format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    path: Annotated[Path | None, typer.Option("--catalogue", help="a catalogue file other than the built-in one")] = None,
+) -> None:
+    """Print the hook catalogue: every API the agent hooks and the PI category it reports."""
+    from monitor.data import CATALOGUE_FILE, load_catalogue
+
+    with user_errors():
+        loaded = load_catalogue(path or CATALOGUE_FILE)
+    if output_format == "json":
+        rows = [{"api": entry.api, "category": entry.category, "kind": entry.kind, "impl": entry.impl,
+                 "what": entry.what, "permission": entry.permission,
+                 "when": entry.when.model_dump() if entry.when else None, "source": entry.source}
+                for entry in loaded.hooks]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if output_format != "table":
+        raise typer.BadParameter("--format is table or json")
+    table = Table(title=f"hook catalogue {loaded.version}: {len(loaded.hooks)} hooks, {len(loaded.categories())} PI categories")
+    for column in ("category", "api", "when", "permission"):
+        table.add_column(column, overflow="fold")
+    for entry in loaded.hooks:
+        when = f"arg{entry.when.arg} {entry.when.match} {','.join(entry.when.values)}" if entry.when else ""
+        table.add_row(entry.category, entry.api, when, entry.permission)
+    console.print(table)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="where the demo run goes (replaced if it exists)")] = Path("reports/demo"),
+    consent: Annotated[str, typer.Option("--consent", help="what the demo user answers: agree, refuse or none")] = "agree",
+) -> None:
+    """Run the built-in demo app under real Frida and mitmproxy, analyse it and write the report."""
+    from monitor.analysis import analyze_run, write_findings
+    from monitor.report.html import write_html
+    from monitor.runner.host import HostRunConfig, run_host
+    from monitor.store import FINDINGS_FILE
+    from monitor.testing.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command
+
+    with user_errors():
+        if consent not in {"agree", "refuse", "none"}:
+            raise typer.BadParameter("--consent is agree, refuse or none")
+        classes = build_demo_app()
+        if out.exists():
+            shutil.rmtree(out)
+        console.print(f"running the demo app ({DEMO_PACKAGE}) under Frida, traffic through mitmproxy (answered locally)…")
+        result = run_host(HostRunConfig(argv=demo_command(classes, consent=consent), out=out, duration=120,
+                                        app_package=DEMO_PACKAGE, app_domains=DEMO_APP_DOMAINS, block_upstream=True))
+        _print_run(result)
+        findings = analyze_run(out)
+        write_findings(findings, out / FINDINGS_FILE)
+        report_path = write_html(out, findings)
+    state = findings.consent
+    console.print(f"consent: [bold]{state['final_state']}[/]" + (f" at {state['consent_time']} ({state['decided_by']})" if state.get("consent_time") else ""))
+    console.print(summary_table(findings))
+    console.print(f"report:   [bold]{report_path}[/]\nfindings: [bold]{out / FINDINGS_FILE}[/]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The built-in demo app: compiled with javac from the Java sources shipped in the package.
+
+It is built into a cache folder keyed by the sources' hash, so an edited source is always recompiled
+and an unchanged one never is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from monitor.errors import TargetError
+
+DEMO_SOURCES = Path(__file__).resolve().parent / "demoapp" / "src"
+DEMO_MAIN = "com.example.demo.DemoApp"
+DEMO_PACKAGE = "com.example.demo"
+DEMO_APP_DOMAINS = ["demo-app.example.com"]
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("CONSENTMON_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "consentmon"
+
+
+def build_demo_app(cache: Path | None = None) -> Path:
+    """Compile the demo app (if needed) and return its classes directory."""
+    sources = sorted(DEMO_SOURCES.rglob("*.java"))
+    if not sources:
+        raise TargetError(f"no demo app sources under {DEMO_SOURCES}", hint="reinstall consentmon")
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.relative_to(DEMO_SOURCES).as_posix().encode() + b"\0" + source.read_bytes())
+    classes = (cache or _cache_root()) / "demoapp" / digest.hexdigest()[:16]
+    if (classes / ".complete").exists():
+        return classes
+    javac = shutil.which("javac")
+    if javac is None:
+        raise TargetError("javac is not on PATH; the demo app is a small Java program",
+                          hint="install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`")
+    staging = classes.with_name(classes.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    result = subprocess.run([javac, "-encoding", "UTF-8", "-nowarn", "-d", str(staging), *map(str, sources)],
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise TargetError(f"javac failed on the demo app:\n{result.stderr.strip()}")
+    (staging / ".complete").write_text(digest.hexdigest())
+    shutil.rmtree(classes, ignore_errors=True)
+    staging.rename(classes)
+    return classes
+
+
+def demo_command(classes: Path, *, consent: str = "agree", pause_ms: int = 300) -> list[str]:
+    java = shutil.which("java")
+    if java is None:
+        raise TargetError("java is not on PATH", hint="install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`")
+    return [java, "-cp", str(classes), DEMO_MAIN, "--consent", consent, "--pause-ms", str(pause_ms)]
