@@ -82,6 +82,7 @@ def parse_dumpsys_package(text: str, package: str) -> PackageDump | None:
     indent = len(lines[start]) - len(lines[start].lstrip())
     dump = PackageDump(package)
     section: str | None = None
+    user: int | None = None      # runtime permissions are per user; only user 0's are kept
     for line in lines[start + 1:]:
         stripped = line.strip()
         if not stripped:
@@ -89,6 +90,10 @@ def parse_dumpsys_package(text: str, package: str) -> PackageDump | None:
         depth = len(line) - len(line.lstrip())
         if depth <= indent:
             break
+        user_match = re.match(r"^User (\d+):", stripped)
+        if user_match:
+            user, section = int(user_match.group(1)), None
+            continue
         for key, value in re.findall(r"(versionCode|minSdk|targetSdk)=(\d+)", stripped):
             setattr(dump, {"versionCode": "version_code", "minSdk": "min_sdk", "targetSdk": "target_sdk"}[key], int(value))
         if stripped.startswith("versionName="):
@@ -100,7 +105,7 @@ def parse_dumpsys_package(text: str, package: str) -> PackageDump | None:
             continue
         if section == "requested permissions" and re.match(r"^[\w.]+(: restricted=\w+)?$", stripped):
             dump.requested.append(stripped.split(":")[0])
-        elif section in ("install permissions", "runtime permissions"):
+        elif section == "install permissions" or (section == "runtime permissions" and user in (None, 0)):
             match = re.match(r"^([\w.]+): granted=(true|false)", stripped)
             if match:
                 dump.granted[match.group(1)] = match.group(2) == "true"

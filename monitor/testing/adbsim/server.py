@@ -257,11 +257,16 @@ class SimDevice:
     def _accept(self) -> None:
         listener = self._listener
         assert listener is not None
+        # A short accept timeout: closing a socket does not wake a thread blocked in accept().
+        listener.settimeout(0.2)
         while not self._stopping.is_set():
             try:
                 sock, _addr = listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(self, sock)
             self._connections.append(conn)
