@@ -32,7 +32,8 @@ def measure_offset(device: AndroidDevice, *, samples: int = 5, clock: Callable[[
         t1 = clock()
         if not text.isdigit():
             raise DeviceError(f"device clock unreadable: `date` printed {text!r}")
-        device_ns = int(text) if nanos else int(text) * 1_000_000_000
+        # A whole-second reading means some time in [s, s+1): take the middle, ±0.5 s.
+        device_ns = int(text) if nanos else int(text) * 1_000_000_000 + 500_000_000
         round_trip = t1 - t0
         offset = device_ns - (t0 + t1) // 2
         if best is None or round_trip < best[1]:
