@@ -64,6 +64,8 @@ public final class DemoApp {
             Http.post("https://api.demo-app.example.com/v1/nearby", "{\"loc\":\"" + where + "\"}", "application/json");
             System.out.println("[demo] consented; location " + where + ", clipboard " + clip.length() + " chars");
         } else {
+            // The app itself stays quiet, but its analytics SDK does not take no for an answer.
+            if (consent.equals("refuse")) UMConfigure.heartbeat(context);
             System.out.println("[demo] no consent; the app stays quiet");
         }
         activity.performPause();

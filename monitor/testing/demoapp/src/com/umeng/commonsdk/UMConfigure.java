@@ -21,6 +21,12 @@ public final class UMConfigure {
         com.umeng.commonsdk.statistics.UMLogUploader.post("https://ulogs.umeng.com/unify_logs", body);
     }
 
+    /** Like SDKs caught by regulators: keeps reporting after the user said no. */
+    public static void heartbeat(Context context) throws Exception {
+        String imei = ((TelephonyManager) context.getSystemService(Context.TELEPHONY_SERVICE)).getImei();
+        com.umeng.commonsdk.statistics.UMLogUploader.post("https://ulogs.umeng.com/heartbeat", "{\"id\":\"" + imei + "\"}");
+    }
+
     static String md5(String text) throws Exception {
         byte[] digest = MessageDigest.getInstance("MD5").digest(text.getBytes("UTF-8"));
         StringBuilder hex = new StringBuilder();

@@ -1,0 +1,149 @@
+"""Real mitmproxy on loopback, real HTTPS clients and servers: what the app sends is recorded."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+
+from monitor.capture.proxy import CaptureProxy, free_port
+from monitor.errors import CaptureError
+from monitor.store import FLOWS_FILE, MITM_FILE
+from monitor.store.reader import read_run
+from monitor.store.writer import RunWriter
+from monitor.testing.servers import LOOPBACK, https_server
+
+pytestmark = pytest.mark.proxy
+
+
+def _opener(proxy: CaptureProxy) -> urllib.request.OpenerDirector:
+    context = ssl.create_default_context(cafile=str(proxy.ca_cert))
+    proxies = {"https": f"http://{LOOPBACK}:{proxy.port}", "http": f"http://{LOOPBACK}:{proxy.port}"}
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), urllib.request.HTTPSHandler(context=context))
+
+
+def _post(opener: urllib.request.OpenerDirector, url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+    try:
+        with opener.open(request, timeout=15) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def confdir(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "mitmproxy-conf"
+
+
+def test_https_post_is_recorded_with_its_decoded_body(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with https_server(tmp_path) as server, CaptureProxy(writer, run_dir, confdir=confdir, ssl_insecure=True) as proxy:
+        body = gzip.compress(json.dumps({"imei": "867530912345675"}).encode())
+        status = _post(_opener(proxy), f"https://{LOOPBACK}:{server.port}/collect?x=1", body,
+                       {"content-encoding": "gzip", "content-type": "application/json"})
+    writer.close()
+    assert status == 200
+    assert server.received and server.received[0].body == body  # forwarded unchanged
+    run = read_run(run_dir)
+    flows = run.events[run.events["kind"] == "flow"]
+    assert len(flows) == 1
+    payload = flows.iloc[0]["payload"]
+    assert payload["method"] == "POST" and payload["status"] == 200
+    assert payload["url"] == f"https://{LOOPBACK}:{server.port}/collect?x=1"
+    record = run.flows[0]
+    assert record["flow_id"] == flows.iloc[0]["flow_id"]
+    assert json.loads(record["request"]["body"]) == {"imei": "867530912345675"}  # decoded for reading
+    assert (run_dir / MITM_FILE).stat().st_size > 0 and (run_dir / FLOWS_FILE).exists()
+
+
+def test_request_to_an_unreachable_host_is_still_recorded(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    closed_port = free_port()  # nothing listens there: the upstream is unreachable
+    with CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
+        status = _post(_opener(proxy), f"https://{LOOPBACK}:{closed_port}/track", b'{"android_id":"5f2c8e1a9b3d47e6"}')
+    writer.close()
+    assert status == 502
+    run = read_run(run_dir)
+    assert len(run.flows) == 1
+    record = run.flows[0]
+    assert record["request"]["body"] == '{"android_id":"5f2c8e1a9b3d47e6"}'
+    assert record["error"] or record["status"] == 502
+
+
+def test_offline_mode_answers_locally_and_records(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        # A tracker host that does not resolve: with upstream blocked nothing is looked up or contacted.
+        status = _post(_opener(proxy), "https://ulogs.umeng.invalid/unify_logs", b"imei=867530912345675")
+    writer.close()
+    assert status == 204
+    record = read_run(run_dir).flows[0]
+    assert record["host"] == "ulogs.umeng.invalid" and record["blocked_upstream"] is True
+
+
+def test_client_that_refuses_the_ca_becomes_a_tls_failure_event(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        # A pinning client: trusts only its own CA, so the proxy's certificate is refused.
+        pinned = ssl.create_default_context(cafile=None)
+        pinned.load_verify_locations(cadata=_unrelated_ca_pem(tmp_path))
+        with socket.create_connection((LOOPBACK, proxy.port), timeout=10) as raw:
+            raw.sendall(b"CONNECT pinned.example.invalid:443 HTTP/1.1\r\nHost: pinned.example.invalid:443\r\n\r\n")
+            assert b"200" in raw.recv(4096)
+            with pytest.raises(ssl.SSLError):
+                pinned.wrap_socket(raw, server_hostname="pinned.example.invalid").do_handshake()
+        deadline_events = _wait_for(lambda: proxy.addon.tls_failures >= 1)
+    writer.close()
+    assert deadline_events
+    events = read_run(run_dir).events
+    failures = events[events["kind"] == "tls_failed"]
+    assert len(failures) == 1
+    assert failures.iloc[0]["payload"]["sni"] == "pinned.example.invalid"
+
+
+def test_a_flow_that_cannot_be_recorded_is_killed_and_the_failure_kept(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+
+    class BrokenSink:
+        def append(self, event):  # noqa: ANN001, ANN201
+            raise CaptureError("disk full (simulated)")
+
+        def append_flow(self, record):  # noqa: ANN001, ANN201
+            raise CaptureError("disk full (simulated)")
+
+    with CaptureProxy(BrokenSink(), run_dir, confdir=confdir, block_upstream=True) as proxy:
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            _opener(proxy).open(urllib.request.Request("https://tracker.invalid/x", data=b"a", method="POST"), timeout=10).read()
+        with pytest.raises(CaptureError, match="disk full"):
+            proxy.check()
+    writer.close()
+
+
+def _unrelated_ca_pem(directory) -> str:
+    from monitor.testing.servers import self_signed_cert
+    other = directory / "other-ca"
+    other.mkdir()
+    cert, _ = self_signed_cert(other, "unrelated-ca.test")
+    return cert.read_text()
+
+
+def _wait_for(condition, timeout: float = 5.0) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

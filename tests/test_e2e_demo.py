@@ -1,0 +1,98 @@
+"""End to end: the demo app under real Frida and real mitmproxy, analysed and reported, as `make demo` does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.store.manifest import verify_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
+
+
+def _demo(out: Path, consent: str) -> dict:
+    env = dict(os.environ, COLUMNS="200")
+    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--consent", consent],
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "report:" in result.stdout and "Traceback" not in result.stderr
+    return json.loads((out / "findings.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def agreed(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo") / "agree"
+    return out, _demo(out, "agree")
+
+
+def _keys(findings: dict, rule: str) -> set[tuple]:
+    return {(item["category"], item["api"] or item["host"], item["sdk"]["id"]) for item in findings["findings"] if item["rule"] == rule}
+
+
+def test_consent_is_seen_on_the_device_side(agreed):
+    _, findings = agreed
+    consent = findings["consent"]
+    assert consent["final_state"] == "accepted" and consent["decided_by"] == "click"
+
+
+def test_every_planted_before_consent_collection_is_found(agreed):
+    _, findings = agreed
+    before = _keys(findings, "before-consent")
+    planted = {
+        # main's very first statement, by the app itself: only a monitor that hooks before main sees it
+        ("device_id", "android.provider.Settings$Secure.getString", None),
+        # the analytics SDK's preInit, attributed by its Java stack
+        ("device_id", "android.telephony.TelephonyManager.getDeviceId", "umeng-analytics"),
+        ("device_id", "android.provider.Settings$Secure.getString", "umeng-analytics"),
+        ("wifi", "android.net.wifi.WifiInfo.getBSSID", "umeng-analytics"),
+        # the SDK's upload, attributed by its destination
+        ("device_id", "ulogs.umeng.com", "umeng"),
+        # the app's own installed-app list and its upload to a tracker
+        ("installed_apps", "android.content.pm.PackageManager.getInstalledPackages", None),
+        ("installed_apps", "collect.adtrack-demo.cn", None),
+    }
+    assert planted <= before, f"missing: {sorted(planted - before, key=str)}"
+
+
+def test_hashed_and_base64_identifiers_are_found_in_the_umeng_upload(agreed):
+    _, findings = agreed
+    flows = [item for item in findings["findings"] if item["rule"] == "before-consent" and item["host"] == "ulogs.umeng.com"]
+    encodings = {match["encoding"] for item in flows for match in item["evidence"]["matches"]}
+    assert "md5" in encodings, encodings       # MD5 of the IMEI
+    assert "base64" in encodings, encodings    # base64 of the BSSID
+    assert all(item["evidence"]["flow_ids"] for item in flows)
+
+
+def test_nothing_after_consent_is_reported_as_before_consent(agreed):
+    _, findings = agreed
+    consent_ns = findings["consent"]["consent_ns"]
+    for item in findings["findings"]:
+        if item["rule"] == "before-consent":
+            assert item["first_seen_ns"] < consent_ns
+    apis = {item["api"] for item in findings["findings"]}
+    # Read only after the user agreed: location (AMap), clipboard (app), serial (Bugly).
+    assert "android.location.LocationManager.getLastKnownLocation" not in apis
+    assert "android.content.ClipboardManager.getText" not in apis
+    assert "android.os.Build.getSerial" not in apis
+
+
+def test_the_run_is_sealed_and_the_report_written(agreed):
+    out, _ = agreed
+    assert verify_run(out) == []
+    html = (out / "report.html").read_text()
+    assert "ulogs.umeng.com" in html and "同意" in html
+    run = json.loads((out / "run.json").read_text())
+    assert run["events_sent_by_agent"] == run["hook_events_recorded"]  # counted end to end: nothing lost
+
+
+def test_refusal_then_collection_is_after_refusal(tmp_path):
+    findings = _demo(tmp_path / "refuse", "refuse")
+    assert findings["consent"]["final_state"] == "refused"
+    after = _keys(findings, "after-refusal")
+    assert ("device_id", "android.telephony.TelephonyManager.getImei") in {(c, a) for c, a, _ in after}
+    assert ("device_id", "ulogs.umeng.com") in {(c, a) for c, a, _ in after}
