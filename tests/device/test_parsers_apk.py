@@ -96,3 +96,12 @@ def test_ui_dump_with_text_on_a_non_clickable_child_of_a_clickable_row():
     node = find_by_text(parse_ui(xml), "同意并继续")
     # Tapping the text's own centre reaches the clickable parent on a device.
     assert node.center == (770, 1760)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_ca_file_name_is_openssls_subject_hash_old(mitm_ca):
+    from monitor.device import cacert
+
+    expected = subprocess.run(["openssl", "x509", "-subject_hash_old", "-noout", "-in", str(mitm_ca)],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    assert cacert.store_file_name(cacert.load_ca(mitm_ca)) == f"{expected}.0"
