@@ -28,11 +28,12 @@ def _real_device_serial() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not any("device" in item.keywords for item in items):
+    # get_closest_marker, not `in item.keywords`: the keywords also hold folder names (tests/device/).
+    if not any(item.get_closest_marker("device") is not None for item in items):
         return
     if _real_device_serial() is not None:
         return
     skip = pytest.mark.skip(reason="needs a real Android device or emulator (set CONSENTMON_DEVICE or connect one)")
     for item in items:
-        if "device" in item.keywords:
+        if item.get_closest_marker("device") is not None:
             item.add_marker(skip)

@@ -138,6 +138,7 @@ def catalogue(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="where the demo run goes (replaced if it exists)")] = Path("reports/demo"),
     consent: Annotated[str, typer.Option("--consent", help="what the demo user answers: agree, refuse or none")] = "agree",
+    scenario: Annotated[str | None, typer.Option("--scenario", help="drive the demo with a scenario (name or file) instead of --consent")] = None,
 ) -> None:
     """Run the built-in demo app under real Frida and mitmproxy, analyse it and write the report."""
     from monitor.analysis import analyze_run, write_findings
@@ -153,8 +154,10 @@ def demo(
         if out.exists():
             shutil.rmtree(out)
         console.print(f"running the demo app ({DEMO_PACKAGE}) under Frida, traffic through mitmproxy (answered locally)…")
-        result = run_host(HostRunConfig(argv=demo_command(classes, consent=consent), out=out, duration=120,
-                                        app_package=DEMO_PACKAGE, app_domains=DEMO_APP_DOMAINS, block_upstream=True))
+        driver = _scenario_driver(scenario) if scenario else None
+        result = run_host(HostRunConfig(argv=demo_command(classes, consent=None if scenario else consent), out=out,
+                                        duration=600 if scenario else 120, app_package=DEMO_PACKAGE,
+                                        app_domains=DEMO_APP_DOMAINS, block_upstream=True, driver=driver))
         _print_run(result)
         findings = analyze_run(out)
         write_findings(findings, out / FINDINGS_FILE)

@@ -23,7 +23,7 @@ import monitor
 from monitor.agent.build import bundle_info
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_truststore
-from monitor.capture.proxy import LOOPBACK, CaptureProxy
+from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError, TargetError
 from monitor.store.writer import RunWriter
@@ -52,6 +52,7 @@ class HostRunConfig:
 class HostRunHandle:
     pid: int
     stop_requested: threading.Event
+    control_port: int
 
 
 @dataclass
@@ -95,7 +96,7 @@ def jvm_options(proxy_port: int, truststore: Path) -> str:
     return " ".join(f"-D{name}={value}" for name, value in props.items())
 
 
-def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool) -> dict[str, str]:
+def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, control_port: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     proxy_url = f"http://{LOOPBACK}:{proxy.port}"
     if jvm:
@@ -106,6 +107,8 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool) ->
     env["NO_PROXY"] = env["no_proxy"] = ""
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
         env[name] = str(proxy.ca_cert)
+    if control_port is not None:
+        env["CONSENTMON_CONTROL_PORT"] = str(control_port)
     return env
 
 
@@ -155,14 +158,16 @@ def run_host(config: HostRunConfig) -> RunResult:
     agent_summary: dict[int, dict[str, Any]] = {}
     try:
         host = AgentHost(device, writer, catalogue, options, on_output=on_output)
-        env = target_environment(config, proxy, jvm)
+        control_port = free_port() if config.driver is not None else None
+        env = target_environment(config, proxy, jvm, control_port)
         pid = host.spawn(argv, env=env)
         writer.write_run_info(target={**writer.run_info["target"], "pid": pid})
         host.resume(pid)
         if config.driver is not None:
             def drive() -> None:
                 try:
-                    config.driver(writer, HostRunHandle(pid=pid, stop_requested=stop_requested))  # type: ignore[misc]
+                    config.driver(writer, HostRunHandle(pid=pid, stop_requested=stop_requested,  # type: ignore[misc]
+                                                        control_port=control_port))  # type: ignore[arg-type]
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
                     driver_error.append(exc)
             driver_thread = threading.Thread(target=drive, name="consentmon-scenario", daemon=True)

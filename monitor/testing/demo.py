@@ -53,8 +53,10 @@ def build_demo_app(cache: Path | None = None) -> Path:
     return classes
 
 
-def demo_command(classes: Path, *, consent: str = "agree", pause_ms: int = 300) -> list[str]:
+def demo_command(classes: Path, *, consent: str | None = "agree", pause_ms: int = 300) -> list[str]:
+    """The command line of the demo. consent None: the demo waits for a scenario on its control channel."""
     java = shutil.which("java")
     if java is None:
         raise TargetError("java is not on PATH", hint="install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`")
-    return [java, "-cp", str(classes), DEMO_MAIN, "--consent", consent, "--pause-ms", str(pause_ms)]
+    decided = ["--consent", consent] if consent is not None else []
+    return [java, "-cp", str(classes), DEMO_MAIN, *decided, "--pause-ms", str(pause_ms)]

@@ -5,7 +5,6 @@ import android.app.Dialog;
 import android.content.ClipboardManager;
 import android.content.Context;
 import android.content.pm.PackageInfo;
-import android.widget.Button;
 import com.amap.api.location.AMapLocationClient;
 import com.example.demo.net.Http;
 import com.tencent.bugly.crashreport.CrashReport;
@@ -18,6 +17,7 @@ import java.util.List;
  * dialog is answered; after the user taps 同意 it collects what it needs.
  *
  * Usage: DemoApp [--consent agree|refuse|none] [--pause-ms N]
+ * Without --consent and with CONSENTMON_CONTROL_PORT set, a scenario drives it (see ControlServer).
  */
 public final class DemoApp {
     public static final String PACKAGE = "com.example.demo";
@@ -27,9 +27,10 @@ public final class DemoApp {
         String firstId = android.provider.Settings.Secure.getString(null, "android_id");
         Context context = new ContextImpl(PACKAGE);
         String consent = "agree";
+        boolean consentGiven = false;
         long pauseMs = 300;
         for (int i = 0; i + 1 < args.length; i += 2) {
-            if (args[i].equals("--consent")) consent = args[i + 1];
+            if (args[i].equals("--consent")) { consent = args[i + 1]; consentGiven = true; }
             if (args[i].equals("--pause-ms")) pauseMs = Long.parseLong(args[i + 1]);
         }
 
@@ -44,29 +45,43 @@ public final class DemoApp {
         activity.performResume();
         Dialog privacy = new Dialog("隐私政策");
         privacy.show();
+        Screen screen = new Screen(activity, privacy);
+
+        String controlPort = System.getenv("CONSENTMON_CONTROL_PORT");
+        boolean driven = !consentGiven && controlPort != null && !controlPort.isEmpty();
+        Boolean agreed;
+        if (driven) {
+            // A scenario decides: it reads the screen and taps 同意 or 不同意 through the control channel.
+            new ControlServer(Integer.parseInt(controlPort), screen).start();
+            System.out.println("[demo] waiting for the user on control port " + controlPort);
+            agreed = screen.awaitDecision(180_000);
+        } else {
+            Thread.sleep(pauseMs);
+            if (consent.equals("agree")) screen.agree.performClick();
+            else if (consent.equals("refuse")) screen.refuse.performClick();
+            agreed = consent.equals("agree") ? Boolean.TRUE : consent.equals("refuse") ? Boolean.FALSE : null;
+        }
         Thread.sleep(pauseMs);
 
-        final boolean[] agreed = {false};
-        Button agree = new Button("同意");
-        agree.setOnClickListener(view -> agreed[0] = true);
-        Button refuse = new Button("不同意");
-        refuse.setOnClickListener(view -> agreed[0] = false);
-        if (consent.equals("agree")) agree.performClick();
-        else if (consent.equals("refuse")) refuse.performClick();
-        privacy.dismiss();
-        Thread.sleep(pauseMs);
-
-        if (agreed[0]) {
+        AMapLocationClient locator = new AMapLocationClient(context);
+        if (Boolean.TRUE.equals(agreed)) {
             // After consent: the features the user asked for.
             CrashReport.initCrashReport(context);
-            String where = new AMapLocationClient(context).getLastKnownLocation();
+            String where = locator.getLastKnownLocation();
             CharSequence clip = ((ClipboardManager) context.getSystemService(Context.CLIPBOARD_SERVICE)).getText();
             Http.post("https://api.demo-app.example.com/v1/nearby", "{\"loc\":\"" + where + "\"}", "application/json");
             System.out.println("[demo] consented; location " + where + ", clipboard " + clip.length() + " chars");
         } else {
             // The app itself stays quiet, but its analytics SDK does not take no for an answer.
-            if (consent.equals("refuse")) UMConfigure.heartbeat(context);
+            if (Boolean.FALSE.equals(agreed)) UMConfigure.heartbeat(context);
             System.out.println("[demo] no consent; the app stays quiet");
+        }
+        if (driven) {
+            // Until the scenario ends the app: in the background the location SDK keeps polling (a
+            // background collection the user cannot see), in the foreground it is idle.
+            while (!screen.awaitQuit(1000)) {
+                if (screen.inBackground() && Boolean.TRUE.equals(agreed)) locator.getLastKnownLocation();
+            }
         }
         activity.performPause();
         System.out.println("[demo] done (first id " + firstId.length() + " chars)");
