@@ -44,14 +44,29 @@ def run(
     app_domain: Annotated[list[str] | None, typer.Option("--app-domain", help="a first-party domain of the app (repeatable)")] = None,
     offline: Annotated[bool, typer.Option("--offline/--forward", help="answer requests locally (nothing leaves this machine) or forward them upstream")] = False,
     ssl_insecure: Annotated[bool, typer.Option("--ssl-insecure", help="accept any upstream certificate (test servers)")] = False,
+    serial: Annotated[str | None, typer.Option("--serial", help="device serial (default: the only device)", envvar="CONSENTMON_SERIAL")] = None,
+    app: Annotated[str | None, typer.Option("--app", help="package of the app on the device")] = None,
+    apk: Annotated[Path | None, typer.Option("--apk", help="install this APK first (its SHA-256, version and signer go into run.json)")] = None,
+    frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
 ) -> None:
-    """Record a run: PI reads, consent signals and traffic, into a sealed run directory."""
+    """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
+
+    On a device: consentmon run --serial S --app PKG --scenario agree [--apk FILE].
+    On this machine: consentmon run --host [--scenario FILE] -- CMD [ARGS...]."""
     from monitor.runner.host import HostRunConfig, run_host
 
     command = list(ctx.args)
     with user_errors():
         if not host:
-            raise typer.BadParameter("only --host runs are wired into `run` so far; device runs: see `consentmon device`")
+            if app is None:
+                raise typer.BadParameter("give --app PKG for a device run, or --host -- CMD for a program on this machine")
+            from monitor.runner.device import DeviceRunConfig, run_device
+            result = run_device(DeviceRunConfig(package=app, out=out or Path("reports") / f"{app}-{_stamp()}",
+                                                scenario=scenario or "first-launch-idle", serial=serial, apk=apk,
+                                                duration=duration, app_domains=list(app_domain or []),
+                                                frida_server=frida_server, block_upstream=offline))
+            _print_run(result)
+            return
         if not command:
             raise typer.BadParameter("give the command to run after --, e.g. consentmon run --host -- java -jar app.jar")
         target = out or Path("reports") / f"run-{_stamp()}"

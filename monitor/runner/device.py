@@ -1,0 +1,197 @@
+"""A run against an app on an Android device or emulator.
+
+Order matters: the proxy listens first (so the device has somewhere to send traffic), the device is
+prepared inside a DeviceSession (every change journalled before it is made, undone on any exit), the
+clock offset is measured, then the app is spawned by Frida so hooks are armed before its first
+instruction; spawn gating catches its other processes (`:push`, `:remote`) before they run. The
+scenario drives the app; the device is restored whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frida
+
+import monitor
+from monitor.agent.build import bundle_info
+from monitor.agent.session import AgentHost, AgentOptions
+from monitor.capture.ca import DEFAULT_CONFDIR
+from monitor.capture.proxy import LOOPBACK, CaptureProxy
+from monitor.data import CATALOGUE_FILE, load_catalogue
+from monitor.device.adb import AndroidDevice, pick_serial
+from monitor.device.app import AppControl, LogcatCapture
+from monitor.device.clock import clock_record, measure_offset
+from monitor.device.session import DeviceSession, SetupOptions
+from monitor.errors import DeviceError, MonitorError
+from monitor.runner.host import RunResult
+from monitor.scenario.model import load_scenario
+from monitor.scenario.runner import run_scenario
+from monitor.scenario.target import DeviceTarget
+from monitor.store import SCREENS_DIR
+from monitor.store.writer import RunWriter
+
+LOGCAT_FILE = "logcat.txt"
+
+
+@dataclass
+class DeviceRunConfig:
+    package: str
+    out: Path
+    scenario: str = "first-launch-idle"
+    serial: str | None = None
+    apk: Path | None = None
+    duration: float | None = None
+    app_domains: list[str] = field(default_factory=list)
+    frida_server: Path | None = None
+    allow_download: bool = False
+    block_upstream: bool = False
+    confdir: Path = DEFAULT_CONFDIR
+    catalogue: Path = CATALOGUE_FILE
+
+
+class InstrumentedTarget(DeviceTarget):
+    """A DeviceTarget whose launches go through Frida: the app is spawned suspended, the agent armed,
+    then resumed. Everything else (taps, HOME, permissions, dumps) is plain adb."""
+
+    def __init__(self, app: AppControl, agents: AgentHost, frida_device: frida.core.Device) -> None:
+        super().__init__(app, clear_first=True)
+        self.agents = agents
+        self.frida_device = frida_device
+        self.pids: list[int] = []
+
+    def launch(self) -> None:
+        if self._clear_pending:
+            self.app.clear()       # a true first run: no consent remembered from an earlier run
+            self._clear_pending = False
+        try:
+            pid = self.frida_device.spawn(self.app.package)
+        except (frida.NotSupportedError, frida.ExecutableNotFoundError, frida.ServerNotRunningError) as exc:
+            raise DeviceError(f"Frida could not spawn {self.app.package}: {exc}",
+                              hint="check `consentmon doctor`: frida-server running as root, same version as the host's frida") from exc
+        self.agents.instrument(pid)
+        self.agents.resume(pid)
+        self.pids.append(pid)
+
+    def relaunch(self) -> None:
+        self.app.force_stop()
+        self.launch()
+
+
+def _frida_device(serial: str) -> frida.core.Device:
+    try:
+        return frida.get_device(serial, timeout=10)
+    except (frida.InvalidArgumentError, frida.TimedOutError) as exc:
+        raise DeviceError(f"Frida does not see device {serial}: {exc}",
+                          hint="Frida talks to the adb server on port 5037: `adb devices` must list the device") from exc
+
+
+def run_device(config: DeviceRunConfig) -> RunResult:
+    scenario = load_scenario(config.scenario)
+    catalogue = load_catalogue(config.catalogue)
+    serial = pick_serial(config.serial)
+    device = AndroidDevice(serial)
+    device.require_online()
+    props = device.props()
+    writer = RunWriter(config.out, run_info={
+        "tool": {"name": "consentmon", "version": monitor.__version__},
+        "target": {"kind": "device", "serial": serial, "model": props.get("ro.product.model"),
+                   "android": props.get("ro.build.version.release"), "sdk": props.get("ro.build.version.sdk"),
+                   "abi": props.get("ro.product.cpu.abi"), "fingerprint": props.get("ro.build.fingerprint")},
+        "app": {"package": config.package, "domains": config.app_domains},
+        "agent": bundle_info(),
+        "catalogue": {"version": catalogue.version, "entries": len(catalogue.hooks), "path": str(config.catalogue),
+                      "sha256": hashlib.sha256(Path(config.catalogue).read_bytes()).hexdigest()},
+        "scenario": {"name": scenario.name, "description": scenario.description},
+    })
+    proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream).start()
+    writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "reached_via": "adb reverse",
+                                 "upstream": "blocked" if config.block_upstream else "forwarded"})
+    exit_reason = "scenario-finished"
+    interrupted = False
+    agent_summary: dict[int, dict[str, Any]] = {}
+    agents: AgentHost | None = None
+    clock_start: dict[str, Any] | None = None
+    clock_end: dict[str, Any] | None = None
+    try:
+        with DeviceSession(device) as session:
+            setup = session.setup(SetupOptions(proxy_port=proxy.port, ca_cert=proxy.ca_cert,
+                                               frida_server=config.frida_server, allow_download=config.allow_download))
+            writer.write_run_info(device_setup={"steps": setup.steps, "facts": setup.facts})
+            clock_start = measure_offset(device)
+            app = AppControl(device, config.package)
+            if config.apk is not None:
+                writer.write_run_info(apk=app.install(config.apk).as_run_info())
+            frida_device = _frida_device(serial)
+            options = AgentOptions(own_package=config.package)
+            # Agent time stamps are device time; subtracting the offset puts them on the host clock.
+            agents = AgentHost(frida_device, writer, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
+            _gate_spawns(frida_device, agents, config.package)
+            target = InstrumentedTarget(app, agents, frida_device)
+            stop = threading.Event()
+            with LogcatCapture(device, config.out / LOGCAT_FILE):
+                deadline_timer = None
+                if config.duration is not None:
+                    deadline_timer = threading.Timer(config.duration, stop.set)
+                    deadline_timer.start()
+                try:
+                    result = run_scenario(scenario, target, writer, config.out / SCREENS_DIR,
+                                          should_stop=lambda: stop.is_set() or agents.failure is not None,
+                                          sleep=lambda seconds: stop.wait(seconds))
+                    writer.write_run_info(scenario={"name": scenario.name, "ok": result.ok, "consent": result.consent,
+                                                    "failures": [{"step": o.index, "error": o.error} for o in result.failures]})
+                    if stop.is_set():
+                        exit_reason = "duration-elapsed"
+                except KeyboardInterrupt:
+                    interrupted, exit_reason = True, "interrupted"
+                finally:
+                    if deadline_timer is not None:
+                        deadline_timer.cancel()
+                    agent_summary = agents.finish()
+                    app.force_stop()
+            clock_end = measure_offset(device)
+            agents.check()
+            proxy.check()
+    except MonitorError:
+        exit_reason = "error"
+        raise
+    finally:
+        proxy.stop()
+        sent = sum(int((item.get("stats") or {}).get("sent", 0)) for item in agent_summary.values())
+        hook_events = sum(count for key, count in writer.counts.items() if key.startswith("hook:"))
+        writer.close(exit_reason=exit_reason, interrupted=interrupted,
+                     clock=clock_record(clock_start, clock_end) if clock_start else {"note": "not measured: the run failed before"},
+                     agent_processes={str(pid): item for pid, item in agent_summary.items()},
+                     events_sent_by_agent=sent, hook_events_recorded=hook_events,
+                     flows_recorded=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures)
+    return RunResult(out=config.out, pid=-1, exit_reason=exit_reason, events=writer.seq, agent=agent_summary,
+                     flows=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures,
+                     lost_events=max(0, sent - hook_events), interrupted=interrupted)
+
+
+def _gate_spawns(frida_device: frida.core.Device, agents: AgentHost, package: str) -> None:
+    """Every other process of the app (`pkg:push`, `pkg:remote`, isolated services) is held at spawn,
+    instrumented, then let go; processes of other apps are let go untouched."""
+
+    def on_spawn(spawn: frida.core.Spawn) -> None:
+        identifier = spawn.identifier or ""
+        try:
+            if identifier == package or identifier.startswith(package + ":"):
+                agents.instrument(spawn.pid)
+        except MonitorError as exc:
+            agents.failure = exc
+        finally:
+            try:
+                frida_device.resume(spawn.pid)
+            except frida.InvalidOperationError:
+                return  # it was never held, or already resumed
+
+    frida_device.on("spawn-added", on_spawn)
+    try:
+        frida_device.enable_spawn_gating()
+    except frida.NotSupportedError as exc:
+        raise DeviceError(f"spawn gating is not available: {exc}", hint="use a rooted device with frida-server") from exc
