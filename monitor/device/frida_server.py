@@ -76,7 +76,7 @@ def find_binary(version: str, arch: str, *, explicit: Path | None = None, cache:
         with urllib.request.urlopen(url, timeout=60) as response:
             packed = response.read()
     except (urllib.error.URLError, OSError) as exc:
-        raise DeviceError(f"cannot download {url}: {exc}", hint=f"offline? fetch it elsewhere and pass --frida-server FILE") from exc
+        raise DeviceError(f"cannot download {url}: {exc}", hint="offline? fetch it elsewhere and pass --frida-server FILE") from exc
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.xz"
     target.write_bytes(packed)

@@ -8,11 +8,9 @@ capture does. Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gzip
 import hashlib
 import http.client
-import ipaddress
 import json
 import socket
 import ssl
@@ -25,10 +23,6 @@ import pandas as pd
 import pytest
 import wsproto
 import wsproto.events as ws_events
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
@@ -37,24 +31,9 @@ from monitor.analysis.matching import match_flows
 
 pytestmark = [pytest.mark.proxy, pytest.mark.timeout(90)]
 
-LOOPBACK = "127.0.0.1"
+from monitor.testing.servers import LOOPBACK, self_signed_cert
 ANDROID_ID = "a1b2c3d4e5f60718"
 IMEI = "864398046598172"
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sdk-endpoint.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "server.pem", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 class Collector(BaseHTTPRequestHandler):
@@ -71,7 +50,7 @@ class Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[int]:
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     server = ThreadingHTTPServer((LOOPBACK, 0), Collector)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

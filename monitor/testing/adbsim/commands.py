@@ -637,7 +637,7 @@ def h_dumpsys(ctx: Ctx, args: list[str]) -> Result:
         "    requested permissions:",
         *[f"      {p}" for p in pkg.requested_permissions],
         "    install permissions:",
-        *([f"      android.permission.INTERNET: granted=true"] if "android.permission.INTERNET" in pkg.requested_permissions else []),
+        *(["      android.permission.INTERNET: granted=true"] if "android.permission.INTERNET" in pkg.requested_permissions else []),
         "    User 0: ceDataInode=131073 installed=true hidden=false suspended=false stopped=false notLaunched=false enabled=0 instant=false virtual=false",
         "      runtime permissions:",
         *[f"        {p}: granted={str(p in pkg.granted).lower()}, flags=[ USER_SENSITIVE_WHEN_GRANTED|USER_SENSITIVE_WHEN_DENIED]" for p in dangerous],
