@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
+
+
+def _adb_server_listening(port: int = 5037) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _real_device_serial() -> str | None:
     serial = os.environ.get("CONSENTMON_DEVICE")
     if serial:
         return serial
-    if shutil.which("adb") is None:
+    if shutil.which("adb") is None or not _adb_server_listening():
+        # No running adb server means no device to test on; `adb devices` would start a server that
+        # outlives the test run, so do not ask.
         return None
     try:
         out = subprocess.run(["adb", "devices"], capture_output=True, text=True, timeout=10).stdout
