@@ -1,18 +1,54 @@
 """Reads a run directory for analysis. Never talks to a device; refuses a broken run with a message
-that names the file and line and says what to do."""
+that names the file and line and says what to do.
+
+events.jsonl can hold millions of lines, so it is decoded by msgspec straight into typed rows (checked
+against the Event schema in C, much faster than json + pydantic per line) block by block, and each
+block goes into columns at once: the parsed lines of the whole file never exist together. A block that
+msgspec refuses is re-read line by line with the standard library and the Event model, which accept
+the same things the writer may produce (NaN, very large integers) and name the first bad line.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from monitor.errors import RunDirError
 from monitor.events import EVENT_FIELDS, Event
 from monitor.store import EVENTS_FILE, FLOWS_FILE, MANIFEST_FILE, RUN_FILE
+
+BLOCK_BYTES = 16 << 20
+# Columns whose values repeat across millions of reads (a process, an API, the same IMEI read again): each
+# distinct text is kept once, which is most of the memory a large run would otherwise take.
+SHARED_TEXT_COLUMNS = frozenset({"source", "kind", "process", "thread", "category", "api", "value", "sdk", "flow_id"})
+BAD_RUN_HINT = "the file was edited or truncated; re-capture, or restore it from the sealed copy"
+
+
+def _row_type() -> type[msgspec.Struct]:
+    """The Event schema as a msgspec struct. Built from the pydantic model so the two cannot drift; `seq` is
+    required here (the writer numbers every line, and analysis orders by it)."""
+    fields: list[tuple[Any, ...]] = []
+    for name, info in Event.model_fields.items():
+        if info.is_required() or name == "seq":
+            fields.append((name, info.annotation))
+        else:
+            fields.append((name, info.annotation, info.default))
+    # gc=False: rows hold no cycles, and a million tracked objects would make the collector rescan them.
+    return msgspec.defstruct("EventRow", fields, gc=False, forbid_unknown_fields=True, kw_only=True)
+
+
+EventRow = _row_type()
+_DECODER = msgspec.json.Decoder(EventRow)
 
 
 @dataclass
@@ -24,43 +60,126 @@ class Run:
     sealed: bool = True
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return f"{where}: {error['msg']}" if where else error["msg"]
+    return str(exc).splitlines()[0]
+
+
+def _check_line(line: bytes) -> Event:
+    record = json.loads(line)
+    if isinstance(record, dict) and "seq" not in record:
+        raise ValueError("seq: Field required (every line of events.jsonl is numbered by the writer)")
+    return Event.model_validate(record)
+
+
 def _first_bad_line(path: Path) -> str:
     """Find the first line of a JSONL file that is not a valid Event, for the error message."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
-                return f"{path}:{number}: empty line"
+                continue  # blank lines carry nothing and are skipped by the reader too
             try:
-                Event.model_validate(json.loads(line))
-            except (json.JSONDecodeError, ValueError) as exc:
-                first = str(exc).splitlines()[0]
-                return f"{path}:{number}: {first}"
+                _check_line(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return f"{path}:{number}: {_describe(exc)}"
     return f"{path}: unreadable"
 
 
+def _row_of_line(path: Path, number: int, line: bytes) -> Any:
+    try:
+        return _DECODER.decode(line)
+    except msgspec.DecodeError:
+        pass
+    try:
+        event = _check_line(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"cannot read events: {path}:{number}: {_describe(exc)}", hint=BAD_RUN_HINT) from exc
+    return EventRow(**event.model_dump())
+
+
+def _rows_of_block(path: Path, first_number: int, block: bytes) -> list[Any]:
+    try:
+        return _DECODER.decode_lines(block)
+    except msgspec.DecodeError:
+        pass
+    rows = []
+    for offset, line in enumerate(block.split(b"\n")):
+        if line.strip():
+            rows.append(_row_of_line(path, first_number + offset, line))
+    return rows
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, whole lines of about BLOCK_BYTES) through the file."""
+    number = 1
+    rest = b""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                block = data[:cut]
+                yield number, block
+                number += block.count(b"\n")
+    if rest.strip():
+        yield number, rest
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Building millions of lists (stacks) would trigger full collections over an ever larger heap; nothing
+    # built here is cyclic, so pausing the collector loses nothing. It is restored as it was found.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _object_column(values: Any) -> pd.Series:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array, dtype=object, copy=False)
+
+
 def read_events(path: Path) -> pd.DataFrame:
-    """events.jsonl → DataFrame with exactly the Event columns, sorted by seq."""
+    """events.jsonl → DataFrame with exactly the Event columns (object dtype, None for missing; ts and seq
+    int64), sorted by seq. Equal texts and equal stacks are shared objects: treat cells as read-only."""
     if not path.exists():
         raise RunDirError(f"{path} is missing", hint="point at a run directory written by `consentmon run`")
-    if path.stat().st_size == 0:
-        return pd.DataFrame({name: pd.Series(dtype="object") for name in EVENT_FIELDS})
-    try:
-        frame = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
-    except ValueError as exc:
-        raise RunDirError(f"cannot read events: {_first_bad_line(path)}",
-                          hint="the file was edited or truncated; re-capture, or restore it from the sealed copy") from exc
-    missing = [name for name in ("source", "kind", "ts", "seq") if name not in frame.columns]
-    unknown = [name for name in frame.columns if name not in EVENT_FIELDS]
-    if missing or unknown:
-        raise RunDirError(f"{path}: columns do not match the event schema (missing {missing}, unknown {unknown}): {_first_bad_line(path)}")
-    for name in EVENT_FIELDS:
-        if name not in frame.columns:
-            frame[name] = None
-    frame = frame[list(EVENT_FIELDS)]
-    frame = frame.astype(object).where(frame.notna(), None)
-    for name in ("ts", "seq"):
-        frame[name] = frame[name].astype("int64")
-    return frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    columns: dict[str, list[Any]] = {name: [] for name in EVENT_FIELDS}
+    shared: dict[str, str] = {}
+    stacks: dict[tuple[str, ...], list[str]] = {}
+    with _collector_paused():
+        for first_number, block in _blocks(path):
+            rows = _rows_of_block(path, first_number, block)
+            if not rows:
+                continue
+            transposed = zip(*map(msgspec.structs.astuple, rows))
+            del rows
+            for name, values in zip(EVENT_FIELDS, transposed):
+                if name in SHARED_TEXT_COLUMNS:
+                    columns[name].extend([shared.setdefault(value, value) if value is not None else None for value in values])
+                elif name == "stack":
+                    # A run repeats a few thousand stacks millions of times: rows with equal stacks share one list.
+                    columns[name].extend([stacks.setdefault(tuple(value), value) if value is not None else None for value in values])
+                else:
+                    columns[name].extend(values)
+        frame = pd.DataFrame({name: (pd.Series(np.array(columns.pop(name), dtype=np.int64)) if name in ("ts", "seq")
+                                     else _object_column(columns.pop(name))) for name in EVENT_FIELDS})
+    seqs = frame["seq"].to_numpy()
+    if len(seqs) > 1 and not bool((seqs[1:] >= seqs[:-1]).all()):
+        frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    return frame
 
 
 def read_flows(path: Path) -> list[dict[str, Any]]:
