@@ -13,17 +13,27 @@ Strict = ConfigDict(extra="forbid", frozen=True)
 JAVA_NAME = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+$")
 
 
-class When(BaseModel):
-    """A hook reports PI only when this holds for the call (the app's result is never touched).
+JAVA_TYPE = r"[A-Za-z_$][\w$.]*(\[\])*"
+# "static java.lang.String getString(android.content.ContentResolver,java.lang.String)": how the stub
+# generator declares the method, and a record of which overloads the source documents.
+SIGNATURE = re.compile(rf"^(static )?(?P<returns>{JAVA_TYPE}) (?P<name>[A-Za-z_$][\w$]*)\((?P<params>({JAVA_TYPE}(,{JAVA_TYPE})*)?)\)$")
 
-    `arg` is the 0-based argument index whose string form is tested. `match`:
+
+class When(BaseModel):
+    """A hook reports only when this holds for the call (the app's result is never touched).
+
+    The subject is argument `arg` (0-based), or the receiver with `receiver: true` (e.g. the Method of a
+    reflective `Method.invoke`). `path` walks zero-argument methods or fields from the subject first
+    (e.g. [getComponent, getPackageName] of an Intent). Its string form is tested with `match`:
       equals / in / prefix / contains — on the string;
-      authority_in — the argument is a URI; its authority is one of `values`;
-      other_package — the argument is a package name other than the app's own.
+      authority_in — the subject is a URI; its authority is one of `values`;
+      other_package — the subject is a package name other than the app's own.
     """
 
     model_config = Strict
-    arg: int = Field(ge=0)
+    arg: int | None = Field(default=None, ge=0)
+    receiver: bool = False
+    path: list[str] = Field(default_factory=list)
     match: Literal["equals", "in", "prefix", "contains", "authority_in", "other_package"]
     values: list[str] = Field(default_factory=list)
 
@@ -31,6 +41,28 @@ class When(BaseModel):
     def _values_needed(self) -> "When":
         if self.match != "other_package" and not self.values:
             raise ValueError(f"match '{self.match}' needs at least one entry in values")
+        if (self.arg is None) == (not self.receiver):
+            raise ValueError("give either arg (an argument index) or receiver: true, not both and not neither")
+        return self
+
+
+class PayloadField(BaseModel):
+    """One key of the event's payload, taken from argument `arg`, from the return value (`result`) or
+    a fixed `constant`, then through `path`. A path step is a zero-argument method or field, or
+    `method:text` for a method taking one String (e.g. `getStringArrayExtra:NAME` of an Intent).
+    Arrays and collections become lists. `names` renames values (e.g. {"0": granted, "-1": denied})."""
+
+    model_config = Strict
+    arg: int | None = Field(default=None, ge=0)
+    result: bool = False
+    constant: str | None = None
+    path: list[str] = Field(default_factory=list)
+    names: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "PayloadField":
+        if sum((self.arg is not None, self.result, self.constant is not None)) != 1:
+            raise ValueError("give exactly one of arg (an argument index), result: true or constant")
         return self
 
 
@@ -44,6 +76,9 @@ class Record(BaseModel):
     item: for `list`, the method or field that names an item (e.g. packageName), else toString.
     this_as / this_fields: read members of the receiver, cast to `this_as` when it is one (e.g. the
              text of a clicked TextView); a receiver of another class records nothing extra.
+    payload: named payload keys the analyzer reads (prefs key/value, permission results, targets).
+    value_arg: the event's `value` is this argument's text (a URL loaded, a command run) when the
+             return value says nothing.
     """
 
     model_config = Strict
@@ -53,16 +88,20 @@ class Record(BaseModel):
     item: str | None = None
     this_as: str | None = None
     this_fields: list[str] = Field(default_factory=list)
+    payload: dict[str, PayloadField] = Field(default_factory=dict)
+    value_arg: int | None = Field(default=None, ge=0)
 
 
 class HookEntry(BaseModel):
     """One API the agent hooks. `api` is the public name reported; `impl` the class that really
     implements it on a device when the public class is abstract (hook the implementation, report
-    the public name)."""
+    the public name). `signatures` are the documented overloads (the stub generator declares and
+    calls each); the agent still hooks every overload unless `overloads` lists some."""
 
     model_config = Strict
     api: str
     impl: str | None = None
+    signatures: list[str] = Field(min_length=1)
     overloads: Literal["all"] | list[list[str]] = "all"
     kind: Literal["pi_read", "click", "lifecycle", "dialog", "prefs", "permission", "app_start", "webview", "connect"] = "pi_read"
     category: str
@@ -79,6 +118,19 @@ class HookEntry(BaseModel):
             raise ValueError(f"'{value}' is not a fully qualified Java name class.method")
         return value
 
+    @model_validator(mode="after")
+    def _signatures_name_the_method(self) -> "HookEntry":
+        for signature in self.signatures:
+            parsed = SIGNATURE.match(signature)
+            if parsed is None:
+                raise ValueError(f"signature '{signature}' is not '[static ]RETURN_TYPE {self.method}(TYPE,TYPE)' "
+                                 "with fully qualified types and no spaces between parameters")
+            if parsed["name"] != self.method:
+                raise ValueError(f"signature '{signature}' declares {parsed['name']}, but the api is {self.api}")
+            if self.when is not None and self.when.arg is not None and self.when.arg >= len(parameter_types(signature)):
+                raise ValueError(f"when.arg {self.when.arg} is beyond the parameters of '{signature}'")
+        return self
+
     @property
     def class_name(self) -> str:
         return self.api.rsplit(".", 1)[0]
@@ -92,10 +144,89 @@ class HookEntry(BaseModel):
         return self.impl or self.class_name
 
 
+def parameter_types(signature: str) -> list[str]:
+    parsed = SIGNATURE.match(signature)
+    if parsed is None:
+        raise ValueError(f"not a signature: {signature}")
+    return parsed["params"].split(",") if parsed["params"] else []
+
+
+def return_type(signature: str) -> str:
+    parsed = SIGNATURE.match(signature)
+    if parsed is None:
+        raise ValueError(f"not a signature: {signature}")
+    return parsed["returns"]
+
+
+def is_static(signature: str) -> bool:
+    return signature.startswith("static ")
+
+
+class NativeWhen(BaseModel):
+    """A native call counts only when argument `arg` matches: a C string (equals / in / prefix /
+    contains / glob with `*` inside one path segment) or an integer (int_in; decimal or 0x hex)."""
+
+    model_config = Strict
+    arg: int = Field(ge=0)
+    match: Literal["equals", "in", "prefix", "contains", "glob", "int_in"]
+    values: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _integers(self) -> "NativeWhen":
+        if self.match == "int_in":
+            for value in self.values:
+                try:
+                    int(value, 0)
+                except ValueError as exc:
+                    raise ValueError(f"int_in value '{value}' is not an integer (decimal or 0x hex)") from exc
+        return self
+
+
+class NativeEntry(BaseModel):
+    """A C function an app or SDK can read PI through without any Java API (Reardon et al., 2019).
+
+    `module` is the library exporting it (null: the first module that exports it, i.e. libc on Linux
+    and Android alike). `args` says how each argument is shown. `value` says what was read:
+      none — the call alone; arg — argument `value_arg` as a C string;
+      out_cstring — the C string the call wrote into argument `value_arg` (read on return);
+      file — the content of the file named by argument `value_arg` (small sysfs/procfs files);
+      ifaddrs — the interface list written to *argument `value_arg`: names, MACs and IPs;
+      ifreq_hwaddr — the MAC the kernel wrote into the struct ifreq at argument `value_arg`.
+    `success` says which return values mean the read happened (a failed open read nothing)."""
+
+    model_config = Strict
+    api: str = Field(pattern=r"^[\w.+-]+\.[\w]+$")
+    module: str | None = None
+    export: str = Field(pattern=r"^[A-Za-z_][\w]*$")
+    kind: Literal["pi_read"] = "pi_read"
+    category: str
+    what: str | None = None
+    permission: str = "-"
+    args: list[Literal["cstring", "int", "pointer"]] = Field(default_factory=list)
+    when: NativeWhen | None = None
+    value: Literal["none", "arg", "out_cstring", "file", "ifaddrs", "ifreq_hwaddr"] = "none"
+    value_arg: int = Field(default=0, ge=0)
+    success: Literal["any", "nonnegative", "nonnull", "zero", "positive"] = "any"
+    source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _arguments_described(self) -> "NativeEntry":
+        used = [self.value_arg] if self.value != "none" else []
+        if self.when is not None:
+            used.append(self.when.arg)
+        for index in used:
+            if index >= len(self.args):
+                raise ValueError(f"argument {index} is used but `args` describes only {len(self.args)}")
+        if self.when is not None and self.when.match != "int_in" and self.args[self.when.arg] != "cstring":
+            raise ValueError(f"when.match {self.when.match} needs argument {self.when.arg} to be a cstring")
+        return self
+
+
 class Catalogue(BaseModel):
     model_config = Strict
     version: str
     hooks: list[HookEntry]
+    native: list[NativeEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> "Catalogue":
@@ -105,10 +236,20 @@ class Catalogue(BaseModel):
             if key in seen:
                 raise ValueError(f"{entry.api} is listed twice with the same condition")
             seen.add(key)
+        for native in self.native:
+            key = (native.api, native.when.model_dump_json() if native.when else None)
+            if key in seen:
+                raise ValueError(f"{native.api} is listed twice with the same condition")
+            seen.add(key)
         return self
 
     def categories(self) -> list[str]:
-        return sorted({entry.category for entry in self.hooks if entry.kind == "pi_read"})
+        java = {entry.category for entry in self.hooks if entry.kind == "pi_read"}
+        return sorted(java | {entry.category for entry in self.native})
+
+    def apis(self) -> set[str]:
+        """Distinct APIs hooked (Java methods and C functions); one API may carry several conditions."""
+        return {entry.api for entry in self.hooks} | {entry.api for entry in self.native}
 
 
 class LocalName(BaseModel):
