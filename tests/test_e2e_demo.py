@@ -96,3 +96,39 @@ def test_refusal_then_collection_is_after_refusal(tmp_path):
     after = _keys(findings, "after-refusal")
     assert ("device_id", "android.telephony.TelephonyManager.getImei") in {(c, a) for c, a, _ in after}
     assert ("device_id", "ulogs.umeng.com") in {(c, a) for c, a, _ in after}
+
+
+SCENARIO = """\
+name: quick-background
+description: agree through the UI, then leave the app in the background for a while
+steps:
+  - launch
+  - wait: 1
+  - consent: accept
+  - wait: 1
+  - home
+  - wait: 4
+  - screenshot: in-background
+"""
+
+
+def test_a_scenario_drives_the_demo_and_background_collection_is_found(tmp_path):
+    scenario = tmp_path / "quick-background.yaml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "scenario-run"
+    env = dict(os.environ, COLUMNS="200")
+    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--scenario", str(scenario)],
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    findings = json.loads((out / "findings.json").read_text())
+    # The scenario found 同意 in the UI dump and tapped it; the hook saw the click inside the app.
+    assert findings["consent"]["final_state"] == "accepted"
+    run = json.loads((out / "run.json").read_text())
+    assert run["scenario"]["ok"] and run["scenario"]["consent"] == "agree"
+    background = [item for item in findings["findings"] if item["rule"] == "background"]
+    assert any(item["category"] == "location" and item["sdk"]["id"] and item["sdk"]["id"].startswith("amap")
+               for item in background), [(i["rule"], i["api"], i["sdk"]["id"]) for i in findings["findings"]]
+    assert all(item["first_seen_ns"] > findings["consent"]["consent_ns"] for item in background)
+    screens = sorted(path.name for path in (out / "screens").iterdir())
+    assert any(name.endswith("consent-before.png") for name in screens) and any("in-background" in name for name in screens)
+    assert verify_run(out) == []

@@ -70,7 +70,7 @@ class InstrumentedTarget(DeviceTarget):
             self._clear_pending = False
         try:
             pid = self.frida_device.spawn(self.app.package)
-        except (frida.NotSupportedError, frida.ExecutableNotFoundError, frida.ServerNotRunningError) as exc:
+        except (frida.NotSupportedError, frida.ExecutableNotFoundError, frida.ServerNotRunningError, frida.TransportError) as exc:
             raise DeviceError(f"Frida could not spawn {self.app.package}: {exc}",
                               hint="check `consentmon doctor`: frida-server running as root, same version as the host's frida") from exc
         self.agents.instrument(pid)
@@ -85,7 +85,7 @@ class InstrumentedTarget(DeviceTarget):
 def _frida_device(serial: str) -> frida.core.Device:
     try:
         return frida.get_device(serial, timeout=10)
-    except (frida.InvalidArgumentError, frida.TimedOutError) as exc:
+    except (frida.InvalidArgumentError, frida.TimedOutError, frida.ServerNotRunningError) as exc:
         raise DeviceError(f"Frida does not see device {serial}: {exc}",
                           hint="Frida talks to the adb server on port 5037: `adb devices` must list the device") from exc
 
@@ -195,3 +195,6 @@ def _gate_spawns(frida_device: frida.core.Device, agents: AgentHost, package: st
         frida_device.enable_spawn_gating()
     except frida.NotSupportedError as exc:
         raise DeviceError(f"spawn gating is not available: {exc}", hint="use a rooted device with frida-server") from exc
+    except (frida.ServerNotRunningError, frida.TransportError) as exc:
+        raise DeviceError(f"Frida cannot reach frida-server on {frida_device.id}: {exc}",
+                          hint=f"consentmon doctor --serial {frida_device.id} (frida-server must run as root)") from exc
