@@ -67,8 +67,10 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
     if classify is None:
         from monitor.analysis.destinations import classify_host as classify
     exact = matches[matches["confidence"] == "exact"].copy()
-    flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
-    hosts = flows["payload"].map(lambda p: str(p.get("host") or "") if isinstance(p, dict) else "")
+    flows = timeline.loc[(timeline["source"] == "net") & (timeline["kind"] == "flow"),
+                         ["flow_id", "ts", "payload", "consent_state", "consent_confidence", "background"]]
+    hosts = pd.Series([str(p.get("host") or "") if isinstance(p, dict) else "" for p in flows["payload"].tolist()],
+                      index=flows.index, dtype=object)
     flow_table = pd.DataFrame({"flow_id": flows["flow_id"].astype(str), "flow_ts": flows["ts"], "host": hosts,
                                "consent_state": flows["consent_state"], "consent_confidence": flows["consent_confidence"],
                                "flow_background": flows["background"]}).drop_duplicates("flow_id")
@@ -76,11 +78,11 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
     joined = exact.merge(flow_table, on="flow_id", how="inner")
     destinations = {host: classify(host, first_party_domains=first_party_domains, app_package=app_package)
                     for host in sorted(set(joined["host"]))}
-    joined["party"] = joined["host"].map(lambda h: destinations[h].party)
-    joined["registrable_domain"] = joined["host"].map(lambda h: destinations[h].registrable_domain)
-    joined["dest_sdk_id"] = joined["host"].map(lambda h: destinations[h].sdk_id)
-    joined["vendor"] = joined["host"].map(lambda h: destinations[h].vendor)
-    readers = timeline[timeline["is_pi"]].set_index("seq")[["sdk_id", "owner", "sdk_frame", "attribution_confidence"]]
+    join_hosts = [destinations[host] for host in joined["host"].tolist()]
+    for column in ("party", "registrable_domain", "sdk_id", "vendor"):
+        joined["dest_sdk_id" if column == "sdk_id" else column] = pd.Series(
+            [getattr(destination, column) for destination in join_hosts], index=joined.index, dtype=object)
+    readers = timeline.loc[timeline["is_pi"], ["seq", "sdk_id", "owner", "sdk_frame", "attribution_confidence"]].set_index("seq")
     seqs = joined["event_seq"].astype("Int64")
     found = seqs.isin(readers.index)
     for column, source in (("reader_sdk_id", "sdk_id"), ("reader_owner", "owner"), ("reader_frame", "sdk_frame"),

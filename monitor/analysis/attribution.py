@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from monitor.data.models import SdkTable
@@ -103,9 +104,11 @@ class Attributor:
             if api and frame_method(frame) == api:
                 continue
             cls = frame_class(frame)
-            if self._is_framework(cls):
-                continue
+            # A known SDK or the app wins over the platform list: some SDKs live under platform-looking
+            # packages (com.android.billingclient, com.android.installreferrer).
             known, sdk_id = self._owner(cls)
+            if not known and self._is_framework(cls):
+                continue
             if known:
                 via = "via_obfuscated" if passed_obfuscated else "direct"
                 return Attribution(APP_ITSELF if sdk_id is None else "sdk", sdk_id, frame, confidence[via], via)
@@ -135,24 +138,32 @@ def attribute_events(timeline: pd.DataFrame, attributor: Attributor, *, kinds: I
       attributed_via (str)           — direct | via_obfuscated | unknown_code | no_stack
     """
     marked = timeline.copy(deep=False)  # new columns only: the input's columns are shared, never written
-    wanted = (marked["source"] == "hook") & marked["kind"].isin(list(kinds))
-    owner = pd.Series("", index=marked.index, dtype=object)
-    sdk_id = pd.Series(None, index=marked.index, dtype=object)
-    frame = pd.Series(None, index=marked.index, dtype=object)
-    confidence = pd.Series(float("nan"), index=marked.index, dtype=float)
-    via = pd.Series("", index=marked.index, dtype=object)
-    subset = marked.loc[wanted, ["stack", "api"]]
-    results: list[Any] = [attributor.attribute(stack if isinstance(stack, list) else None, api=api)
-                          for stack, api in zip(subset["stack"].tolist(), subset["api"].tolist())]
-    if results:
-        owner.loc[subset.index] = [r.owner for r in results]
-        sdk_id.loc[subset.index] = [r.sdk_id for r in results]
-        frame.loc[subset.index] = [r.frame for r in results]
-        confidence.loc[subset.index] = [r.confidence for r in results]
-        via.loc[subset.index] = [r.via for r in results]
-    marked["owner"] = owner
-    marked["sdk_id"] = sdk_id
-    marked["sdk_frame"] = frame
-    marked["attribution_confidence"] = confidence
-    marked["attributed_via"] = via
+    wanted = ((marked["source"] == "hook") & marked["kind"].isin(list(kinds))).to_numpy(dtype=bool)
+    rows = np.flatnonzero(wanted)
+    owner = np.full(len(marked), "", dtype=object)
+    sdk_id = np.full(len(marked), None, dtype=object)
+    frame = np.full(len(marked), None, dtype=object)
+    confidence = np.full(len(marked), np.nan, dtype=float)
+    via = np.full(len(marked), "", dtype=object)
+    if len(rows):
+        stacks = marked["stack"].to_numpy(dtype=object)[rows]
+        apis = marked["api"].to_numpy(dtype=object)[rows]
+        # Millions of reads carry a few thousand distinct stacks, and the reader gives equal stacks one shared
+        # list: rows are grouped by the identity of their stack object and their API, and each group is
+        # attributed once. (Identities are stable here: every stack is alive in `marked`.)
+        stack_codes, _ = pd.factorize(np.fromiter(map(id, stacks), dtype=np.uint64, count=len(stacks)))
+        api_codes, _ = pd.factorize(apis, use_na_sentinel=False)
+        pair_codes, _ = pd.factorize(stack_codes.astype(np.int64) * (int(api_codes.max()) + 1) + api_codes)
+        _, first_rows = np.unique(pair_codes, return_index=True)
+        results = [attributor.attribute(stacks[at] if isinstance(stacks[at], list) else None, api=apis[at]) for at in first_rows]
+        owner[rows] = np.array([r.owner for r in results], dtype=object)[pair_codes]
+        sdk_id[rows] = np.array([r.sdk_id for r in results], dtype=object)[pair_codes]
+        frame[rows] = np.array([r.frame for r in results], dtype=object)[pair_codes]
+        confidence[rows] = np.array([r.confidence for r in results], dtype=float)[pair_codes]
+        via[rows] = np.array([r.via for r in results], dtype=object)[pair_codes]
+    marked["owner"] = pd.Series(owner, index=marked.index, dtype=object, copy=False)
+    marked["sdk_id"] = pd.Series(sdk_id, index=marked.index, dtype=object, copy=False)
+    marked["sdk_frame"] = pd.Series(frame, index=marked.index, dtype=object, copy=False)
+    marked["attribution_confidence"] = pd.Series(confidence, index=marked.index, copy=False)
+    marked["attributed_via"] = pd.Series(via, index=marked.index, dtype=object, copy=False)
     return marked

@@ -237,15 +237,60 @@ def _none(value: Any) -> Any:
     return None if value is None or value == "" or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def group_reads(reads: pd.DataFrame, by: list[str], *, limit: int) -> list[tuple[dict[str, Any], pd.DataFrame]]:
-    """Reads grouped by `by` (None-safe), each group in time order; groups in key order."""
-    if reads.empty:
+def _key_text(value: Any) -> str:
+    return "" if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)) else str(value)
+
+
+def _key_ranks(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each value's key text (`_key_text`) as its rank among the distinct key texts, and those texts in order."""
+    codes, uniques = pd.factorize(values)
+    texts = [_key_text(value) for value in uniques.tolist()]
+    distinct = sorted(set(texts) | {""})
+    rank_of = {text: rank for rank, text in enumerate(distinct)}
+    # A missing value (code -1) reads as "": the last entry of the lookup is its rank.
+    lookup = np.array([rank_of[text] for text in texts] + [rank_of[""]], dtype=np.int64)
+    return lookup[codes], distinct
+
+
+# What checks look at in a group of reads (hit_from_reads and the checks below). A group carries only these
+# and its key columns: copying the timeline's other columns for a million reads is most of a check's time.
+GROUP_COLUMNS = ("ts", "seq", "category", "api", "value", "sdk_id", "owner", "sdk_frame", "attribution_confidence",
+                 "process_key", "background", "consent_state", "consent_confidence")
+
+
+def group_reads(reads: pd.DataFrame, by: list[str], *, limit: int, where: np.ndarray | None = None,
+                columns: tuple[str, ...] = GROUP_COLUMNS) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    """Reads grouped by `by` (None-safe: a missing value is ""), each group in time order; groups in key
+    order. Groups hold `columns` and the `by` columns. `where` (a boolean mask over `reads`) keeps only
+    those rows, without copying the rest first."""
+    rows = np.flatnonzero(where) if where is not None else np.arange(len(reads))
+    if len(rows) == 0:
         return []
-    keyed = reads.assign(**{f"_k_{name}": reads[name].astype(object).where(reads[name].notna(), "").astype(str) for name in by})
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for name in by:
+        ranks, texts = _key_ranks(reads[name].to_numpy(dtype=object)[rows])
+        # Re-numbered densely after each column, so the mixed-radix number never overflows and its order is
+        # the order of the key tuples.
+        codes, uniques = pd.factorize(combined * len(texts) + ranks)
+        combined = np.argsort(np.argsort(uniques))[codes]
+    ts = reads["ts"].to_numpy(dtype=np.int64)[rows]
+    seq = reads["seq"].to_numpy(dtype=np.int64)[rows]
+    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (seq[1:] >= seq[:-1]))
+    if bool(later.all()):
+        # Already in time order (the timeline is): a stable sort by group keeps it, and on small integers
+        # numpy's stable sort is a radix sort.
+        narrow = combined.astype(np.uint16) if combined.max() < 1 << 16 else combined
+        order = np.argsort(narrow, kind="stable")
+    else:
+        order = np.lexsort((seq, ts, combined))  # stable: rows equal in all three keep their order
+    kept = list(dict.fromkeys(name for name in (*columns, *by) if name in reads.columns))
+    ordered = reads[kept].take(rows[order])
+    starts = np.flatnonzero(np.diff(combined[order], prepend=-1))
+    ends = np.append(starts[1:], len(order))
     groups = []
-    for key, group in keyed.groupby([f"_k_{name}" for name in by], sort=True):
-        values = key if isinstance(key, tuple) else (key,)
-        groups.append(({name: value for name, value in zip(by, values)}, group.sort_values(["ts", "seq"], kind="stable")))
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        group = ordered.iloc[start:end]
+        groups.append(({name: _key_text(group[name].iat[0]) for name in by}, group))
     return groups
 
 
@@ -273,7 +318,8 @@ def hit_from_reads(key: tuple[Any, ...], group: pd.DataFrame, *, confidence: flo
 READ_KEY = ["category", "api", "sdk_id", "owner", "process_key"]
 
 
-def _reads_in_states(context: RuleContext, states: tuple[str, ...], *, tolerance_ns: int = 0) -> pd.DataFrame:
+def _reads_in_states(context: RuleContext, states: tuple[str, ...], *, tolerance_ns: int = 0) -> np.ndarray:
+    """Which of `context.reads` happened in one of `states` (a boolean mask over them)."""
     reads = context.reads
     in_state = reads["consent_state"].isin(states)
     if tolerance_ns and "accepted" not in states:
@@ -286,14 +332,14 @@ def _reads_in_states(context: RuleContext, states: tuple[str, ...], *, tolerance
             near = np.zeros(len(ts), dtype=bool)
             near[has_next] = consent_times[nxt[has_next]] - ts[has_next] <= tolerance_ns
             in_state &= ~near
-    return reads[in_state]
+    return in_state.to_numpy(dtype=bool)
 
 
 def _state_hits(context: RuleContext, states: tuple[str, ...], *, tolerance_ns: int = 0) -> list[Hit]:
     limit = context.settings.max_evidence
     hits: list[Hit] = []
-    reads = _reads_in_states(context, states, tolerance_ns=tolerance_ns)
-    for key, group in group_reads(reads, READ_KEY, limit=limit):
+    in_states = _reads_in_states(context, states, tolerance_ns=tolerance_ns)
+    for key, group in group_reads(context.reads, READ_KEY, limit=limit, where=in_states):
         hits.append(hit_from_reads(("read", *key.values()), group, confidence=float(group["consent_confidence"].max()),
                                    limit=limit, detail={"states": sorted(set(group["consent_state"]))}))
     hits.extend(_flow_hits(context, lambda matches: matches["consent_state"].isin(states), ("flow",)))
@@ -370,7 +416,7 @@ def background(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
     limit = context.settings.max_evidence
     reads = context.reads
     hits = []
-    for key, group in group_reads(reads[reads["background"]], READ_KEY, limit=limit):
+    for key, group in group_reads(reads, READ_KEY, limit=limit, where=reads["background"].to_numpy(dtype=bool)):
         hits.append(hit_from_reads(tuple(key.values()), group, confidence=1.0, limit=limit))
     return hits
 
@@ -394,9 +440,9 @@ def over_frequency(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit
              ("background", True, float(thresholds["background_window_s"]), int(thresholds["background_max_reads"]))]
     reads = context.reads
     for mode, in_background, window_s, max_reads in modes:
-        subset = reads[reads["background"] == in_background]
+        in_mode = (reads["background"] == in_background).to_numpy(dtype=bool)
         window_ns = int(window_s * 1_000_000_000)
-        for key, group in group_reads(subset, ["category", "api", "sdk_id", "owner"], limit=limit):
+        for key, group in group_reads(reads, ["category", "api", "sdk_id", "owner"], limit=limit, where=in_mode):
             times = group["ts"].to_numpy(dtype=np.int64)
             if len(times) <= max_reads:
                 continue

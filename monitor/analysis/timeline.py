@@ -23,15 +23,25 @@ def build_timeline(events: pd.DataFrame) -> pd.DataFrame:
       is_pi (bool)       — a hook reported a PI read
     Rows are ordered by (ts, seq): seq only breaks ties between events of the same instant.
     """
-    timeline = events.copy()
-    process = timeline["process"].astype(object)
-    pid_text = timeline["pid"].map(lambda pid: NO_PROCESS if pid is None or pid != pid else str(int(pid)))
-    timeline["process_key"] = process.where(process.notna(), pid_text).astype(str)
+    ts = events["ts"].to_numpy(dtype=np.int64)
+    seq = events["seq"].to_numpy(dtype=np.int64)
+    order = np.lexsort((seq, ts))  # stable: equal (ts, seq) keep their order
+    # A capture is nearly in time order already; a run in order is not reordered at all (pandas copies on
+    # write, so sharing the input's columns cannot change it).
+    if bool((order == np.arange(len(order))).all()):
+        timeline = events.copy(deep=False).reset_index(drop=True)
+    else:
+        timeline = events.take(order).reset_index(drop=True)
+    process = timeline["process"].to_numpy(dtype=object, copy=True)
+    no_process = pd.isna(process)
+    if no_process.any():
+        pids = timeline["pid"].to_numpy(dtype=object)[no_process]
+        process[no_process] = [NO_PROCESS if pid is None or pid != pid else str(int(pid)) for pid in pids]
+    timeline["process_key"] = pd.Series(process, index=timeline.index, copy=False).astype(str)
     # Few distinct values in millions of rows: as categories, every `kind == ...` filter is an integer compare.
     for name in ("source", "kind"):
         timeline[name] = timeline[name].astype("category")
     timeline["is_pi"] = (timeline["source"] == "hook") & (timeline["kind"] == "pi_read")
-    timeline = timeline.sort_values(["ts", "seq"], kind="stable").reset_index(drop=True)
     return timeline
 
 

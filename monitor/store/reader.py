@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ BLOCK_BYTES = 16 << 20
 # Columns whose values repeat across millions of reads (a process, an API, the same IMEI read again): each
 # distinct text is kept once, which is most of the memory a large run would otherwise take.
 SHARED_TEXT_COLUMNS = frozenset({"source", "kind", "process", "thread", "category", "api", "value", "sdk", "flow_id"})
+GETTERS = {name: attrgetter(name) for name in EVENT_FIELDS}
+INTEGER_COLUMNS = frozenset({"ts", "seq"})
 BAD_RUN_HINT = "the file was edited or truncated; re-capture, or restore it from the sealed copy"
 
 
@@ -100,36 +103,49 @@ def _row_of_line(path: Path, number: int, line: bytes) -> Any:
     return EventRow(**event.model_dump())
 
 
-def _rows_of_block(path: Path, first_number: int, block: bytes) -> list[Any]:
+def _line_number_at(path: Path, offset: int) -> int:
+    """The number of the line that starts at byte `offset` (only needed to name a bad line)."""
+    number = 1
+    with open(path, "rb") as handle:
+        while offset > 0:
+            chunk = handle.read(min(offset, BLOCK_BYTES))
+            if not chunk:
+                break
+            number += chunk.count(b"\n")
+            offset -= len(chunk)
+    return number
+
+
+def _rows_of_block(path: Path, offset: int, block: memoryview) -> list[Any]:
     try:
         return _DECODER.decode_lines(block)
     except msgspec.DecodeError:
         pass
+    first_number = _line_number_at(path, offset)
     rows = []
-    for offset, line in enumerate(block.split(b"\n")):
+    for index, line in enumerate(bytes(block).split(b"\n")):
         if line.strip():
-            rows.append(_row_of_line(path, first_number + offset, line))
+            rows.append(_row_of_line(path, first_number + index, line))
     return rows
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(number of the block's first line, whole lines of about BLOCK_BYTES) through the file."""
-    number = 1
-    rest = b""
+def _blocks(path: Path) -> Iterator[tuple[int, memoryview]]:
+    """(byte offset, whole lines of about BLOCK_BYTES) through the file. The partial line at the end of a
+    read is read again with the next block rather than copied onto it."""
+    offset = 0
     with open(path, "rb") as handle:
         while True:
-            chunk = handle.read(BLOCK_BYTES)
-            if not chunk:
-                break
-            data = rest + chunk if rest else chunk
+            handle.seek(offset)
+            data = handle.read(BLOCK_BYTES)
+            if not data:
+                return
             cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            if cut:
-                block = data[:cut]
-                yield number, block
-                number += block.count(b"\n")
-    if rest.strip():
-        yield number, rest
+            while cut == 0:  # one line longer than a block
+                more = handle.read(BLOCK_BYTES)
+                data += more
+                cut = data.rfind(b"\n") + 1 if more else len(data)
+            yield offset, memoryview(data)[:cut]
+            offset += cut
 
 
 @contextmanager
@@ -145,10 +161,41 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _object_column(values: Any) -> pd.Series:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return pd.Series(array, dtype=object, copy=False)
+class _Columns:
+    """One growing numpy array per Event field, filled block by block. Sized from the first block's bytes
+    per line, so a file is normally filled without a single copy of what was read before."""
+
+    def __init__(self, file_bytes: int) -> None:
+        self.size = 0
+        self.capacity = 0
+        self.file_bytes = file_bytes
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _grow(self, needed: int, bytes_per_line: float) -> None:
+        estimate = int(self.file_bytes / max(bytes_per_line, 1.0) * 1.05) + 1024
+        capacity = max(needed, estimate, 2 * self.capacity)
+        for name in EVENT_FIELDS:
+            grown = np.empty(capacity, dtype=np.int64 if name in INTEGER_COLUMNS else object)
+            if self.capacity:
+                grown[: self.size] = self.arrays[name][: self.size]
+            self.arrays[name] = grown
+        self.capacity = capacity
+
+    def append(self, name: str, values: Any, count: int) -> None:
+        target = self.arrays[name]
+        if name in INTEGER_COLUMNS:
+            target[self.size: self.size + count] = values
+        else:
+            # fromiter keeps each value one cell (a list stays a list, never a row of cells).
+            target[self.size: self.size + count] = np.fromiter(values, dtype=object, count=count)
+
+    def reserve(self, count: int, bytes_per_line: float) -> None:
+        if self.size + count > self.capacity:
+            self._grow(self.size + count, bytes_per_line)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: pd.Series(array[: self.size], dtype=array.dtype, copy=False)
+                             for name, array in self.arrays.items()}, copy=False)
 
 
 def read_events(path: Path) -> pd.DataFrame:
@@ -156,26 +203,32 @@ def read_events(path: Path) -> pd.DataFrame:
     int64), sorted by seq. Equal texts and equal stacks are shared objects: treat cells as read-only."""
     if not path.exists():
         raise RunDirError(f"{path} is missing", hint="point at a run directory written by `consentmon run`")
-    columns: dict[str, list[Any]] = {name: [] for name in EVENT_FIELDS}
-    shared: dict[str, str] = {}
+    columns = _Columns(path.stat().st_size)
+    shared: dict[Any, Any] = {}
     stacks: dict[tuple[str, ...], list[str]] = {}
     with _collector_paused():
-        for first_number, block in _blocks(path):
-            rows = _rows_of_block(path, first_number, block)
-            if not rows:
+        for offset, block in _blocks(path):
+            rows = _rows_of_block(path, offset, block)
+            count = len(rows)
+            if not count:
                 continue
-            transposed = zip(*map(msgspec.structs.astuple, rows))
-            del rows
-            for name, values in zip(EVENT_FIELDS, transposed):
+            columns.reserve(count, len(block) / count)
+            for name in EVENT_FIELDS:
+                values = list(map(GETTERS[name], rows))
                 if name in SHARED_TEXT_COLUMNS:
-                    columns[name].extend([shared.setdefault(value, value) if value is not None else None for value in values])
+                    values = map(shared.setdefault, values, values)
                 elif name == "stack":
                     # A run repeats a few thousand stacks millions of times: rows with equal stacks share one list.
-                    columns[name].extend([stacks.setdefault(tuple(value), value) if value is not None else None for value in values])
-                else:
-                    columns[name].extend(values)
-        frame = pd.DataFrame({name: (pd.Series(np.array(columns.pop(name), dtype=np.int64)) if name in ("ts", "seq")
-                                     else _object_column(columns.pop(name))) for name in EVENT_FIELDS})
+                    if None in values:
+                        values = [stacks.setdefault(tuple(value), value) if value is not None else None for value in values]
+                    else:
+                        values = map(stacks.setdefault, map(tuple, values), values)
+                columns.append(name, values, count)
+            columns.size += count
+            del rows
+        if not columns.capacity:
+            columns.reserve(0, 1.0)
+        frame = columns.frame()
     seqs = frame["seq"].to_numpy()
     if len(seqs) > 1 and not bool((seqs[1:] >= seqs[:-1]).all()):
         frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
