@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from monitor.analysis.attribution import Attributor, attribute_events
@@ -82,13 +83,18 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
     for column in ("party", "registrable_domain", "sdk_id", "vendor"):
         joined["dest_sdk_id" if column == "sdk_id" else column] = pd.Series(
             [getattr(destination, column) for destination in join_hosts], index=joined.index, dtype=object)
-    readers = timeline.loc[timeline["is_pi"], ["seq", "sdk_id", "owner", "sdk_frame", "attribution_confidence"]].set_index("seq")
+    # The read behind each match, by seq, looked up once among the PI reads (not copied out of the timeline).
+    pi_rows = np.flatnonzero(timeline["is_pi"].to_numpy(dtype=bool))
     seqs = joined["event_seq"].astype("Int64")
-    found = seqs.isin(readers.index)
+    at = np.full(len(joined), -1, dtype=np.int64)
+    known = seqs.notna().to_numpy(dtype=bool)
+    at[known] = pd.Index(timeline["seq"].to_numpy(dtype=np.int64)[pi_rows]).get_indexer(seqs[known].to_numpy(dtype=np.int64))
+    found = at >= 0
+    rows = pi_rows[at[found]]
     for column, source in (("reader_sdk_id", "sdk_id"), ("reader_owner", "owner"), ("reader_frame", "sdk_frame"),
                            ("reader_confidence", "attribution_confidence")):
         joined[column] = None
-        joined.loc[found, column] = readers.loc[seqs[found].astype("int64"), source].to_numpy()
+        joined.loc[found, column] = timeline[source].to_numpy()[rows]
     return joined[FLOW_MATCH_COLUMNS]
 
 
