@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 import pandas as pd
 from mitmproxy.http import HTTPFlow
 
@@ -57,6 +57,12 @@ DETECTOR_CATEGORY = {"imei": "device_id", "mac": "device_id", "cn_mobile": "phon
                      "cn_id": "identity", "email": "email", "coord": "location"}
 
 DIGITS = frozenset(b"0123456789")
+
+# ahocorasick-rs (the Rust aho-corasick crate) scans bytes several times faster than pyahocorasick on
+# needles such as base64 cores and hex digests, most of all as a DFA. A DFA's size grows with the total
+# length of the needles, so a run with very many values (thousands of installed packages) gets the
+# contiguous NFA instead: still several times pyahocorasick, in bounded memory.
+DFA_MAX_NEEDLE_BYTES = 1 << 20
 
 
 @lru_cache(maxsize=4)
@@ -134,7 +140,28 @@ class _Reads:
         return self.seqs[0], self.categories[0]
 
 
-def _build(needles: pd.DataFrame, rules: MatchingRules) -> tuple[ahocorasick.Automaton | None, dict[str, _Reads]]:
+class _Scanner:
+    """One automaton over every needle's bytes; `matches` gives (end index, targets) like a classic
+    Aho-Corasick iterator: every occurrence of every needle, overlapping, by end, longest first."""
+
+    def __init__(self, targets: dict[bytes, list[_Target]]) -> None:
+        keys = list(targets)
+        self._entries = [tuple(targets[key]) for key in keys]
+        self._lengths = [len(key) for key in keys]
+        total = sum(self._lengths)
+        implementation = (ahocorasick_rs.Implementation.DFA if total <= DFA_MAX_NEEDLE_BYTES
+                          else ahocorasick_rs.Implementation.ContiguousNFA)
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(keys, implementation=implementation)
+
+    def matches(self, data: bytes) -> list[tuple[int, tuple[_Target, ...]]]:
+        found = self._automaton.find_matches_as_indexes(data, overlapping=True)
+        if not found:
+            return []
+        found.sort(key=lambda match: (match[2], -self._lengths[match[0]]))
+        return [(end - 1, self._entries[index]) for index, _, end in found]
+
+
+def _build(needles: pd.DataFrame, rules: MatchingRules) -> tuple[_Scanner | None, dict[str, _Reads]]:
     reads: dict[str, _Reads] = {}
     coordinate_values: set[str] = set()
     ordered = needles.sort_values("seq", kind="stable") if len(needles) else needles
@@ -146,22 +173,17 @@ def _build(needles: pd.DataFrame, rules: MatchingRules) -> tuple[ahocorasick.Aut
             coordinate_values.add(value)
     if not reads:
         return None, reads
-    targets: dict[str, list[_Target]] = defaultdict(list)
+    targets: dict[bytes, list[_Target]] = defaultdict(list)
     decimals = tuple(rules.coordinates.decimals)
     for value in reads:
         for needle in derive_needles(value, coordinate_decimals=decimals if value in coordinate_values else (),
                                      min_derived_chars=rules.min_derived_chars):
             data = needle.data
-            targets[data.decode("latin-1")].append(_Target(
+            targets[data].append(_Target(
                 value, needle.encoding, needle.textual, len(data),
                 leading_digit=data[0] in DIGITS,
                 trailing_digit=data[-1] in DIGITS and b"." not in data))
-    automaton = ahocorasick.Automaton()
-    # Keys are bytes mapped 1:1 to code points (latin-1), so string offsets are byte offsets.
-    for key, entries in targets.items():
-        automaton.add_word(key, tuple(entries))
-    automaton.make_automaton()
-    return automaton, reads
+    return _Scanner(targets), reads
 
 
 def _glued_to_digits(data: bytes, start: int, end: int, target: _Target) -> bool:
@@ -194,7 +216,7 @@ def _innermost(rows: list[dict[str, Any]], key_of) -> list[dict[str, Any]]:
     return [row for row in rows if row["field"] not in covered[key_of(row)]]
 
 
-def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: Mapping[str, _Reads],
+def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _Reads],
                flow_seq: int | None, rules: MatchingRules, patterns: bool) -> list[dict[str, Any]]:
     exact: list[dict[str, Any]] = []
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -205,7 +227,7 @@ def _flow_rows(flow: HTTPFlow, automaton: ahocorasick.Automaton | None, reads: M
         data = part.data
         if automaton is not None and data:
             found: dict[str, list[tuple[int, int, _Target]]] = defaultdict(list)
-            for end_index, entries in automaton.iter(data.decode("latin-1")):
+            for end_index, entries in automaton.matches(data):
                 for target in entries:
                     start = end_index - target.length + 1
                     if not _glued_to_digits(data, start, end_index + 1, target):

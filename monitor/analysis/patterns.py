@@ -27,8 +27,12 @@ LNG_KEY = re.compile(rb"(?i)[\"']?\b(?:lng|lon|long|longitude)[\"']?\s*[:=]\s*[\
 # precise patterns above then run only at those places.
 DIGIT_CLASSES = bytes(ord("0") if chr(c).isdigit() and c < 128 else c if c in b".,- " else ord("_") for c in range(256))
 HEX_CLASSES = bytes(ord("h") if chr(c) in "0123456789abcdefABCDEF" else c if c in b":-" else ord("_") for c in range(256))
-DIGIT_RUN = re.compile(rb"00000000000+")
-MAC_CANDIDATE = re.compile(rb"hh[:-]hh[:-]hh[:-]hh[:-]hh[:-]hh")
+# bytes.find (a C substring search) is several times faster than a regex scan; the regexes then run only
+# where the literal was found. A digit run is searched as 11 digits (the shortest number a detector
+# wants) and extended; a MAC as its class shape with one separator throughout, as MAC demands.
+DIGIT_RUN_START = b"0" * 11
+DIGIT_RUN_REST = re.compile(rb"0*")
+MAC_SHAPES = (b"hh:hh:hh:hh:hh:hh", b"hh-hh-hh-hh-hh-hh")
 ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 LOCAL_CLASSES = bytes(ord("a") if c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-" else ord("_") for c in range(256))
 LOCAL_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
@@ -91,14 +95,21 @@ def _imei(data: bytes, runs: list[tuple[int, int]], rules: PatternRules) -> list
 
 
 def _mac(data: bytes, stop: frozenset[str]) -> list[PatternHit]:
-    hits = []
-    for candidate in MAC_CANDIDATE.finditer(data.translate(HEX_CLASSES)):
-        match = MAC.match(data, candidate.start(), min(len(data), candidate.end() + 1))
-        if match is None:
-            continue
-        text = match.group(1).decode().lower().replace("-", ":")
-        if text not in stop:
-            hits.append(PatternHit("mac", text, match.start(1), len(match.group(1))))
+    hits: list[PatternHit] = []
+    if b":" not in data and b"-" not in data:
+        return hits
+    classes = data.translate(HEX_CLASSES)
+    for shape in MAC_SHAPES:
+        # Every start is tried: MAC's own look-behind refuses a start inside a longer run of hex pairs.
+        at = classes.find(shape)
+        while at >= 0:
+            match = MAC.match(data, at, min(len(data), at + len(shape) + 1))
+            if match is not None:
+                text = match.group(1).decode().lower().replace("-", ":")
+                if text not in stop:
+                    hits.append(PatternHit("mac", text, match.start(1), len(match.group(1))))
+            at = classes.find(shape, at + 1)
+    hits.sort(key=lambda hit: hit.offset)
     return hits
 
 
@@ -169,7 +180,7 @@ def _plausible_pair(lat_text: bytes, lat_places: int, lng_text: bytes, lng_place
 def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[PatternHit]:
     hits = []
     fewest = min(rules.china_box.min_decimals, rules.min_world_decimals)
-    for candidate in _candidate_pair(fewest).finditer(classes):
+    for candidate in _candidate_pairs(classes, fewest):
         match = COORD_PAIR.search(data, max(0, candidate.start() - 4), min(len(data), candidate.end() + 64))
         if match is None or match.start(1) > candidate.start():
             continue
@@ -199,6 +210,23 @@ def _candidate_pair(decimals: int) -> re.Pattern[bytes]:
     return re.compile(rb"0\." + b"0" * decimals + rb"0*[ ]*,[ ]*-?0{1,3}\." + b"0" * decimals)
 
 
+def _candidate_pairs(classes: bytes, decimals: int) -> list[re.Match[bytes]]:
+    """What `_candidate_pair(decimals).finditer(classes)` yields: every candidate starts with its literal
+    "0.000…", so only the places bytes.find gives are tried."""
+    pattern = _candidate_pair(decimals)
+    literal = b"0." + b"0" * decimals
+    found = []
+    at = classes.find(literal)
+    while at >= 0:
+        match = pattern.match(classes, at)
+        if match is not None:
+            found.append(match)
+            at = classes.find(literal, match.end())
+        else:
+            at = classes.find(literal, at + 1)
+    return found
+
+
 def _keyed(data: bytes, lowered: bytes, pattern: re.Pattern[bytes], words: tuple[bytes, ...]) -> re.Match[bytes] | None:
     """The first `pattern` match that starts at one of `words` (found case-insensitively)."""
     best: re.Match[bytes] | None = None
@@ -220,7 +248,12 @@ def detect(data: bytes, rules: PatternRules, *, stop_values: frozenset[str] = fr
     if len(data) < 6:
         return []
     classes = data.translate(DIGIT_CLASSES)
-    runs = [(run.start(), run.end()) for run in DIGIT_RUN.finditer(classes)]
+    runs = []
+    at = classes.find(DIGIT_RUN_START)
+    while at >= 0:
+        end = DIGIT_RUN_REST.match(classes, at).end()  # type: ignore[union-attr]  # "0*" always matches
+        runs.append((at, end))
+        at = classes.find(DIGIT_RUN_START, end)
     hits = (_imei(data, runs, rules) + _mac(data, stop_values) + _mobile(data, runs) + _cn_id(data, runs)
             + _email(data, rules) + _coordinates(data, classes, rules))
     return sorted(hits, key=lambda hit: (hit.offset, hit.detector))
