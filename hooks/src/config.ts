@@ -4,9 +4,19 @@
 export type Match = "equals" | "in" | "prefix" | "contains" | "authority_in" | "other_package";
 
 export interface When {
-    arg: number;
+    arg: number | null;
+    receiver: boolean;
+    path: string[];
     match: Match;
     values: string[];
+}
+
+export interface PayloadField {
+    arg: number | null;
+    result: boolean;
+    constant: string | null;
+    path: string[];
+    names: Record<string, string>;
 }
 
 export interface RecordSpec {
@@ -16,11 +26,14 @@ export interface RecordSpec {
     item: string | null;
     this_as: string | null;
     this_fields: string[];
+    payload: Record<string, PayloadField>;
+    value_arg: number | null;
 }
 
 export interface HookEntry {
     api: string;
     impl: string | null;
+    signatures: string[];
     overloads: "all" | string[][];
     kind: string;
     category: string;
@@ -31,10 +44,36 @@ export interface HookEntry {
     source: string;
 }
 
+export type NativeArg = "cstring" | "int" | "pointer";
+
+export interface NativeWhen {
+    arg: number;
+    match: "equals" | "in" | "prefix" | "contains" | "glob" | "int_in";
+    values: string[];
+}
+
+export interface NativeEntry {
+    api: string;
+    module: string | null;
+    export: string;
+    kind: string;
+    category: string;
+    what: string | null;
+    permission: string;
+    args: NativeArg[];
+    when: NativeWhen | null;
+    value: "none" | "arg" | "out_cstring" | "file" | "ifaddrs" | "ifreq_hwaddr";
+    value_arg: number;
+    success: "any" | "nonnegative" | "nonnull" | "zero" | "positive";
+    source: string;
+}
+
 export interface AgentConfig {
     hooks: HookEntry[];
+    native: NativeEntry[];
     // Wait for libjvm and hook at JNI_CreateJavaVM (host JVM targets); Android apps have ART already.
     waitForJvm: boolean;
+    // null: learn it on Android from ActivityThread.currentPackageName() once the app is bound.
     ownPackage: string | null;
     processName: string | null;
     maxStackFrames: number;
@@ -42,6 +81,10 @@ export interface AgentConfig {
     maxValueChars: number;
     // Per-API cap of stored events per second; calls beyond it are counted, not stored.
     maxEventsPerApiPerSecond: number;
+    // How often the counts of calls dropped by the cap are sent as `rate_limited` agent events.
+    rateLimitReportMs: number;
+    // How often to sample the process importance (foreground/background) on Android; 0: never.
+    importancePollMs: number;
     flushIntervalMs: number;
     flushBatchSize: number;
 }

@@ -5,24 +5,68 @@ import Java from "frida-java-bridge";
 
 import type { AgentConfig } from "./config.js";
 import { EventQueue } from "./queue.js";
-import { Installer, type Job } from "./installer.js";
+import { Installer } from "./installer.js";
+import { type Job, JobRegistry } from "./jobs.js";
+import { RateLimiter } from "./limiter.js";
+import { NativeInstaller } from "./native.js";
+import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
 
 let queue: EventQueue | null = null;
 let installer: Installer | null = null;
-let installedJobs: Job[] = [];
+let nativeInstaller: NativeInstaller | null = null;
+let limiter: RateLimiter | null = null;
+const registry = new JobRegistry();
 let jvmCreateSeen = false;
 
 function status(phase: string, extra: Record<string, unknown> = {}): void {
     send({ type: "agent:status", phase, device_ts: nowNs(), pid: Process.id, ...extra });
 }
 
-function installJavaHooks(): void {
+function reportInstalled(scope: string, jobs: Job[]): void {
+    const failed = jobs.filter((job) => job.status === "failed");
+    status("hooks-installed", { scope, installed: jobs.length - failed.length, failed: failed.length, jobs });
+}
+
+function installJavaHooks(config: AgentConfig): void {
     Java.perform(() => {
-        installedJobs = installer!.installAll();
-        const failed = installedJobs.filter((job) => job.status === "failed");
-        status("hooks-installed", { installed: installedJobs.length - failed.length, failed: failed.length, jobs: installedJobs });
+        reportInstalled("java", installer!.installAll());
+        if (config.importancePollMs > 0) {
+            new ImportanceWatcher(config, queue!).start();
+        }
     });
+}
+
+let dropReportTimer: ReturnType<typeof setTimeout> | null = null;
+
+// Drops by the rate limit go out as an agent event before the events that follow them are flushed.
+function reportDrops(): void {
+    if (dropReportTimer !== null) {
+        clearTimeout(dropReportTimer);
+        dropReportTimer = null;
+    }
+    const report = limiter?.takeReport() ?? null;
+    if (report !== null) {
+        queue!.push(report);
+    }
+}
+
+function flushAll(): number {
+    reportDrops();
+    return queue === null ? 0 : queue.flush();
+}
+
+// A timer left pending in the parent when it forks stops Frida from gating the child (seen with
+// frida 17.2 on Linux: the child is never reported). Timers exist only while something is pending,
+// so flushing right before fork leaves none; the batch is sent from the parent, as it should be.
+function flushBeforeFork(): void {
+    for (const name of ["fork", "_Fork"]) {
+        const address = Module.findGlobalExportByName(name);
+        if (address !== null) {
+            Interceptor.attach(address, { onEnter: () => { flushAll(); } });
+            return;
+        }
+    }
 }
 
 // The launcher calls DestroyJavaVM when `main` returns; the VM then waits for every attached thread,
@@ -32,7 +76,7 @@ function watchJvmEnd(jvm: Module): void {
     if (destroy !== null) {
         Interceptor.attach(destroy, {
             onEnter() {
-                queue?.flush();
+                flushAll();
                 status("process-ending", { reason: "DestroyJavaVM" });
             },
         });
@@ -41,7 +85,7 @@ function watchJvmEnd(jvm: Module): void {
     if (halt !== null) {
         Interceptor.attach(halt, {
             onEnter(args) {
-                queue?.flush();
+                flushAll();
                 status("process-ending", { reason: "JVM_Halt", code: args[0].toInt32() });
             },
         });
@@ -50,30 +94,30 @@ function watchJvmEnd(jvm: Module): void {
 
 // Host JVM targets are spawned suspended, before libjvm is even loaded. Hooking JNI_CreateJavaVM's
 // return puts our hooks in on the thread that created the VM, before the launcher loads `main`.
-function hookJvmCreation(jvm: Module): void {
+function hookJvmCreation(jvm: Module, config: AgentConfig): void {
     watchJvmEnd(jvm);
     const create = jvm.getExportByName("JNI_CreateJavaVM");
     Interceptor.attach(create, {
         onLeave(result) {
             if (!jvmCreateSeen && result.toInt32() === 0) {
                 jvmCreateSeen = true;
-                installJavaHooks();
+                installJavaHooks(config);
             }
         },
     });
 }
 
-function waitForJvm(): void {
+function waitForJvm(config: AgentConfig): void {
     const loaded = Process.findModuleByName("libjvm.so");
     if (loaded !== null) {
         watchJvmEnd(loaded);
-        installJavaHooks();
+        installJavaHooks(config);
         return;
     }
     const observer = Process.attachModuleObserver({
         onAdded(module) {
             if (module.name === "libjvm.so") {
-                hookJvmCreation(module);
+                hookJvmCreation(module, config);
                 observer.detach();
             }
         },
@@ -81,41 +125,54 @@ function waitForJvm(): void {
 }
 
 rpc.exports = {
-    init(config: AgentConfig): { pid: number; hooks: number } {
+    init(config: AgentConfig): { pid: number; hooks: number; native: number } {
         queue = new EventQueue(config.flushIntervalMs, config.flushBatchSize);
-        installer = new Installer(config, queue);
+        limiter = new RateLimiter(config.maxEventsPerApiPerSecond, config.processName);
+        installer = new Installer(config, queue, registry, limiter);
+        nativeInstaller = new NativeInstaller(config, queue, registry, limiter);
+        // Native hooks need no VM: in every process they are in before its first instruction runs.
+        reportInstalled("native", nativeInstaller.installAll());
+        // No standing timer (see flushBeforeFork): a report is scheduled when a drop starts a new one.
+        limiter.onFirstDrop = () => {
+            if (dropReportTimer === null && config.rateLimitReportMs > 0) {
+                dropReportTimer = setTimeout(reportDrops, config.rateLimitReportMs);
+            }
+        };
+        flushBeforeFork();
         if (config.waitForJvm) {
-            waitForJvm();
+            waitForJvm(config);
         } else if (Java.available) {
-            installJavaHooks();
+            installJavaHooks(config);
         } else {
-            status("no-java", { reason: "Java.available is false and waitForJvm is off" });
+            status("no-java", { reason: "no Java VM in this process: native hooks only" });
         }
-        return { pid: Process.id, hooks: config.hooks.length };
+        return { pid: Process.id, hooks: config.hooks.length, native: config.native.length };
     },
     jobs(): Job[] {
-        return installer === null ? [] : installer.jobs();
+        return registry.list();
     },
     removeJob(id: number): boolean {
-        return installer !== null && installer.remove(id);
+        return registry.remove(id);
     },
     flush(): number {
-        return queue === null ? 0 : queue.flush();
+        return flushAll();
     },
     stats(): Record<string, unknown> {
         return {
             sent: queue?.sent ?? 0,
-            recorded: installer?.counters.recorded ?? 0,
-            rate_limited: installer?.counters.rateLimited ?? {},
+            recorded: (installer?.counters.recorded ?? 0) + (nativeInstaller?.recorded ?? 0),
+            recorded_java: installer?.counters.recorded ?? 0,
+            recorded_native: nativeInstaller?.recorded ?? 0,
+            rate_limited: limiter?.dropped ?? {},
             record_errors: installer?.counters.recordErrors ?? 0,
             last_record_error: installer?.counters.lastRecordError ?? null,
         };
     },
     // Called by Frida when the script unloads, including at process exit: the last batch goes out here.
     dispose(): void {
-        queue?.flush();
+        flushAll();
         if (installer !== null) {
-            status("disposed", { stats: installer.counters });
+            status("disposed", { stats: { ...installer.counters, native: nativeInstaller?.recorded ?? 0, rateLimited: limiter?.dropped ?? {} } });
         }
     },
 };

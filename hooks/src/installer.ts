@@ -1,4 +1,4 @@
-// The one generic installer: every catalogue entry becomes a hook on each overload of its method.
+// The one generic Java installer: every catalogue entry becomes a hook on each overload of its method.
 // Entries for the same method (e.g. ContentResolver.query told apart by URI authority) share one hook
 // that reports the first entry whose condition holds. Whatever is recorded, the app gets exactly the
 // original return value or the original exception.
@@ -9,27 +9,13 @@ import type { AgentConfig, HookEntry, When } from "./config.js";
 import type { AgentEvent } from "./events.js";
 import { nowNs } from "./clock.js";
 import { EventQueue } from "./queue.js";
-import { type JavaValue, isInstance, member, summariseList, toText, useClass } from "./values.js";
-
-export interface Job {
-    id: number;
-    api: string;
-    hookClass: string;
-    method: string;
-    overload: string;
-    entries: number;
-    status: "installed" | "failed" | "removed";
-    error: string | null;
-}
-
-interface InstalledHook {
-    job: Job;
-    method: Java.Method;
-}
+import { type Job, JobRegistry } from "./jobs.js";
+import { RateLimiter } from "./limiter.js";
+import { currentProcessName } from "./process.js";
+import { type JavaValue, isInstance, member, payloadValue, summariseList, toText, useClass, walk } from "./values.js";
 
 export interface Counters {
     recorded: number;
-    rateLimited: Record<string, number>;
     recordErrors: number;
     lastRecordError: string | null;
 }
@@ -49,33 +35,16 @@ function authorityOf(uri: string): string {
 }
 
 export class Installer {
-    private readonly hooks: InstalledHook[] = [];
-    private nextId = 1;
-    private processName: string | null;
     private threadClass: Java.Wrapper | null = null;
     private throwableClass: Java.Wrapper | null = null;
-    private readonly windowCounts = new Map<string, number>();
-    private windowStart = 0;
-    readonly counters: Counters = { recorded: 0, rateLimited: {}, recordErrors: 0, lastRecordError: null };
+    private ownPackageName: string | null;
+    // Threads inside our own recording: API calls we make to describe a value are not the app's.
+    private readonly recordingThreads = new Set<number>();
+    readonly counters: Counters = { recorded: 0, recordErrors: 0, lastRecordError: null };
 
-    constructor(private readonly config: AgentConfig, private readonly queue: EventQueue) {
-        this.processName = config.processName;
-    }
-
-    jobs(): Job[] {
-        return this.hooks.map((hook) => ({ ...hook.job }));
-    }
-
-    remove(id: number): boolean {
-        const hook = this.hooks.find((candidate) => candidate.job.id === id);
-        if (hook === undefined || hook.job.status !== "installed") {
-            return false;
-        }
-        Java.perform(() => {
-            hook.method.implementation = null;
-        });
-        hook.job.status = "removed";
-        return true;
+    constructor(private readonly config: AgentConfig, private readonly queue: EventQueue,
+                private readonly registry: JobRegistry, private readonly limiter: RateLimiter) {
+        this.ownPackageName = config.ownPackage;
     }
 
     // Must run inside Java.perform.
@@ -102,9 +71,7 @@ export class Installer {
     }
 
     private failed(api: string, hookClass: string, method: string, overload: string, error: string): Job {
-        const job: Job = { id: this.nextId++, api, hookClass, method, overload, entries: 0, status: "failed", error };
-        this.hooks.push({ job, method: null as unknown as Java.Method });
-        return job;
+        return this.registry.add({ api, hookClass, method, overload, entries: 0, status: "failed", error }, null);
     }
 
     private installGroup(hookClass: string, methodName: string, entries: HookEntry[]): Job[] {
@@ -117,7 +84,7 @@ export class Installer {
             return [this.failed(api, hookClass, methodName, "*", `class not found: ${error}`)];
         }
         const dispatcher = (wrapper as JavaValue)[methodName];
-        if (dispatcher === undefined || dispatcher.overloads === undefined) {
+        if (dispatcher === undefined || dispatcher === null || dispatcher.overloads === undefined) {
             return [this.failed(api, hookClass, methodName, "*", "method not found")];
         }
         const wanted = entries[0].overloads;
@@ -134,43 +101,60 @@ export class Installer {
                 }
             }
         }
+        // One marker per group and thread: an overload that delegates to another overload of the same
+        // API (getDeviceId() → getDeviceId(slot), query(5 args) → query(4 args)) is one call, one event.
+        const activeThreads = new Set<number>();
         const jobs: Job[] = [];
         for (const overload of overloads) {
             const signature = overload.argumentTypes.map((type) => type.className ?? type.name).join(",");
-            const job: Job = {
-                id: this.nextId++, api, hookClass, method: methodName, overload: signature,
-                entries: entries.length, status: "installed", error: null,
-            };
+            const job = this.registry.add({
+                api, hookClass, method: methodName, overload: signature, entries: entries.length, status: "installed", error: null,
+            }, () => {
+                Java.perform(() => {
+                    overload.implementation = null;
+                });
+            });
             try {
-                this.replace(overload, entries, job);
+                this.replace(overload, entries, job, activeThreads);
             } catch (error) {
                 job.status = "failed";
                 job.error = `cannot hook: ${error}`;
             }
-            this.hooks.push({ job, method: overload });
             jobs.push(job);
         }
         return jobs;
     }
 
-    private replace(overload: Java.Method, entries: HookEntry[], job: Job): void {
+    private replace(overload: Java.Method, entries: HookEntry[], job: Job, activeThreads: Set<number>): void {
         const installer = this;
         // MethodType.Static === 2: a static method's `this` is the class wrapper, not an instance.
         const isStatic = (overload.type as number) === 2;
         overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+            const threadId = Process.getCurrentThreadId();
+            const outermost = !activeThreads.has(threadId);
+            if (outermost) {
+                activeThreads.add(threadId);
+            }
             let result: JavaValue = undefined;
             let thrown: JavaValue = null;
             try {
                 result = overload.apply(this, args);
             } catch (error) {
                 thrown = error;
+            } finally {
+                if (outermost) {
+                    activeThreads.delete(threadId);
+                }
             }
-            if (job.status === "installed") {
+            if (outermost && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
+                installer.recordingThreads.add(threadId);
                 try {
                     installer.record(entries, isStatic ? null : this, args, result, thrown);
                 } catch (error) {
                     installer.counters.recordErrors++;
                     installer.counters.lastRecordError = `${job.api}: ${error}`;
+                } finally {
+                    installer.recordingThreads.delete(threadId);
                 }
             }
             if (thrown !== null) {
@@ -180,11 +164,28 @@ export class Installer {
         };
     }
 
-    private matches(when: When | null, args: JavaValue[]): boolean {
+    // The app's own package: given by the host, else (Android) asked of ActivityThread once it is known.
+    private ownPackage(): string | null {
+        if (this.ownPackageName === null) {
+            try {
+                const name = useClass("android.app.ActivityThread").currentPackageName();
+                this.ownPackageName = name === null || name === undefined ? null : String(name);
+            } catch (error) {
+                this.ownPackageName = null; // not Android (host JVM without a package): nothing to compare
+            }
+        }
+        return this.ownPackageName;
+    }
+
+    private matches(when: When | null, self: JavaValue, args: JavaValue[]): boolean {
         if (when === null) {
             return true;
         }
-        const text = argText(args[when.arg], 4096);
+        let subject: JavaValue = when.receiver ? self : args[when.arg ?? 0];
+        if (when.path.length > 0) {
+            subject = walk(subject, when.path);
+        }
+        const text = argText(subject, 4096);
         switch (when.match) {
             case "equals":
             case "in":
@@ -196,28 +197,13 @@ export class Installer {
             case "authority_in":
                 return text !== null && when.values.includes(authorityOf(text));
             case "other_package":
-                return text !== null && text !== this.config.ownPackage;
+                return text !== null && text !== this.ownPackage();
         }
-    }
-
-    private allowed(api: string): boolean {
-        const now = Date.now();
-        if (now - this.windowStart >= 1000) {
-            this.windowStart = now;
-            this.windowCounts.clear();
-        }
-        const count = (this.windowCounts.get(api) ?? 0) + 1;
-        this.windowCounts.set(api, count);
-        if (count <= this.config.maxEventsPerApiPerSecond) {
-            return true;
-        }
-        this.counters.rateLimited[api] = (this.counters.rateLimited[api] ?? 0) + 1;
-        return false;
     }
 
     private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue): void {
-        const entry = entries.find((candidate) => this.matches(candidate.when, args));
-        if (entry === undefined || !this.allowed(entry.api)) {
+        const entry = entries.find((candidate) => this.matches(candidate.when, self, args));
+        if (entry === undefined || !this.limiter.allowed(entry.api)) {
             return;
         }
         const deviceTs = nowNs();
@@ -243,6 +229,20 @@ export class Installer {
             payload.fields = fields;
             value = spec.fields.map((name) => `${name}=${fields[name]}`).join(",");
         }
+        if (spec.value_arg !== null) {
+            value = argText(args[spec.value_arg], maxChars);
+        }
+        for (const [key, field] of Object.entries(spec.payload)) {
+            if (field.constant !== null) {
+                payload[key] = field.constant;
+                continue;
+            }
+            if (field.result && thrown !== null) {
+                continue; // nothing was returned
+            }
+            const origin = field.result ? result : args[field.arg ?? 0];
+            payload[key] = payloadValue(walk(origin, field.path), field.names, this.config.maxListItems, maxChars);
+        }
         if (spec.this_as !== null && isInstance(self, spec.this_as)) {
             const receiver = Java.cast(self, useClass(spec.this_as));
             const thisFields: Record<string, string | null> = {};
@@ -261,7 +261,7 @@ export class Installer {
             device_ts: deviceTs as unknown as number,
             seq: null,
             pid: Process.id,
-            process: this.currentProcessName(),
+            process: currentProcessName(this.config.processName),
             thread: String(this.threadClass!.currentThread().getName()),
             category: entry.category,
             api: entry.api,
@@ -293,22 +293,5 @@ export class Installer {
             out.push(String(frame.toString()));
         }
         return out;
-    }
-
-    private currentProcessName(): string {
-        if (this.processName === null) {
-            let name = `pid:${Process.id}`;
-            try {
-                const cmdline = File.readAllText("/proc/self/cmdline");
-                const first = cmdline.split("\u0000")[0];
-                if (first.length > 0) {
-                    name = first;
-                }
-            } catch (error) {
-                name = `pid:${Process.id} (${error})`;
-            }
-            this.processName = name;
-        }
-        return this.processName;
     }
 }

@@ -119,3 +119,49 @@ export function isInstance(value: JavaValue, className: string): boolean {
         return false; // the class does not exist in this process: nothing is an instance of it
     }
 }
+
+// Follow `path` from a value: each step is a zero-argument method or field, or `method:text` for a
+// method taking one String (e.g. getStringArrayExtra:android.content.pm.extra.REQUEST_PERMISSIONS_NAMES).
+// A null anywhere on the way yields null: an implicit Intent simply has no component.
+export function walk(value: JavaValue, path: string[]): JavaValue {
+    let current = value;
+    for (const step of path) {
+        if (current === null || current === undefined) {
+            return null;
+        }
+        const colon = step.indexOf(":");
+        const name = colon < 0 ? step : step.slice(0, colon);
+        const target = asRuntimeClass(current);
+        const slot = target[name] ?? target[`_${name}`];
+        if (slot === undefined || slot === null) {
+            throw new Error(`no member ${name} on ${target.$className}`);
+        }
+        if (slot.overloads !== undefined) {
+            current = colon < 0 ? slot.call(target) : slot.call(target, step.slice(colon + 1));
+        } else {
+            current = slot.value;
+        }
+    }
+    return current;
+}
+
+function named(text: string | null, names: Record<string, string>): string | null {
+    return text !== null && Object.prototype.hasOwnProperty.call(names, text) ? names[text] : text;
+}
+
+// A payload value: arrays and collections become lists of text, anything else text; `names` renames.
+export function payloadValue(value: JavaValue, names: Record<string, string>, maxItems: number, maxChars: number): string | string[] | null {
+    if (value === null || value === undefined) {
+        return null;
+    }
+    let items: JavaValue[] | null = null;
+    if (Array.isArray(value) || (typeof value === "object" && typeof value.length === "number" && !isJavaObject(value))) {
+        items = Array.prototype.slice.call(value);
+    } else if (isJavaObject(value) && isInstance(value, "java.util.Collection")) {
+        items = Java.cast(value, useClass("java.util.Collection")).toArray();
+    }
+    if (items !== null) {
+        return items.slice(0, Math.max(maxItems, 1) * 10).map((item) => named(toText(item, maxChars), names) ?? "null");
+    }
+    return named(toText(value, maxChars), names);
+}

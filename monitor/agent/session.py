@@ -34,12 +34,15 @@ class AgentOptions:
     max_list_items: int = 50
     max_value_chars: int = 4096
     max_events_per_api_per_second: int = 500
+    rate_limit_report_ms: int = 1000
+    importance_poll_ms: int = 1000
     flush_interval_ms: int = 50
     flush_batch_size: int = 256
 
     def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
         return {
             "hooks": [entry.model_dump() for entry in catalogue.hooks],
+            "native": [entry.model_dump() for entry in catalogue.native],
             "waitForJvm": self.wait_for_jvm,
             "ownPackage": self.own_package,
             "processName": self.process_name,
@@ -47,6 +50,8 @@ class AgentOptions:
             "maxListItems": self.max_list_items,
             "maxValueChars": self.max_value_chars,
             "maxEventsPerApiPerSecond": self.max_events_per_api_per_second,
+            "rateLimitReportMs": self.rate_limit_report_ms,
+            "importancePollMs": self.importance_poll_ms,
             "flushIntervalMs": self.flush_interval_ms,
             "flushBatchSize": self.flush_batch_size,
         }
@@ -83,6 +88,7 @@ class AgentHost:
         self.processes: dict[int, ProcessState] = {}
         self.failure: BaseException | None = None
         self.script_errors = 0
+        self.pending_children = 0
         self._lock = threading.Lock()
         self.device.on("child-added", self._on_child_added)
         if on_output is not None:
@@ -124,6 +130,13 @@ class AgentHost:
         self.device.resume(pid)
 
     def _on_child_added(self, child: frida.core.Child) -> None:
+        # Frida delivers this signal on its own event thread; attaching from there waits on that same
+        # thread and never returns (seen with frida 17.2: the child stays gated, the run hangs).
+        self.pending_children += 1
+        threading.Thread(target=self._instrument_child, args=(child,), name=f"consentmon-child-{child.pid}",
+                         daemon=True).start()
+
+    def _instrument_child(self, child: frida.core.Child) -> None:
         try:
             self.instrument(child.pid)
             self._record_agent("child-instrumented", child.pid, {"parent_pid": child.parent_pid, "path": child.path,
@@ -131,7 +144,11 @@ class AgentHost:
         except Exception as exc:  # noqa: BLE001 - any failure here must stop the run, not pass silently
             self.failure = exc
         finally:
-            self.device.resume(child.pid)
+            try:
+                self.device.resume(child.pid)
+            except (frida.InvalidArgumentError, frida.ProcessNotFoundError) as exc:
+                self._record_agent("child-lost", child.pid, {"error": str(exc), "origin": child.origin})
+            self.pending_children -= 1
 
     # ---- messages ------------------------------------------------------------------------------
     def _on_message(self, state: ProcessState, message: dict[str, Any]) -> None:
@@ -159,8 +176,10 @@ class AgentHost:
         phase = payload.get("phase")
         extra = {key: value for key, value in payload.items() if key not in {"type", "phase", "device_ts", "pid", "jobs"}}
         if phase == "hooks-installed":
-            state.jobs = payload.get("jobs", [])
-            failed = [job for job in state.jobs if job.get("status") == "failed"]
+            # Native hooks report at init, Java hooks once the VM is up: one message per scope.
+            jobs = payload.get("jobs", [])
+            state.jobs = [job for job in state.jobs if job.get("id") not in {item.get("id") for item in jobs}] + jobs
+            failed = [job for job in jobs if job.get("status") == "failed"]
             extra["failed_jobs"] = failed
         self._record_agent(phase or "status", state.pid, extra, device_ts=payload.get("device_ts"))
         if phase == "process-ending":
@@ -189,7 +208,8 @@ class AgentHost:
         return any(state.ending.is_set() or state.detached.is_set() for state in self.processes.values())
 
     def all_gone(self) -> bool:
-        return all(state.detached.is_set() for state in self.processes.values())
+        # A child being instrumented is not in `processes` yet, but it is not gone either.
+        return self.pending_children == 0 and all(state.detached.is_set() for state in self.processes.values())
 
     def finish(self) -> dict[int, dict[str, Any]]:
         """Flush every agent, collect its counters and detach. Returns per-pid stats."""

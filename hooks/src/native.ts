@@ -1,0 +1,355 @@
+// Native and side-channel reads: C functions an app or SDK reaches without any Java API (Reardon et
+// al., "50 Ways to Leak Your Data"). Entries are data (catalogue `native:`); this is their one
+// installer. It needs no JVM, so it runs at init in every process, before the program's first
+// instruction. Events carry a native backtrace and the library that made the call (payload.module).
+
+import type { AgentConfig, NativeEntry, NativeWhen } from "./config.js";
+import type { AgentEvent } from "./events.js";
+import { nowNs } from "./clock.js";
+import { EventQueue } from "./queue.js";
+import { type Job, JobRegistry } from "./jobs.js";
+import { RateLimiter } from "./limiter.js";
+import { currentProcessName, nativeThreadName } from "./process.js";
+import { cap } from "./values.js";
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const AF_PACKET = 17;
+
+interface CompiledWhen {
+    when: NativeWhen;
+    patterns: RegExp[];
+    integers: number[];
+}
+
+interface Group {
+    address: NativePointer;
+    module: string;
+    entries: NativeEntry[];
+    conditions: (CompiledWhen | null)[];
+}
+
+interface CallState {
+    entry: NativeEntry;
+    args: string[];
+    valuePointer: NativePointer;
+    valueText: string | null;
+    stack: string[];
+    caller: string | null;
+    threadId: number;
+}
+
+function globToRegExp(glob: string): RegExp {
+    const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*");
+    return new RegExp(`^${escaped}$`);
+}
+
+function compile(when: NativeWhen | null): CompiledWhen | null {
+    if (when === null) {
+        return null;
+    }
+    return {
+        when,
+        patterns: when.match === "glob" ? when.values.map(globToRegExp) : [],
+        integers: when.match === "int_in" ? when.values.map((value) => Number(BigInt(value))) : [],
+    };
+}
+
+function readCString(pointer: NativePointer): string | null {
+    if (pointer.isNull()) {
+        return null;
+    }
+    try {
+        return pointer.readUtf8String();
+    } catch (error) {
+        return `<unreadable: ${error}>`;
+    }
+}
+
+function hex(bytes: ArrayBuffer | null): string {
+    if (bytes === null) {
+        return "";
+    }
+    return Array.from(new Uint8Array(bytes), (byte) => (byte + 0x100).toString(16).slice(1)).join(":");
+}
+
+export class NativeInstaller {
+    // Threads running our own reads (the file a hook re-reads to learn the value): not the app's calls.
+    private readonly busyThreads = new Set<number>();
+    // Threads inside a reported call: fopen → open inside libc is one read by the caller of fopen.
+    private readonly activeThreads = new Set<number>();
+    private pending: NativeEntry[] = [];
+    private readonly groups = new Map<string, Group>();
+    recorded = 0;
+
+    constructor(private readonly config: AgentConfig, private readonly queue: EventQueue,
+                private readonly registry: JobRegistry, private readonly limiter: RateLimiter) {}
+
+    installAll(): Job[] {
+        const jobs = this.install(this.config.native);
+        if (this.pending.length > 0) {
+            // A library not loaded yet (a vendor .so): hook it the moment it is mapped.
+            const observer = Process.attachModuleObserver({
+                onAdded: () => {
+                    const waiting = this.pending;
+                    this.pending = [];
+                    this.install(waiting);
+                    if (this.pending.length === 0) {
+                        observer.detach();
+                    }
+                },
+            });
+        }
+        return jobs;
+    }
+
+    private resolve(entry: NativeEntry): NativePointer | null {
+        if (entry.module === null) {
+            return Module.findGlobalExportByName(entry.export);
+        }
+        const module = Process.findModuleByName(entry.module);
+        return module === null ? null : module.findExportByName(entry.export);
+    }
+
+    private install(entries: NativeEntry[]): Job[] {
+        const jobs: Job[] = [];
+        const fresh: Group[] = [];
+        for (const entry of entries) {
+            const address = this.resolve(entry);
+            if (address === null) {
+                this.pending.push(entry);
+                jobs.push(this.registry.add({
+                    api: entry.api, hookClass: entry.module ?? "*", method: entry.export, overload: "-", entries: 1,
+                    status: "failed", error: `${entry.export} is not exported by ${entry.module ?? "any loaded module"} (yet)`,
+                }, null));
+                continue;
+            }
+            const key = address.toString();
+            const existing = this.groups.get(key);
+            if (existing !== undefined) {
+                // An alias of a function already hooked (glibc's open64 is open): one hook serves both.
+                existing.entries.push(entry);
+                existing.conditions.push(compile(entry.when));
+                continue;
+            }
+            const module = Process.findModuleByAddress(address);
+            const group: Group = { address, module: module?.name ?? "?", entries: [entry], conditions: [compile(entry.when)] };
+            this.groups.set(key, group);
+            fresh.push(group);
+        }
+        for (const group of fresh) {
+            const first = group.entries[0];
+            let listener: InvocationListener | null = null;
+            let error: string | null = null;
+            try {
+                listener = this.attach(group);
+            } catch (failure) {
+                error = `cannot hook: ${failure}`;
+            }
+            const attached = listener;
+            jobs.push(this.registry.add({
+                api: first.api, hookClass: group.module, method: first.export, overload: group.address.toString(),
+                entries: group.entries.length, status: attached === null ? "failed" : "installed", error,
+            }, attached === null ? null : () => attached.detach()));
+        }
+        return jobs;
+    }
+
+    private matches(condition: CompiledWhen | null, entry: NativeEntry, args: InvocationArguments): boolean {
+        if (condition === null) {
+            return true;
+        }
+        const raw = args[condition.when.arg];
+        if (condition.when.match === "int_in") {
+            return condition.integers.includes(raw.toInt32() >>> 0) || condition.integers.includes(raw.toInt32());
+        }
+        if (entry.args[condition.when.arg] !== "cstring") {
+            return false;
+        }
+        const text = readCString(raw);
+        if (text === null) {
+            return false;
+        }
+        const values = condition.when.values;
+        switch (condition.when.match) {
+            case "equals":
+            case "in":
+                return values.includes(text);
+            case "prefix":
+                return values.some((value) => text.startsWith(value));
+            case "contains":
+                return values.some((value) => text.includes(value));
+            case "glob":
+                return condition.patterns.some((pattern) => pattern.test(text));
+        }
+    }
+
+    private attach(group: Group): InvocationListener {
+        const installer = this;
+        const maxChars = this.config.maxValueChars;
+        return Interceptor.attach(group.address, {
+            onEnter(args) {
+                const threadId = this.threadId;
+                if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId)) {
+                    return;
+                }
+                let entry: NativeEntry | undefined;
+                for (let index = 0; index < group.entries.length; index++) {
+                    if (installer.matches(group.conditions[index], group.entries[index], args)) {
+                        entry = group.entries[index];
+                        break;
+                    }
+                }
+                if (entry === undefined) {
+                    return;
+                }
+                const shown = entry.args.map((kind, index) => {
+                    const raw = args[index];
+                    if (kind === "cstring") {
+                        return cap(readCString(raw) ?? "null", maxChars);
+                    }
+                    return kind === "int" ? String(raw.toInt32()) : raw.toString();
+                });
+                const callerModule = Process.findModuleByAddress(this.returnAddress);
+                const state: CallState = {
+                    entry, args: shown, valuePointer: args[entry.value_arg], threadId,
+                    valueText: entry.value === "arg" || entry.value === "file" ? readCString(args[entry.value_arg]) : null,
+                    stack: installer.backtrace(this.context),
+                    caller: callerModule === null ? null : callerModule.name,
+                };
+                (this as unknown as { call: CallState }).call = state;
+                installer.activeThreads.add(threadId);
+            },
+            onLeave(retval) {
+                const state = (this as unknown as { call?: CallState }).call;
+                if (state === undefined) {
+                    return;
+                }
+                installer.activeThreads.delete(state.threadId);
+                if (!installer.succeeded(state.entry, retval)) {
+                    return;
+                }
+                if (!installer.limiter.allowed(state.entry.api)) {
+                    return;
+                }
+                installer.busyThreads.add(state.threadId);
+                try {
+                    installer.emit(state, retval);
+                } finally {
+                    installer.busyThreads.delete(state.threadId);
+                }
+            },
+        });
+    }
+
+    private succeeded(entry: NativeEntry, retval: InvocationReturnValue): boolean {
+        switch (entry.success) {
+            case "any":
+                return true;
+            case "nonnegative":
+                return retval.toInt32() >= 0;
+            case "nonnull":
+                return !retval.isNull();
+            case "zero":
+                return retval.toInt32() === 0;
+            case "positive":
+                return retval.toInt32() > 0;
+        }
+    }
+
+    private backtrace(context: CpuContext): string[] {
+        const frames = Thread.backtrace(context, Backtracer.ACCURATE).slice(0, this.config.maxStackFrames);
+        return frames.map((address) => DebugSymbol.fromAddress(address).toString());
+    }
+
+    private readValue(state: CallState): { value: string | null; extra: Record<string, unknown> } {
+        const maxChars = this.config.maxValueChars;
+        const entry = state.entry;
+        switch (entry.value) {
+            case "none":
+                return { value: null, extra: {} };
+            case "arg":
+                return { value: state.valueText === null ? null : cap(state.valueText, maxChars), extra: {} };
+            case "out_cstring":
+                return { value: readCString(state.valuePointer), extra: {} };
+            case "file": {
+                // What the app got from the file (a MAC, the ARP table): sysfs/procfs files are small
+                // and reading them again changes nothing. The path is in args and payload.path.
+                const path = state.valueText;
+                if (path === null) {
+                    return { value: null, extra: {} };
+                }
+                try {
+                    return { value: cap(File.readAllText(path).trim(), maxChars), extra: { path } };
+                } catch (error) {
+                    return { value: null, extra: { path, unreadable: String(error) } };
+                }
+            }
+            case "ifaddrs":
+                return this.readIfaddrs(state.valuePointer);
+            case "ifreq_hwaddr": {
+                const ifreq = state.valuePointer;
+                const name = readCString(ifreq);
+                const mac = hex(ifreq.add(18).readByteArray(6));
+                return { value: mac, extra: { interface: name } };
+            }
+        }
+    }
+
+    // struct ifaddrs { next; name; flags (unsigned, padded to a pointer); addr; ... }
+    private readIfaddrs(listHead: NativePointer): { value: string | null; extra: Record<string, unknown> } {
+        const pointerSize = Process.pointerSize;
+        const items: string[] = [];
+        let node = listHead.readPointer();
+        for (let count = 0; !node.isNull() && count < 256; count++) {
+            const name = readCString(node.add(pointerSize).readPointer()) ?? "?";
+            const address = node.add(pointerSize * 3).readPointer();
+            if (!address.isNull()) {
+                const family = address.readU16();
+                if (family === AF_PACKET) {
+                    const length = address.add(11).readU8();
+                    items.push(`${name} mac ${hex(address.add(12).readByteArray(Math.min(length, 8)))}`);
+                } else if (family === AF_INET) {
+                    items.push(`${name} inet ${Array.from(new Uint8Array(address.add(4).readByteArray(4)!)).join(".")}`);
+                } else if (family === AF_INET6) {
+                    const words = new Uint8Array(address.add(8).readByteArray(16)!);
+                    const groups: string[] = [];
+                    for (let index = 0; index < 16; index += 2) {
+                        groups.push(((words[index] << 8) | words[index + 1]).toString(16));
+                    }
+                    items.push(`${name} inet6 ${groups.join(":")}`);
+                }
+            }
+            node = node.readPointer();
+        }
+        return {
+            value: cap(items.join(", "), this.config.maxValueChars),
+            extra: { count: items.length, items: items.slice(0, this.config.maxListItems) },
+        };
+    }
+
+    private emit(state: CallState, retval: InvocationReturnValue): void {
+        const { value, extra } = this.readValue(state);
+        const entry = state.entry;
+        const event: AgentEvent = {
+            source: "hook",
+            kind: entry.kind,
+            ts: null,
+            device_ts: nowNs() as unknown as number,
+            seq: null,
+            pid: Process.id,
+            process: currentProcessName(this.config.processName),
+            thread: nativeThreadName(state.threadId),
+            category: entry.category,
+            api: entry.api,
+            args: state.args,
+            value,
+            stack: state.stack,
+            sdk: null,
+            flow_id: null,
+            payload: { native: true, module: state.caller, returned: retval.toString(), ...extra },
+        };
+        this.recorded++;
+        this.queue.push(event);
+    }
+}

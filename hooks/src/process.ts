@@ -1,0 +1,42 @@
+// Which process an event comes from: the name the host gave, else the command line (on Android the
+// process name, e.g. com.example.app:push), read once per process.
+
+let cachedName: string | null = null;
+let cachedPid = -1;
+
+export function currentProcessName(configured: string | null): string {
+    if (configured !== null) {
+        return configured;
+    }
+    // A forked child keeps our module state: the pid tells us the cached name is the parent's.
+    if (cachedName === null || cachedPid !== Process.id) {
+        let name = `pid:${Process.id}`;
+        try {
+            const first = File.readAllText("/proc/self/cmdline").split("\u0000")[0];
+            if (first.length > 0) {
+                name = first;
+            }
+        } catch (error) {
+            name = `pid:${Process.id} (${error})`;
+        }
+        cachedName = name;
+        cachedPid = Process.id;
+    }
+    return cachedName;
+}
+
+const threadNames = new Map<number, string>();
+
+// A thread's name without Java (native-only processes): /proc/self/task/TID/comm.
+export function nativeThreadName(threadId: number): string | null {
+    let name = threadNames.get(threadId);
+    if (name === undefined) {
+        try {
+            name = File.readAllText(`/proc/self/task/${threadId}/comm`).trim();
+        } catch (error) {
+            name = `tid:${threadId}`;
+        }
+        threadNames.set(threadId, name);
+    }
+    return name;
+}
