@@ -145,6 +145,8 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         "skipped": skipped,
         "events": int(len(timeline)),
         "pi_reads": int(timeline["is_pi"].sum()),
+        # Reads with nothing but the runtime on the stack: shown, never judged as the app's.
+        "platform_reads": int((timeline["is_pi"] & (timeline["owner"] == "platform")).sum()),
         "flows": int(((timeline["source"] == "net") & (timeline["kind"] == "flow")).sum()),
         "flows_with_pi": int(flow_matches["flow_id"].nunique()) if flow_matches is not None else None,
         "network": "matched" if flow_matches is not None else unavailable,

@@ -19,12 +19,13 @@ from monitor.data.models import SdkTable
 from monitor.data.rule_models import AttributionTable
 
 APP_ITSELF = "app"
+PLATFORM = "platform"
 FRAME_LOCATION = re.compile(r"\(.*\)\s*$")
 
 
 @dataclass(frozen=True)
 class Attribution:
-    owner: str                 # "app" | "sdk" | "unknown"
+    owner: str                 # "app" | "sdk" | "unknown" | "platform" (every frame is the runtime's own)
     sdk_id: str | None
     frame: str | None          # the frame that decided
     confidence: float
@@ -39,6 +40,14 @@ def frame_class(frame: str) -> str:
     return qualified.rsplit(".", 1)[0] if "." in qualified else qualified
 
 
+def native_module(frame: str) -> str | None:
+    """'0x7fc78ce234c6 libjvm.so!_ZN2os5fopen+0x36' → 'libjvm.so'; None for a Java frame."""
+    head = frame.strip().split(" ", 1)
+    if len(head) == 2 and head[0].startswith("0x"):
+        return head[1].split("!", 1)[0]
+    return None
+
+
 def frame_method(frame: str) -> str:
     qualified = FRAME_LOCATION.sub("", frame.strip()).strip()
     return qualified[3:] if qualified.startswith("at ") else qualified
@@ -50,6 +59,7 @@ class Attributor:
     def __init__(self, *, sdks: SdkTable, table: AttributionTable, app_package: str | None) -> None:
         self.table = table
         self.framework = tuple(table.framework_prefixes)
+        self.platform_modules = frozenset(table.platform_modules)
         self.owners: dict[str, str | None] = {}
         for sdk in sdks.sdks:
             for prefix in sdk.prefixes:
@@ -98,7 +108,17 @@ class Attributor:
             return Attribution("unknown", None, None, confidence["no_stack"], "no_stack")
         first_unowned: str | None = None  # the nearest non-platform frame when no known frame decides
         passed_obfuscated = False
+        only_platform = True
         for frame in frames:
+            module = native_module(frame)
+            if module is not None:
+                # A native frame: the runtime's own libraries are skipped like platform classes; any other
+                # library (an SDK's .so) is code we cannot name, so it is the reader.
+                if module in self.platform_modules:
+                    continue
+                only_platform = False
+                first_unowned = first_unowned or frame
+                break
             # The hooked method itself can head the stack (HotSpot shows it as a native frame); an API of an
             # SDK (AdvertisingIdClient) would otherwise be attributed to that SDK's own prefix.
             if api and frame_method(frame) == api:
@@ -109,6 +129,7 @@ class Attributor:
             known, sdk_id = self._owner(cls)
             if not known and self._is_framework(cls):
                 continue
+            only_platform = False
             if known:
                 via = "via_obfuscated" if passed_obfuscated else "direct"
                 return Attribution(APP_ITSELF if sdk_id is None else "sdk", sdk_id, frame, confidence[via], via)
@@ -120,12 +141,18 @@ class Attributor:
             if not passed_obfuscated:
                 # Readable code of no known SDK and not the app's package called the API: it is the reader.
                 break
+        if only_platform:
+            # No frame of the app, an SDK or any other code: the runtime read it for itself (the JVM or ART
+            # reading /proc/cpuinfo at start-up). Not the app's doing, and not judged as such.
+            return Attribution(PLATFORM, None, None, confidence["direct"], "platform_only")
         return Attribution("unknown", None, first_unowned, confidence["unknown_code"], "unknown_code")
 
     def sdk_name(self, sdk_id: str | None, owner: str) -> str:
         if sdk_id is not None and sdk_id in self.names:
             name = self.names[sdk_id].name
             return f"{name.en} ({name.zh})" if name.zh else name.en
+        if owner == PLATFORM:
+            return "the platform itself"
         return "app itself" if owner == APP_ITSELF else "unknown code"
 
 

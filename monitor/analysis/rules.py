@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitor.analysis.attribution import APP_ITSELF, Attributor
+from monitor.analysis.attribution import APP_ITSELF, PLATFORM, Attributor
 from monitor.analysis.consent import UNDECIDED, ConsentResult, iso
 from monitor.analysis.findings import CitedArticle, Evidence, Finding, MatchRef, SdkRef, finding_id
 from monitor.data.models import SdkTable
@@ -74,7 +74,8 @@ class RuleContext:
     @property
     def reads(self) -> pd.DataFrame:
         if self._reads is None:
-            self._reads = self.timeline[self.timeline["is_pi"]]
+            # Reads the runtime made for itself (no app, SDK or other code on the stack) are not the app's.
+            self._reads = self.timeline[self.timeline["is_pi"] & (self.timeline["owner"] != PLATFORM)]
         return self._reads
 
     @property

@@ -134,6 +134,8 @@ class AttributionTable(BaseModel):
     model_config = Strict
     version: str
     framework_prefixes: list[str] = Field(min_length=1)
+    # Native libraries of the runtime and libc: their frames are skipped like framework classes.
+    platform_modules: list[str] = Field(default_factory=list)
     obfuscated_segment_max_len: int = Field(ge=1, le=3)
     confidence: dict[Literal["direct", "via_obfuscated", "unknown_code", "no_stack"], float]
     source: str = Field(min_length=8)

@@ -102,3 +102,33 @@ def test_bundled_table_names_the_vendor_of_a_umeng_frame():
     sdk = next(sdk for sdk in load_sdks().sdks if sdk.id == result.sdk_id)
     assert any(frame_class(UMENG_FRAME).startswith(prefix) for prefix in sdk.prefixes)
     assert "umeng" in sdk.id
+
+
+def test_a_stack_of_only_the_runtime_is_the_platform_not_the_app():
+    from monitor.analysis.attribution import PLATFORM, Attributor
+    from monitor.data import load_sdks
+    from monitor.data.rule_models import load_attribution
+
+    attributor = Attributor(sdks=load_sdks(), table=load_attribution(), app_package="com.example.demo")
+    jvm_start = ["0x7fc78ce234c6 libjvm.so!_ZN2os5fopenEPKcS1_+0x36", "0x7fc78cabe9cf libjvm.so!JNI_CreateJavaVM+0x4f",
+                 "0x7fc7978a189f libjli.so!JavaMain+0x8f", "0x7fc7977451f5 libc.so.6!0x891f5"]
+    assert attributor.attribute(jvm_start, api="libc.fopen").owner == PLATFORM
+    # An SDK's own native library on the stack is code, not the platform: it is the reader.
+    sdk_native = ["0x7f0000001000 libc.so!fopen+0x10", "0x7f0000002000 libumeng_sec.so!collect+0x44",
+                  "0x7f0000003000 libart.so!art_quick_invoke_stub+0x20"]
+    result = attributor.attribute(sdk_native, api="libc.fopen")
+    assert result.owner == "unknown" and "libumeng_sec.so" in result.frame
+
+
+def test_platform_reads_are_not_reported_before_consent(tmp_path):
+    from monitor.testing import factories as f
+
+    stack = ["0x7fc78ce234c6 libjvm.so!_ZN2os5fopenEPKcS1_+0x36", "0x7fc7977451f5 libc.so.6!0x891f5"]
+    events = [f.pi_read(ts=f.at(0.1), api="libc.fopen", category="device_id", value="processor: 0", stack=stack),
+              f.pi_read(ts=f.at(0.2), api="android.telephony.TelephonyManager.getDeviceId", category="device_id",
+                        value="867530912345675", stack=["com.example.demo.App.onCreate(App.java:3)"]),
+              f.click(ts=f.at(1.0), text="同意")]
+    findings = f.judge(tmp_path, events)
+    apis = {item.api for item in findings.findings if item.rule == "before-consent"}
+    assert apis == {"android.telephony.TelephonyManager.getDeviceId"}
+    assert findings.summary["platform_reads"] == 1
