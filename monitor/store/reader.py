@@ -37,12 +37,19 @@ INTEGER_COLUMNS = frozenset({"ts", "seq"})
 BAD_RUN_HINT = "the file was edited or truncated; re-capture, or restore it from the sealed copy"
 
 
+NULL_JSON = msgspec.Raw(b"null")
+
+
 def _row_type() -> type[msgspec.Struct]:
     """The Event schema as a msgspec struct. Built from the pydantic model so the two cannot drift; `seq` is
     required here (the writer numbers every line, and analysis orders by it)."""
     fields: list[tuple[Any, ...]] = []
     for name, info in Event.model_fields.items():
-        if info.is_required() or name == "seq":
+        if name == "stack":
+            # Kept as its JSON text: a run repeats a few thousand stacks millions of times, and each distinct
+            # text is decoded (and checked against the schema) once, see `_stacks_of`.
+            fields.append((name, msgspec.Raw, NULL_JSON))
+        elif info.is_required() or name == "seq":
             fields.append((name, info.annotation))
         else:
             fields.append((name, info.annotation, info.default))
@@ -52,6 +59,7 @@ def _row_type() -> type[msgspec.Struct]:
 
 EventRow = _row_type()
 _DECODER = msgspec.json.Decoder(EventRow)
+_STACK_DECODER = msgspec.json.Decoder(Event.model_fields["stack"].annotation)
 
 
 @dataclass
@@ -100,7 +108,9 @@ def _row_of_line(path: Path, number: int, line: bytes) -> Any:
         event = _check_line(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RunDirError(f"cannot read events: {path}:{number}: {_describe(exc)}", hint=BAD_RUN_HINT) from exc
-    return EventRow(**event.model_dump())
+    record = event.model_dump()
+    record["stack"] = msgspec.Raw(msgspec.json.encode(record["stack"]))
+    return EventRow(**record)
 
 
 def _line_number_at(path: Path, offset: int) -> int:
@@ -161,6 +171,17 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _stacks_of(path: Path, texts: list[Any], stacks: dict[bytes, list[str] | None]) -> Any:
+    """Each row's stack from its JSON text; rows with the same text share one list (decoded once)."""
+    keys = list(map(bytes, texts))
+    for key in set(keys).difference(stacks):
+        try:
+            stacks[key] = _STACK_DECODER.decode(key)
+        except msgspec.DecodeError as exc:
+            raise RunDirError(f"cannot read events: {_first_bad_line(path)}", hint=BAD_RUN_HINT) from exc
+    return map(stacks.__getitem__, keys)
+
+
 class _Columns:
     """One growing numpy array per Event field, filled block by block. Sized from the first block's bytes
     per line, so a file is normally filled without a single copy of what was read before."""
@@ -205,7 +226,7 @@ def read_events(path: Path) -> pd.DataFrame:
         raise RunDirError(f"{path} is missing", hint="point at a run directory written by `consentmon run`")
     columns = _Columns(path.stat().st_size)
     shared: dict[Any, Any] = {}
-    stacks: dict[tuple[str, ...], list[str]] = {}
+    stacks: dict[bytes, list[str] | None] = {}
     with _collector_paused():
         for offset, block in _blocks(path):
             rows = _rows_of_block(path, offset, block)
@@ -218,11 +239,7 @@ def read_events(path: Path) -> pd.DataFrame:
                 if name in SHARED_TEXT_COLUMNS:
                     values = map(shared.setdefault, values, values)
                 elif name == "stack":
-                    # A run repeats a few thousand stacks millions of times: rows with equal stacks share one list.
-                    if None in values:
-                        values = [stacks.setdefault(tuple(value), value) if value is not None else None for value in values]
-                    else:
-                        values = map(stacks.setdefault, map(tuple, values), values)
+                    values = _stacks_of(path, values, stacks)
                 columns.append(name, values, count)
             columns.size += count
             del rows
