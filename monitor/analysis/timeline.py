@@ -40,7 +40,9 @@ def build_timeline(events: pd.DataFrame) -> pd.DataFrame:
     timeline["process_key"] = pd.Series(process, index=timeline.index, copy=False).astype(str)
     # Few distinct values in millions of rows: as categories, every `kind == ...` filter is an integer compare.
     for name in ("source", "kind"):
-        timeline[name] = timeline[name].astype("category")
+        # What astype("category") gives (categories sorted), from one hash pass instead of its inference.
+        codes, categories = pd.factorize(timeline[name].to_numpy(dtype=object), sort=True)
+        timeline[name] = pd.Categorical.from_codes(codes, categories=categories)
     timeline["is_pi"] = (timeline["source"] == "hook") & (timeline["kind"] == "pi_read")
     return timeline
 
