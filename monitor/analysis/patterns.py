@@ -178,8 +178,11 @@ def _plausible_pair(lat_text: bytes, lat_places: int, lng_text: bytes, lng_place
 
 
 def _coordinates(data: bytes, classes: bytes, rules: PatternRules) -> list[PatternHit]:
-    hits = []
+    hits: list[PatternHit] = []
     fewest = min(rules.china_box.min_decimals, rules.min_world_decimals)
+    if b"0." + b"0" * fewest not in classes:
+        # Every coordinate reported (a pair, or keyed lat/lng) has a number with at least `fewest` decimals.
+        return hits
     for candidate in _candidate_pairs(classes, fewest):
         match = COORD_PAIR.search(data, max(0, candidate.start() - 4), min(len(data), candidate.end() + 64))
         if match is None or match.start(1) > candidate.start():
