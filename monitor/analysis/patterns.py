@@ -257,6 +257,16 @@ def detect(data: bytes, rules: PatternRules, *, stop_values: frozenset[str] = fr
         end = DIGIT_RUN_REST.match(classes, at).end()  # type: ignore[union-attr]  # "0*" always matches
         runs.append((at, end))
         at = classes.find(DIGIT_RUN_START, end)
-    hits = (_imei(data, runs, rules) + _mac(data, stop_values) + _mobile(data, runs) + _cn_id(data, runs)
-            + _email(data, rules) + _coordinates(data, classes, rules))
+    # Most parts are short JSON leaves and headers: a detector that cannot find anything there (no digit run,
+    # no separator, no '@') is not called at all.
+    hits: list[PatternHit] = []
+    if runs:
+        hits += _imei(data, runs, rules)
+    if len(data) >= len(MAC_SHAPES[0]) and (b":" in data or b"-" in data):
+        hits += _mac(data, stop_values)
+    if runs:
+        hits += _mobile(data, runs) + _cn_id(data, runs)
+    if b"@" in data:
+        hits += _email(data, rules)
+    hits += _coordinates(data, classes, rules)
     return sorted(hits, key=lambda hit: (hit.offset, hit.detector))
