@@ -172,18 +172,21 @@ class CaptureAddon:
         response = flow.response
         error = flow.error.msg if flow.error else None
         ts_request = _ns(request.timestamp_start) or 0
+        # Each of these parses headers again on every access; a flow is recorded under one host and URL.
+        host, url, method, scheme, port, path = (request.pretty_host, request.pretty_url, request.method, request.scheme,
+                                                 request.port, request.path)
         record = {
             "flow_id": flow.id,
             "ts_request_ns": ts_request,
             "ts_response_ns": _ns(response.timestamp_end) if response else None,
             "client": _client_address(flow.client_conn),
             "sni": flow.client_conn.sni,
-            "method": request.method,
-            "scheme": request.scheme,
-            "host": request.pretty_host,
-            "port": request.port,
-            "path": request.path,
-            "url": request.pretty_url,
+            "method": method,
+            "scheme": scheme,
+            "host": host,
+            "port": port,
+            "path": path,
+            "url": url,
             "http_version": request.http_version,
             "status": response.status_code if response else None,
             "error": error,
@@ -198,9 +201,9 @@ class CaptureAddon:
         }
         event = {
             "source": "net", "kind": KIND_FLOW, "ts": ts_request, "flow_id": flow.id,
-            "api": f"{request.method} {request.scheme}://{request.pretty_host}{request.path.split('?')[0]}",
-            "payload": {"method": request.method, "url": request.pretty_url, "host": request.pretty_host,
-                        "port": request.port, "scheme": request.scheme, "status": record["status"],
+            "api": f"{method} {scheme}://{host}{path.split('?')[0]}",
+            "payload": {"method": method, "url": url, "host": host,
+                        "port": port, "scheme": scheme, "status": record["status"],
                         "error": error, "http_version": request.http_version,
                         "request_size": record["request"]["size"] if record["request"] else 0,
                         "websocket_messages": len(record["websocket"])},
