@@ -152,7 +152,7 @@ export class Installer {
                     installer.record(entries, isStatic ? null : this, args, result, thrown);
                 } catch (error) {
                     installer.counters.recordErrors++;
-                    installer.counters.lastRecordError = `${job.api}: ${error}`;
+                    installer.counters.lastRecordError = `${job.api}: ${error} ${(error as Error).stack ?? ""}`;
                 } finally {
                     installer.recordingThreads.delete(threadId);
                 }

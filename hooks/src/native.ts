@@ -73,6 +73,17 @@ function hex(bytes: ArrayBuffer | null): string {
     return Array.from(new Uint8Array(bytes), (byte) => (byte + 0x100).toString(16).slice(1)).join(":");
 }
 
+let getpid: NativeFunction<number, []> | null = null;
+
+// True in a vfork()ed child (posix_spawn, the JVM's process launcher): it runs in the parent's memory
+// until it execs, and must not touch the agent's state.
+function inVforkChild(): boolean {
+    if (getpid === null) {
+        getpid = new NativeFunction(Module.getGlobalExportByName("getpid"), "int", []);
+    }
+    return getpid() !== Process.id;
+}
+
 export class NativeInstaller {
     // Threads running our own reads (the file a hook re-reads to learn the value): not the app's calls.
     private readonly busyThreads = new Set<number>();
@@ -189,6 +200,9 @@ export class NativeInstaller {
         const maxChars = this.config.maxValueChars;
         return Interceptor.attach(group.address, {
             onEnter(args) {
+                if (inVforkChild()) {
+                    return;
+                }
                 const threadId = this.threadId;
                 if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId)) {
                     return;

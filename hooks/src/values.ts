@@ -94,9 +94,26 @@ export function summariseList(value: JavaValue, itemMember: string | null, maxIt
     if (value === null || value === undefined) {
         return null;
     }
+    try {
+        return summariseElements(value, itemMember, maxItems, maxChars);
+    } catch (error) {
+        // Inside a hook on a JDK class the bridge resolves element classes with the boot loader and
+        // cannot wrap the app's objects; the collection's own text and size still say what was read.
+        if (!isJavaObject(value) || value.size === undefined) {
+            throw error;
+        }
+        const strings: JavaValue = useClass("java.lang.String");
+        const text = String(strings.valueOf.overload("java.lang.Object").call(strings, value));
+        return { count: Number(value.size()), items: [cap(text, maxChars)], sha256: Checksum.compute("sha256", text) };
+    }
+}
+
+function summariseElements(value: JavaValue, itemMember: string | null, maxItems: number, maxChars: number): ListSummary {
     let elements: JavaValue[];
     if (isJavaObject(value)) {
-        const collection = Java.cast(value, useClass("java.util.Collection"));
+        // A value typed as a List or Set already has toArray; casting looks the class up again, which
+        // fails inside a hook on a JDK class (its loader cannot see the app's classes).
+        const collection = value.toArray !== undefined ? value : Java.cast(value, useClass("java.util.Collection"));
         elements = collection.toArray();
     } else {
         elements = Array.prototype.slice.call(value);

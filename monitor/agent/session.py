@@ -89,6 +89,7 @@ class AgentHost:
         self.failure: BaseException | None = None
         self.script_errors = 0
         self.pending_children = 0
+        self.roots: set[int] = set()     # processes we spawned (children arrive by child gating)
         self._lock = threading.Lock()
         self.device.on("child-added", self._on_child_added)
         if on_output is not None:
@@ -102,6 +103,7 @@ class AgentHost:
             raise TargetError(f"cannot start {argv[0]}: not found", hint="give the full path of the program after --") from exc
         except frida.NotSupportedError as exc:
             raise TargetError(f"cannot start {argv[0]}: {exc}") from exc
+        self.roots.add(pid)
         self.instrument(pid)
         return pid
 
@@ -205,7 +207,10 @@ class AgentHost:
             raise self.failure
 
     def any_ending(self) -> bool:
-        return any(state.ending.is_set() or state.detached.is_set() for state in self.processes.values())
+        """True when a program we spawned is ending or gone. A child ending (a shell command the app ran,
+        a forked helper) is not the end of the run; with no spawned program, any process counts."""
+        watched = [state for pid, state in self.processes.items() if pid in self.roots] or list(self.processes.values())
+        return any(state.ending.is_set() or state.detached.is_set() for state in watched)
 
     def all_gone(self) -> bool:
         # A child being instrumented is not in `processes` yet, but it is not gone either.

@@ -1,91 +1,13 @@
-"""Helpers for the agent tests: real Frida against real local processes, events kept in memory."""
+"""Fixtures of the agent tests: real Frida against real local processes."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from monitor.agent.session import AgentHost, AgentOptions, local_device
 from monitor.data import load_catalogue
 from monitor.data.models import Catalogue
-from monitor.events import Event
-
-
-class ListSink:
-    """The EventSink of AgentHost, validating every event against the one schema as it arrives."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def append(self, event: dict[str, Any]) -> int:
-        Event.model_validate(event)
-        with self._lock:
-            self.events.append(event)
-            return len(self.events)
-
-    def hooks(self) -> list[dict[str, Any]]:
-        return [event for event in self.events if event["source"] == "hook"]
-
-
-@dataclass
-class AgentRun:
-    sink: ListSink
-    pid: int
-    output: bytes
-    summary: dict[int, dict[str, Any]]
-    host: AgentHost
-    outputs: dict[int, bytearray] = field(default_factory=dict)
-
-    def stdout_lines(self) -> list[str]:
-        return self.output.decode(errors="replace").splitlines()
-
-
-def run_under_agent(argv: list[str], *, catalogue: Catalogue | None = None, options: AgentOptions | None = None,
-                    timeout: float = 60.0) -> AgentRun:
-    """Spawn argv suspended under the agent, resume it, wait until it (and its children) ended."""
-    sink = ListSink()
-    outputs: dict[int, bytearray] = {}
-    lock = threading.Lock()
-
-    def on_output(pid: int, fd: int, data: bytes) -> None:
-        if fd == 1 and data:
-            with lock:
-                outputs.setdefault(pid, bytearray()).extend(data)
-
-    host = AgentHost(local_device(), sink, catalogue or load_catalogue(), options or AgentOptions(), on_output=on_output)
-    pid = host.spawn(argv)
-    host.resume(pid)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        host.check()
-        if host.any_ending() and options is not None and options.wait_for_jvm:
-            break
-        if host.all_gone():
-            break
-        time.sleep(0.02)
-    else:
-        host.finish()
-        raise AssertionError(f"{argv[0]} did not end within {timeout} s")
-    summary = host.finish()
-    host.check()
-    with lock:
-        output = b"".join(bytes(outputs[key]) for key in sorted(outputs))
-    return AgentRun(sink=sink, pid=pid, output=output, summary=summary, host=host, outputs=outputs)
 
 
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    # Compiled targets are cached by source hash across runs (CONSENTMON_CACHE or ~/.cache/consentmon).
-    yield None  # type: ignore[misc]
