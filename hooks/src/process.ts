@@ -12,9 +12,12 @@ export function currentProcessName(configured: string | null): string {
     if (cachedName === null || cachedPid !== Process.id) {
         let name = `pid:${Process.id}`;
         try {
-            const first = File.readAllText("/proc/self/cmdline").split("\u0000")[0];
+            // cmdline is NUL-separated: reading it as text fails on the first NUL, so take the bytes.
+            const bytes = new Uint8Array(File.readAllBytes("/proc/self/cmdline"));
+            const end = bytes.indexOf(0);
+            const first = String.fromCharCode(...bytes.subarray(0, end < 0 ? bytes.length : end));
             if (first.length > 0) {
-                name = first;
+                name = decodeURIComponent(escape(first));
             }
         } catch (error) {
             name = `pid:${Process.id} (${error})`;

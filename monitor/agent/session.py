@@ -90,6 +90,7 @@ class AgentHost:
         self.script_errors = 0
         self.pending_children = 0
         self.roots: set[int] = set()     # processes we spawned (children arrive by child gating)
+        self.closed = False
         self._lock = threading.Lock()
         self.device.on("child-added", self._on_child_added)
         if on_output is not None:
@@ -134,6 +135,8 @@ class AgentHost:
     def _on_child_added(self, child: frida.core.Child) -> None:
         # Frida delivers this signal on its own event thread; attaching from there waits on that same
         # thread and never returns (seen with frida 17.2: the child stays gated, the run hangs).
+        if self.closed or (child.origin == "fork" and child.parent_pid not in self.processes):
+            return  # another host's child (one frida device serves every host in this Python process)
         self.pending_children += 1
         threading.Thread(target=self._instrument_child, args=(child,), name=f"consentmon-child-{child.pid}",
                          daemon=True).start()
@@ -218,6 +221,9 @@ class AgentHost:
 
     def finish(self) -> dict[int, dict[str, Any]]:
         """Flush every agent, collect its counters and detach. Returns per-pid stats."""
+        if not self.closed:
+            self.closed = True
+            self.device.off("child-added", self._on_child_added)
         summary: dict[int, dict[str, Any]] = {}
         for state in list(self.processes.values()):
             if not state.detached.is_set():

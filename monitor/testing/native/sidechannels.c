@@ -23,7 +23,13 @@ static void read_fd(const char *label, int fd) {
     if (fd >= 0) close(fd);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "flood") == 0) {
+        /* The same identifier read over and over, as a polling SDK does: the rate limit's case. */
+        for (int i = 0; i < 200; i++) close(open("/sys/class/net/lo/address", O_RDONLY));
+        printf("{\"read\": \"flood\", \"ok\": true, \"count\": 200}\n");
+        return 0;
+    }
     read_fd("open", open("/sys/class/net/lo/address", O_RDONLY));
     read_fd("openat", openat(AT_FDCWD, "/proc/net/arp", O_RDONLY));
     FILE *cpu = fopen("/proc/cpuinfo", "r");

@@ -407,6 +407,16 @@ public final class Item {{
 {items}
 }}
 """,
+            f"{base}/EarlyCall.java": f"""package {STUB_PACKAGE};
+
+/** Reads the Android ID in the very first statement of main: a monitor that hooks late misses it. */
+public final class EarlyCall {{
+    public static void main(java.lang.String[] args) {{
+        java.lang.String androidId = android.provider.Settings.Secure.getString(null, "android_id");
+        System.out.println("{{\\"android_id\\": \\"" + androidId + "\\"}}");
+    }}
+}}
+""",
             f"{base}/Exerciser.java": f"""package {STUB_PACKAGE};
 
 /** Calls every catalogue signature; one JSON line per call with what the program saw. */
