@@ -141,6 +141,10 @@ export class NativeInstaller {
                 // An alias of a function already hooked (glibc's open64 is open): one hook serves both.
                 existing.entries.push(entry);
                 existing.conditions.push(compile(entry.when));
+                jobs.push(this.registry.add({
+                    api: entry.api, hookClass: existing.module, method: entry.export, overload: key, entries: 1,
+                    status: "installed", error: null,
+                }, null));
                 continue;
             }
             const module = Process.findModuleByAddress(address);

@@ -121,32 +121,73 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
     console.print(f"[green]✓[/] {run_dir}: every file matches its manifest; the event hash chain is intact")
 
 
-@app.command("catalogue")
+@app.command("catalogue", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def catalogue(
+    ctx: typer.Context,
     output_format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     path: Annotated[Path | None, typer.Option("--catalogue", help="a catalogue file other than the built-in one")] = None,
+    check: Annotated[bool, typer.Option("--check", help="run CMD (after --) under the agent and show per entry: installed, failed, fired")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --check: print the result as JSON")] = False,
+    duration: Annotated[float, typer.Option("--duration", help="with --check: stop CMD after this many seconds", min=0.1)] = 30.0,
+    app_package: Annotated[str | None, typer.Option("--app-package", help="with --check: the target's own package")] = None,
 ) -> None:
-    """Print the hook catalogue: every API the agent hooks and the PI category it reports."""
+    """Print the hook catalogue; with --check -- CMD, which entries install and fire in CMD."""
     from monitor.data import CATALOGUE_FILE, load_catalogue
 
     with user_errors():
         loaded = load_catalogue(path or CATALOGUE_FILE)
+    if check:
+        _check_catalogue(loaded, list(ctx.args), as_json=as_json, duration=duration, app_package=app_package)
+        return
     if output_format == "json":
         rows = [{"api": entry.api, "category": entry.category, "kind": entry.kind, "impl": entry.impl,
-                 "what": entry.what, "permission": entry.permission,
+                 "signatures": entry.signatures, "what": entry.what, "permission": entry.permission,
                  "when": entry.when.model_dump() if entry.when else None, "source": entry.source}
                 for entry in loaded.hooks]
+        rows += [{"api": entry.api, "category": entry.category, "kind": entry.kind, "native": True, "module": entry.module,
+                  "export": entry.export, "what": entry.what, "permission": entry.permission,
+                  "when": entry.when.model_dump() if entry.when else None, "source": entry.source}
+                 for entry in loaded.native]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if output_format != "table":
         raise typer.BadParameter("--format is table or json")
-    table = Table(title=f"hook catalogue {loaded.version}: {len(loaded.hooks)} hooks, {len(loaded.categories())} PI categories")
+    table = Table(title=f"hook catalogue {loaded.version}: {len(loaded.apis())} APIs ({len(loaded.hooks)} Java entries, "
+                        f"{len(loaded.native)} native), {len(loaded.categories())} PI categories")
     for column in ("category", "api", "when", "permission"):
         table.add_column(column, overflow="fold")
     for entry in loaded.hooks:
-        when = f"arg{entry.when.arg} {entry.when.match} {','.join(entry.when.values)}" if entry.when else ""
+        when = f"{'this' if entry.when.receiver else f'arg{entry.when.arg}'} {entry.when.match} {','.join(entry.when.values)}" if entry.when else ""
         table.add_row(entry.category, entry.api, when, entry.permission)
+    for native in loaded.native:
+        when = f"arg{native.when.arg} {native.when.match} {','.join(native.when.values)}" if native.when else ""
+        table.add_row(native.category, native.api, when, native.permission)
     console.print(table)
+
+
+def _check_catalogue(loaded, command: list[str], *, as_json: bool, duration: float, app_package: str | None) -> None:  # type: ignore[no-untyped-def]
+    from monitor.agent.check import check_catalogue
+
+    if not command:
+        raise typer.BadParameter("give the command to check after --, e.g. consentmon catalogue --check -- java -jar app.jar")
+    with user_errors():
+        result = check_catalogue(command, loaded, duration=duration, own_package=app_package)
+    rows = [row.as_dict() for row in result.entries]
+    if as_json:
+        print(json.dumps({"argv": result.argv, "processes": result.processes, "exit_reason": result.exit_reason,
+                          "script_errors": result.script_errors, "entries": rows}, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"catalogue check: {' '.join(result.argv)} — {len(result.processes)} process(es), {result.exit_reason}")
+    for column in ("api", "category", "installed", "failed", "fired", "first error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = "green" if row["fired"] else ("red" if row["failed"] and not row["installed"] else None)
+        table.add_row(row["api"], row["category"], str(row["installed"]), str(row["failed"]), str(row["fired"]),
+                      (row["errors"] or [""])[0], style=style)
+    console.print(table)
+    installed = sum(1 for row in rows if row["installed"])
+    fired = sum(1 for row in rows if row["fired"])
+    console.print(f"{installed} of {len(rows)} entries installed, {fired} fired; script errors: {result.script_errors}")
 
 
 @app.command("demo")
