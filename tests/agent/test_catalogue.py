@@ -70,8 +70,8 @@ def test_catalogue_check_reports_installed_and_fired_entries_of_a_program() -> N
     report = json.loads(result.output)
     rows = {(row["api"], row["category"]): row for row in report["entries"]}
     assert report["exit_reason"] == "target-ended"
-    assert rows[("libc.ioctl", "device_id")]["installed"] == 1 and rows[("libc.ioctl", "device_id")]["fired"] == 1
-    assert rows[("libc.open64", "device_id")]["installed"] == 1  # glibc's alias of open: one hook serves both
+    assert rows[("libc.so.ioctl", "device_id")]["installed"] == 1 and rows[("libc.so.ioctl", "device_id")]["fired"] == 1
+    assert rows[("libc.so.open64", "device_id")]["installed"] == 1  # glibc's alias of open: one hook serves both
     # No JVM in a C program: Java entries are neither installed nor failed, and none fired.
     java = [row for row in report["entries"] if not row["api"].startswith("libc.")]
     assert java and all(row["installed"] == 0 and row["fired"] == 0 for row in java)

@@ -36,16 +36,16 @@ def by_api(run: AgentRun) -> dict[str, list[dict]]:
 def test_each_side_channel_is_recorded_once_with_what_the_program_read(sidechannels: tuple[AgentRun, dict]) -> None:
     run, reads = sidechannels
     events = by_api(run)
-    assert [event["value"] for event in events["libc.open"]] == [reads["open"]["value"]]   # the loopback MAC
-    assert events["libc.open"][0]["args"][0] == "/sys/class/net/lo/address"
-    assert [event["args"][1] for event in events["libc.openat"]] == ["/proc/net/arp"]
-    assert events["libc.openat"][0]["value"].startswith("IP address")
+    assert [event["value"] for event in events["libc.so.open"]] == [reads["open"]["value"]]   # the loopback MAC
+    assert events["libc.so.open"][0]["args"][0] == "/sys/class/net/lo/address"
+    assert [event["args"][1] for event in events["libc.so.openat"]] == ["/proc/net/arp"]
+    assert events["libc.so.openat"][0]["value"].startswith("IP address")
     # fopen opens through open inside libc: one read, reported as the caller's fopen.
-    assert [event["args"][0] for event in events["libc.fopen"]] == ["/proc/cpuinfo"]
-    assert [event["value"] for event in events["libc.ioctl"]] == [reads["ioctl"]["value"]]
-    assert events["libc.ioctl"][0]["payload"]["interface"] == "lo"
-    assert [event["value"] for event in events["libc.__system_property_get"]] == [reads["property"]["value"]]
-    ifaddrs = events["libc.getifaddrs"]
+    assert [event["args"][0] for event in events["libc.so.fopen"]] == ["/proc/cpuinfo"]
+    assert [event["value"] for event in events["libc.so.ioctl"]] == [reads["ioctl"]["value"]]
+    assert events["libc.so.ioctl"][0]["payload"]["interface"] == "lo"
+    assert [event["value"] for event in events["libc.so.__system_property_get"]] == [reads["property"]["value"]]
+    ifaddrs = events["libc.so.getifaddrs"]
     assert len(ifaddrs) == 1 and "lo mac 00:00:00:00:00:00" in ifaddrs[0]["value"] and "lo inet 127.0.0.1" in ifaddrs[0]["value"]
 
 
@@ -54,8 +54,8 @@ def test_reads_that_are_not_identifiers_or_that_failed_are_not_recorded(sidechan
     assert reads["silent-open"]["ok"] and not reads["silent-missing"]["ok"] and reads["silent-ioctl"]["ok"]
     paths = [arg for event in run.sink.hooks() for arg in event["args"]]
     assert "/proc/self/stat" not in paths and "/sys/class/net/consentmon-none/address" not in paths
-    assert len(by_api(run)["libc.ioctl"]) == 1
-    assert [event["args"][0] for event in by_api(run)["libc.__system_property_get"]] == ["ro.serialno"]
+    assert len(by_api(run)["libc.so.ioctl"]) == 1
+    assert [event["args"][0] for event in by_api(run)["libc.so.__system_property_get"]] == ["ro.serialno"]
 
 
 def test_native_events_carry_a_backtrace_and_the_calling_library(sidechannels: tuple[AgentRun, dict]) -> None:
@@ -77,8 +77,8 @@ def test_a_flood_is_counted_and_reported_not_stored(targets: dict) -> None:
     # 200 reads of the MAC file under a cap of 50 per API per second (the loop takes far less than 1 s;
     # a slower machine only moves reads from "dropped" to "stored", the sum stays 200).
     run = run_under_agent([str(targets["sidechannels"]), "flood"], options=AgentOptions(max_events_per_api_per_second=50))
-    stored = len(by_api(run)["libc.open"])
-    dropped = sum(event["payload"].get("libc.open", 0) for event in run.sink.events if event["category"] == "rate_limited")
+    stored = len(by_api(run)["libc.so.open"])
+    dropped = sum(event["payload"].get("libc.so.open", 0) for event in run.sink.events if event["category"] == "rate_limited")
     assert stored + dropped == 200
     assert 50 <= stored < 200 and dropped > 0
 
@@ -90,6 +90,6 @@ def test_children_by_fork_and_by_spawn_are_instrumented_with_their_own_pid(targe
     assert all(line["status"] == 0 for line in reaped), reaped
     reads = [(event["pid"], event["api"]) for event in run.sink.hooks()]
     for role in ("parent", "exec-child", "fork-child"):
-        assert reads.count((roles[role]["pid"], "libc.open")) == 1, (role, reads)
+        assert reads.count((roles[role]["pid"], "libc.so.open")) == 1, (role, reads)
     instrumented = {event["pid"]: event["payload"]["origin"] for event in run.sink.events if event["category"] == "child-instrumented"}
     assert instrumented == {roles["exec-child"]["pid"]: "exec", roles["fork-child"]["pid"]: "fork"}
