@@ -215,6 +215,8 @@ class _Columns:
             self._grow(self.size + count, bytes_per_line)
 
     def frame(self) -> pd.DataFrame:
+        if not self.arrays:  # an empty file: no block was read
+            self._grow(0, float(max(self.file_bytes, 1)))
         return pd.DataFrame({name: pd.Series(array[: self.size], dtype=array.dtype, copy=False)
                              for name, array in self.arrays.items()}, copy=False)
 
@@ -243,8 +245,6 @@ def read_events(path: Path) -> pd.DataFrame:
                 columns.append(name, values, count)
             columns.size += count
             del rows
-        if not columns.capacity:
-            columns.reserve(0, 1.0)
         frame = columns.frame()
     seqs = frame["seq"].to_numpy()
     if len(seqs) > 1 and not bool((seqs[1:] >= seqs[:-1]).all()):
