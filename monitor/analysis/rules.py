@@ -531,6 +531,9 @@ def _permission_events(context: RuleContext) -> list[tuple[int, int, str, str | 
                                             events["api"].tolist(), events["consent_state"].tolist()):
         if not isinstance(payload, dict):
             continue
+        if str(payload.get("check", "")).casefold() == "true":
+            # checkSelfPermission: the app asking the system, not the user; it neither prompts nor answers.
+            continue
         names = payload.get("permissions") or ([payload["permission"]] if payload.get("permission") else [])
         results = payload.get("results") if isinstance(payload.get("results"), list) else [payload.get("result")] * len(names)
         for name, result in zip(names, results):

@@ -86,12 +86,16 @@ def prefs(*, ts: int = T0, key: str = "privacy_agreed", value: str = "true", pro
 
 
 def permission(*, ts: int = T0, permission: str = "android.permission.READ_PHONE_STATE",
-               result: Literal["granted", "denied"] | None = None, process: str = APP, pid: int = PID) -> dict[str, Any]:
-    """A runtime permission request (result None) or its result."""
+               result: Literal["granted", "denied"] | None = None, check: bool = False, process: str = APP,
+               pid: int = PID) -> dict[str, Any]:
+    """A runtime permission request (result None), its result, or (check=True) a checkSelfPermission."""
     payload: dict[str, Any] = {"permission": permission}
     if result is not None:
         payload["result"] = result
     api = "android.app.Activity.requestPermissions" if result is None else "android.app.Activity.onRequestPermissionsResult"
+    if check:
+        payload["check"] = "true"
+        api = "android.app.ContextImpl.checkPermission"
     return _event("hook", "permission", ts, category="permission", api=api, process=process, pid=pid,
                   thread="main", payload=payload)
 

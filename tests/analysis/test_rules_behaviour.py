@@ -148,6 +148,9 @@ HOUR = 3600
     ([permission(ts=at(2), result="denied"), permission(ts=at(60), permission="android.permission.CAMERA")], False),
     ([permission(ts=at(2), result="denied"), permission(ts=at(2 + 48 * HOUR))], False),   # exactly 48 h later
     ([permission(ts=at(2), result="denied"), permission(ts=at(2 + 48 * HOUR - 1))], True),
+    # checking whether a permission is held asks the system, not the user: not a re-request
+    ([permission(ts=at(2), result="denied"), permission(ts=at(30), result="denied", check=True),
+      permission(ts=at(31), result="denied", check=True)], False),
 ])
 def test_permission_rerequest(tmp_path, events, fires):
     found = _rules(judge(tmp_path / "run", [*AGREE_AT_0, *events]), "permission-rerequest")
