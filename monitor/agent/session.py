@@ -28,6 +28,10 @@ class EventSink(Protocol):
 @dataclass
 class AgentOptions:
     wait_for_jvm: bool = False
+    # Follow forked/exec'd children. Frida holds each child until it is instrumented; a child whose exec
+    # fails then dies instead of returning the error to its parent (seen with the JVM's spawn helper),
+    # so a target that probes for programs (`exec("su")`) may want it off.
+    follow_children: bool = True
     own_package: str | None = None
     process_name: str | None = None
     max_stack_frames: int = 24
@@ -112,7 +116,8 @@ class AgentHost:
         """Attach, load and arm the agent in a suspended process (not resumed here)."""
         try:
             session = self.device.attach(pid)
-            session.enable_child_gating()
+            if self.options.follow_children:
+                session.enable_child_gating()
             script = session.create_script(self.bundle, name="consentmon")
         except (frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError) as exc:
             raise TargetError(f"cannot attach to pid {pid}: {exc}",

@@ -48,6 +48,8 @@ def run(
     app: Annotated[str | None, typer.Option("--app", help="package of the app on the device")] = None,
     apk: Annotated[Path | None, typer.Option("--apk", help="install this APK first (its SHA-256, version and signer go into run.json)")] = None,
     frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
+    follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
+                                                  help="instrument child processes too (off: a failing exec in the target returns its error instead of killing the child)")] = True,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
 
@@ -71,9 +73,11 @@ def run(
             raise typer.BadParameter("give the command to run after --, e.g. consentmon run --host -- java -jar app.jar")
         target = out or Path("reports") / f"run-{_stamp()}"
         driver = _scenario_driver(scenario) if scenario else None
+        from monitor.agent.session import AgentOptions
         result = run_host(HostRunConfig(argv=command, out=target, duration=duration, app_package=app_package,
                                         app_domains=list(app_domain or []), block_upstream=offline,
-                                        ssl_insecure=ssl_insecure, driver=driver))
+                                        ssl_insecure=ssl_insecure, driver=driver,
+                                        agent_options=AgentOptions(follow_children=follow_children)))
     _print_run(result)
 
 
