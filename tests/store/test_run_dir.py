@@ -131,3 +131,36 @@ def test_not_a_run_directory(tmp_path):
     with pytest.raises(RunDirError) as error:
         read_run(tmp_path)
     assert RUN_FILE in str(error.value) and error.value.hint
+
+
+def test_reader_edge_cases_keep_their_line_numbers(tmp_path):
+    # A bad line far into a large file (past the reader's first block) is still named by its line.
+    root = tmp_path / "run"
+    writer = RunWriter(root, run_info={})
+    filler = "x" * 2000
+    for ts in range(12_000):
+        writer.append(_event(ts, payload={"pad": filler}))
+    writer.close()
+    with open(root / EVENTS_FILE, "a") as handle:
+        handle.write('{"source": "hook", "kind": "pi_read", "ts": "soon", "seq": 12000}\n')
+    with pytest.raises(RunDirError) as error:
+        read_run(root)
+    assert f"{EVENTS_FILE}:12001" in str(error.value)
+
+
+def test_empty_events_file_reads_as_no_events(tmp_path):
+    root = tmp_path / "run"
+    RunWriter(root, run_info={}).close()
+    run = read_run(root)
+    assert len(run.events) == 0 and "ts" in run.events.columns
+
+
+def test_crlf_line_endings_are_read(tmp_path):
+    root = tmp_path / "run"
+    writer = RunWriter(root, run_info={})
+    for ts in (1, 2):
+        writer.append(_event(ts))
+    writer.close()
+    events = root / EVENTS_FILE
+    events.write_bytes(events.read_bytes().replace(b"\n", b"\r\n"))  # copied through a Windows tool
+    assert list(read_run(root).events["value"]) == ["v1", "v2"]
