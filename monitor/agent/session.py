@@ -171,12 +171,20 @@ class AgentHost:
             payload = message.get("payload") or {}
             kind = payload.get("type")
             if kind == "events:add":
-                for event in payload["events"]:
+                events = payload["events"]
+                offset = self.clock_offset_ns
+                for event in events:
                     device_ts = int(event["device_ts"])
                     event["device_ts"] = device_ts
-                    event["ts"] = device_ts + self.clock_offset_ns
+                    event["ts"] = device_ts + offset
                     event["seq"] = -1
-                    self.sink.append(event)
+                # A sink that takes a batch (RunWriter) flushes once per batch, not once per event.
+                append_many = getattr(self.sink, "append_many", None)
+                if append_many is not None:
+                    append_many(events)
+                else:
+                    for event in events:
+                        self.sink.append(event)
             elif kind == "agent:status":
                 self._on_status(state, payload)
         except Exception as exc:  # noqa: BLE001 - recorded and re-raised by check(): capture fails loudly

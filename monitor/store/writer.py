@@ -1,9 +1,16 @@
 """Append-only writer of a run directory.
 
-Every event is validated, numbered, written as one JSON line and flushed at once, and folded into a
-SHA-256 hash chain (chain_n = sha256(chain_{n-1} || line_n)) whose head goes into the manifest; so a
-line changed, dropped or reordered later is detected by `verify`. A write that fails raises
-`CaptureError`: capture stops loudly rather than losing evidence.
+Every event is validated, numbered, written as one JSON line and flushed before `append` returns
+(`append_many`: one flush per batch, before it returns), and folded into a SHA-256 hash chain
+(chain_n = sha256(chain_{n-1} || line_n)) whose head goes into the manifest; so a line changed, dropped
+or reordered later is detected by `verify`. A write that fails raises `CaptureError`: capture stops
+loudly rather than losing evidence.
+
+`monitor.events.Event` (pydantic) is THE schema. The agent floods this writer with events (issue 3:
+≥ 100 000 events/s), which pydantic validation and `json.dumps` cannot keep up with, so events are
+checked against `EventRecord`, a msgspec struct derived field by field from `Event`, and encoded by
+msgspec. What the struct refuses (a value pydantic would coerce, e.g. "12" for an int, or a real schema
+error) goes through `Event` itself, so what is accepted, and the error raised, are pydantic's.
 """
 
 from __future__ import annotations
@@ -13,8 +20,11 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import msgspec
 
 from monitor.errors import CaptureError
 from monitor.events import Event
@@ -24,13 +34,44 @@ from monitor.store.manifest import write_manifest
 GENESIS = "0" * 64
 
 
-def dump_line(record: dict[str, Any]) -> bytes:
+
+def _derive_event_record() -> type[msgspec.Struct]:
+    fields = [(name, info.annotation) if info.is_required() else (name, info.annotation, info.default)
+              for name, info in Event.model_fields.items()]
+    # kw_only: fields keep Event's order whatever their defaults; forbid: Event is extra="forbid".
+    return msgspec.defstruct("EventRecord", fields, kw_only=True, forbid_unknown_fields=True)
+
+
+EventRecord = _derive_event_record()
+_encode = msgspec.json.Encoder(order="sorted").encode
+
+
+def dump_line(record: dict[str, Any] | msgspec.Struct) -> bytes:
     """The one serialisation of a record: compact, keys sorted, UTF-8, newline-terminated."""
-    return (json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    try:
+        return _encode(record) + b"\n"
+    except TypeError:
+        # Outside what msgspec encodes with sorted keys (a dict keyed by numbers, deep in a payload):
+        # the same JSON text, by the standard library.
+        if isinstance(record, msgspec.Struct):
+            record = msgspec.structs.asdict(record)
+        return (json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
 
 def chain_next(previous: str, line: bytes) -> str:
     return hashlib.sha256(previous.encode() + line).hexdigest()
+
+
+def to_record(event: Event | dict[str, Any]) -> msgspec.Struct:
+    """An event checked against the schema, as an `EventRecord`. Raises pydantic's ValidationError."""
+    if type(event) is not dict:  # noqa: E721 - exact type first: isinstance on a pydantic class is slow
+        if isinstance(event, Event):
+            return msgspec.convert(event.model_dump(), EventRecord)
+    try:
+        return msgspec.convert(event, EventRecord)
+    except msgspec.ValidationError:
+        # Pydantic decides: it coerces what it accepts in lax mode, and its error names the field.
+        return msgspec.convert(Event.model_validate(event).model_dump(), EventRecord)
 
 
 class RunWriter:
@@ -52,7 +93,7 @@ class RunWriter:
             raise CaptureError(f"cannot create run directory {self.root}: {exc}") from exc
         self._lock = threading.Lock()
         self._seq = 0
-        self._chain = GENESIS
+        self._chain = GENESIS.encode()  # hex digits as bytes: what chain_next hashes before each line
         self._closed = False
         self.counts: dict[str, int] = {}
         self.run_info: dict[str, Any] = {"schema": 1, "started_ns": time.time_ns(), **run_info}
@@ -64,22 +105,62 @@ class RunWriter:
 
     def append(self, event: Event | dict[str, Any]) -> int:
         """Validate, number, write and flush one event. Returns its seq."""
-        record = event.model_dump() if isinstance(event, Event) else Event.model_validate(event).model_dump()
+        record = to_record(event)
         with self._lock:
-            if self._closed:
-                raise CaptureError("an event arrived after the run was closed; it would be lost")
-            record["seq"] = self._seq
+            self._check_open()
+            record.seq = self._seq
             line = dump_line(record)
             self._write(self._events, line, EVENTS_FILE)
-            self._chain = chain_next(self._chain, line)
+            self._chain = hashlib.sha256(self._chain + line).hexdigest().encode()
             self._seq += 1
-            key = f"{record['source']}:{record['kind']}"
-            self.counts[key] = self.counts.get(key, 0) + 1
-            return record["seq"]
+            self._count(record)
+            return record.seq
 
-    def append_many(self, events: list[dict[str, Any]]) -> None:
+    def append_many(self, events: Iterable[Event | dict[str, Any]]) -> int:
+        """Validate, number and write events in order, with one flush for all of them. Returns how many.
+
+        Each event is written whole or not at all, exactly as by `append`: on an event outside the
+        schema, the events before it are written and flushed, then its error is raised."""
+        records: list[msgspec.Struct] = []
+        refused: Exception | None = None
         for event in events:
-            self.append(event)
+            try:
+                records.append(to_record(event))
+            except ValueError as exc:  # pydantic's ValidationError
+                refused = exc
+                break
+        with self._lock:
+            self._check_open()
+            seq = self._seq
+            chain = self._chain
+            lines: list[bytes] = []
+            sha256 = hashlib.sha256
+            for record in records:
+                record.seq = seq
+                line = dump_line(record)
+                lines.append(line)
+                chain = sha256(chain + line).hexdigest().encode()
+                seq += 1
+            if lines:
+                self._write(self._events, b"".join(lines), EVENTS_FILE)
+            # Numbers, chain and counts move only once the whole batch is on disk.
+            self._seq = seq
+            self._chain = chain
+            counts = self.counts
+            for record in records:
+                key = f"{record.source}:{record.kind}"
+                counts[key] = counts.get(key, 0) + 1
+        if refused is not None:
+            raise refused
+        return len(records)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CaptureError("an event arrived after the run was closed; it would be lost")
+
+    def _count(self, record: msgspec.Struct) -> None:
+        key = f"{record.source}:{record.kind}"
+        self.counts[key] = self.counts.get(key, 0) + 1
 
     def append_flow(self, flow_record: dict[str, Any]) -> None:
         """One decoded HTTP exchange (see capture.addon for its fields)."""
@@ -88,7 +169,7 @@ class RunWriter:
                 raise CaptureError("a flow arrived after the run was closed; it would be lost")
             self._write(self._flows, dump_line(flow_record), FLOWS_FILE)
 
-    def _write(self, handle: BinaryIO, line: bytes, name: str) -> None:
+    def _write(self, handle: BinaryIO, line: bytes | bytearray, name: str) -> None:
         try:
             handle.write(line)
             handle.flush()
@@ -117,7 +198,7 @@ class RunWriter:
                 finally:
                     handle.close()
         self.write_run_info(ended_ns=time.time_ns(), event_count=self._seq, event_counts=dict(sorted(self.counts.items())), **run_updates)
-        write_manifest(self.root, chain_head=self._chain, event_count=self._seq)
+        write_manifest(self.root, chain_head=self._chain.decode(), event_count=self._seq)
         return self.root / RUN_FILE
 
     def __enter__(self) -> "RunWriter":
