@@ -68,6 +68,18 @@ def test_hashed_and_base64_identifiers_are_found_in_the_umeng_upload(agreed):
     assert all(item["evidence"]["flow_ids"] for item in flows)
 
 
+def test_each_flow_is_joined_to_the_code_that_opened_its_connection(agreed):
+    _, findings = agreed
+    sent_by = {item["host"]: item["evidence"]["detail"].get("sent_by") for item in findings["findings"]
+               if item["rule"] == "before-consent" and item["host"]}
+    # The SDK's own uploader opened the Umeng connection; the app's helper opened the tracker's.
+    assert sent_by["ulogs.umeng.com"]["sdk_id"] == "umeng-analytics"
+    assert "UMLogUploader" in sent_by["ulogs.umeng.com"]["frame"]
+    assert sent_by["collect.adtrack-demo.cn"]["owner"] == "app"
+    for joined in sent_by.values():
+        assert 0 <= joined["gap_ms"] <= joined["window_ms"]
+
+
 def test_nothing_after_consent_is_reported_as_before_consent(agreed):
     _, findings = agreed
     consent_ns = findings["consent"]["consent_ns"]

@@ -20,6 +20,7 @@ import pandas as pd
 from monitor.analysis.attribution import Attributor, attribute_events
 from monitor.analysis.consent import consent_history, mark_consent
 from monitor.analysis.findings import Findings, write_findings
+from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
 from monitor.analysis.rules import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
 from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
 from monitor.data import load_catalogue, load_consent_words, load_sdks
@@ -33,7 +34,7 @@ __all__ = ["analyze_run", "analyze", "write_findings", "Findings", "prepare_flow
 FLOW_MATCH_COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector",
                       "flow_ts", "host", "consent_state", "consent_confidence", "flow_background", "party",
                       "registrable_domain", "dest_sdk_id", "vendor", "reader_sdk_id", "reader_owner", "reader_frame",
-                      "reader_confidence"]
+                      "reader_confidence", *SENDER_COLUMNS[1:]]
 
 
 def _check_scope(scope: ScopeFile, path: Path) -> None:
@@ -57,13 +58,15 @@ def _check_scope(scope: ScopeFile, path: Path) -> None:
 
 
 def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_package: str | None,
-                         first_party_domains: tuple[str, ...], classify: Any = None) -> pd.DataFrame:
+                         first_party_domains: tuple[str, ...], classify: Any = None,
+                         senders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Join value matches (monitor.analysis.matching COLUMNS) to their flow and its destination.
 
     Keeps only matches of a value a hook read (confidence "exact"): a shape alone (pattern) does not prove
     the app read PI. Adds: flow_ts, host, consent_state, consent_confidence, flow_background (the flow's
     moment), party, registrable_domain, dest_sdk_id, vendor (classify_host), reader_sdk_id, reader_owner,
-    reader_frame, reader_confidence (the attribution of the read whose value was sent).
+    reader_frame, reader_confidence (the attribution of the read whose value was sent), and the sender
+    columns of monitor.analysis.senders (the code that opened the connection; NaN/None when unknown).
     """
     if classify is None:
         from monitor.analysis.destinations import classify_host as classify
@@ -95,18 +98,22 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
                            ("reader_confidence", "attribution_confidence")):
         joined[column] = None
         joined.loc[found, column] = timeline[source].to_numpy()[rows]
+    if senders is None or senders.empty:
+        senders = pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+    joined = joined.merge(senders.astype({"flow_id": str}), on="flow_id", how="left")
     return joined[FLOW_MATCH_COLUMNS]
 
 
 def _network(run: Run, timeline: pd.DataFrame, *, app_package: str | None, first_party: tuple[str, ...],
-             matches: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str | None]:
+             matches: pd.DataFrame | None, senders: pd.DataFrame | None = None) -> tuple[pd.DataFrame | None, str | None]:
     if matches is None:
         try:
             from monitor.analysis.matching import match_run
         except ImportError as exc:
             return None, f"network value matching is not available ({exc})"
         matches = match_run(run)
-    return prepare_flow_matches(timeline, matches, app_package=app_package, first_party_domains=first_party), None
+    return prepare_flow_matches(timeline, matches, app_package=app_package, first_party_domains=first_party,
+                                senders=senders), None
 
 
 def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope | None = None, rules: Path | None = None,
@@ -130,9 +137,12 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     consent = consent_history(timeline, words=load_consent_words(), settings=settings, consent_at=consent_at)
     timeline = mark_consent(timeline, consent)
     sdks = load_sdks()
-    attributor = Attributor(sdks=sdks, table=load_attribution(), app_package=app_package)
-    timeline = attribute_events(timeline, attributor)
-    flow_matches, unavailable = _network(run, timeline, app_package=app_package, first_party=first_party, matches=matches)
+    attribution_table = load_attribution()
+    attributor = Attributor(sdks=sdks, table=attribution_table, app_package=app_package)
+    timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect"))
+    senders = flow_senders(timeline, window_ns=int(attribution_table.flow_sender_window_s * 1e9))
+    flow_matches, unavailable = _network(run, timeline, app_package=app_package, first_party=first_party, matches=matches,
+                                         senders=senders)
 
     context = RuleContext(timeline=timeline, consent=consent, run_info=run.info, settings=settings, attributor=attributor,
                           sdks=sdks, app_package=app_package, first_party_domains=first_party, scope=scope_file,

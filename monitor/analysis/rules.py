@@ -365,14 +365,25 @@ def _flow_hits(context: RuleContext, select: Callable[[pd.DataFrame], pd.Series]
              "detector": _none(m.detector)}
             for m in group.head(limit).itertuples(index=False)
         ]
-        sdk_id = _none(first["dest_sdk_id"]) or _none(first["reader_sdk_id"])
-        owner = "sdk" if sdk_id else (_none(first["reader_owner"]) or "unknown")
+        # Who sent it: the destination's SDK, else the code that opened the connection, else the code that
+        # read the value it carries.
+        sender_sdk = _none(first["sender_sdk_id"]) if "sender_sdk_id" in group else None
+        sender_owner = _none(first["sender_owner"]) if "sender_owner" in group else None
+        sdk_id = _none(first["dest_sdk_id"]) or sender_sdk or _none(first["reader_sdk_id"])
+        owner = "sdk" if sdk_id else (sender_owner or _none(first["reader_owner"]) or "unknown")
+        sent_by = None
+        if sender_owner:
+            sent_by = {"connect_seq": int(first["sender_seq"]), "owner": sender_owner, "sdk_id": sender_sdk,
+                       "frame": _none(first["sender_frame"]), "gap_ms": round(float(first["sender_gap_ms"]), 3),
+                       "window_ms": float(first["sender_window_ms"])}
         hits.append(Hit(
             key=(*key_prefix, str(host), str(category)),
             first_ns=int(group["flow_ts"].min()), last_ns=int(group["flow_ts"].max()), count=len(flow_ids),
             category=str(category), host=str(host), sdk_id=sdk_id, owner=owner,
-            frame=_none(first["reader_frame"]),
-            attribution_confidence=1.0 if _none(first["dest_sdk_id"]) else float(first["reader_confidence"] if pd.notna(first["reader_confidence"]) else 0.3),
+            frame=(sent_by or {}).get("frame") or _none(first["reader_frame"]),
+            attribution_confidence=1.0 if _none(first["dest_sdk_id"]) else (
+                float(first["sender_confidence"]) if sent_by else
+                float(first["reader_confidence"] if pd.notna(first["reader_confidence"]) else 0.3)),
             process=None, background=bool(group["flow_background"].any()),
             consent_state=str(first["consent_state"]),
             confidence=float(group["consent_confidence"].max()),
@@ -381,6 +392,7 @@ def _flow_hits(context: RuleContext, select: Callable[[pd.DataFrame], pd.Series]
             matches=match_refs,
             values=sorted({str(v) for v in group["value"].tolist() if isinstance(v, str)}),
             detail={"party": str(first["party"]), "registrable_domain": _none(first["registrable_domain"]),
+                    "sent_by": sent_by,
                     "vendor": _none(first["vendor"]),
                     "encodings": sorted({str(e) for e in group["encoding"].tolist() if _none(e)}),
                     "fields": sorted({str(f) for f in group["field"].tolist() if _none(f)})[:limit]},

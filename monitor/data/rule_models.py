@@ -136,6 +136,8 @@ class AttributionTable(BaseModel):
     framework_prefixes: list[str] = Field(min_length=1)
     # Native libraries of the runtime and libc: their frames are skipped like framework classes.
     platform_modules: list[str] = Field(default_factory=list)
+    # A flow is joined to the latest connect event for its host at most this long before it.
+    flow_sender_window_s: float = Field(default=30.0, gt=0, le=600)
     obfuscated_segment_max_len: int = Field(ge=1, le=3)
     confidence: dict[Literal["direct", "via_obfuscated", "unknown_code", "no_stack"], float]
     source: str = Field(min_length=8)

@@ -44,7 +44,10 @@ def test_every_java_api_of_the_reference_list_is_hooked(catalogue: Catalogue) ->
 def test_native_side_channels_of_the_reference_are_covered(catalogue: Catalogue) -> None:
     exports = {entry.export for entry in catalogue.native}
     assert {"open", "openat", "fopen", "__system_property_get", "getifaddrs", "ioctl"} <= exports
-    assert "java.lang.reflect.Method.invoke" in catalogue.apis()
+    # Reflection is covered by hooking the reflected-into APIs themselves; hooking the caller-sensitive
+    # Method.invoke broke the JDK's own TLS handshake (see catalogue.yaml), so it must stay out.
+    assert "java.lang.reflect.Method.invoke" not in catalogue.apis()
+    assert "android.os.SystemProperties.get" in catalogue.apis()
 
 
 def test_every_entry_names_where_it_was_read(catalogue: Catalogue) -> None:

@@ -39,8 +39,8 @@ PRIMITIVES = {"boolean", "byte", "char", "short", "int", "long", "float", "doubl
 JDK_RECEIVERS = {
     "java.net.NetworkInterface": ('java.net.NetworkInterface.getByName("lo")', None),
     "java.lang.Runtime": ("java.lang.Runtime.getRuntime()", None),
-    "java.lang.reflect.Method": ('java.lang.Class.forName("android.os.SystemProperties").getMethod("get", java.lang.String.class)',
-                                 'java.lang.String.class.getMethod("concat", java.lang.String.class)'),
+    # openConnection() connects nothing; a file: URL is the call whose `when` (http/https) does not hold.
+    "java.net.URL": ('new java.net.URL("https://tracker.invalid/collect")', 'new java.net.URL("file:///dev/null")'),
 }
 # Runtime.exec runs its subject: a command that exists and does nothing ("/bin/true getprop x") keeps
 # the program's results fixed. (A command that does not exist behaves differently under Frida's child

@@ -1,0 +1,78 @@
+"""Which code sent each flow: the flow joined to the connection the app opened for it.
+
+The agent records `connect` events (URL.openConnection, OkHttpClient.newCall) with the Java stack of the
+code that opened the connection. A flow is joined to the latest connect event for the same host that
+happened at most `window_ns` before the proxy saw the request; the window is recorded with the join.
+The proxy cannot see the stack, and the device cannot see the decrypted body: this join is what lets
+a flow be attributed to the SDK that sent it even when it goes to a first-party or unknown host.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.events import KIND_CONNECT, KIND_FLOW
+
+URL_HOST = re.compile(r"\b(?:https?|wss?)://(?:[^@/\s]*@)?(\[[0-9a-fA-F:]+\]|[^/:?#\s,}\]]+)")
+
+SENDER_COLUMNS = ["flow_id", "sender_seq", "sender_sdk_id", "sender_owner", "sender_frame", "sender_confidence",
+                  "sender_gap_ms", "sender_window_ms"]
+
+
+def connect_host(payload: Any, value: Any, args: Any) -> str | None:
+    """The host a connect event opened: from payload.url, else the first URL in its value or arguments."""
+    texts = []
+    if isinstance(payload, dict) and payload.get("url"):
+        texts.append(str(payload["url"]))
+    if isinstance(value, str):
+        texts.append(value)
+    if isinstance(args, list):
+        texts.extend(str(arg) for arg in args)
+    for text in texts:
+        found = URL_HOST.search(text)
+        if found:
+            return found.group(1).strip("[]").lower()
+    return None
+
+
+def flow_senders(timeline: pd.DataFrame, *, window_ns: int) -> pd.DataFrame:
+    """One row per flow that a connect event explains (SENDER_COLUMNS). Needs the attribution columns
+    (owner, sdk_id, sdk_frame, attribution_confidence) on connect rows: run attribute_events with
+    kind "connect" first."""
+    is_hook = (timeline["source"] == "hook").to_numpy(dtype=bool)
+    connect_rows = timeline[is_hook & (timeline["kind"] == KIND_CONNECT).to_numpy(dtype=bool)]
+    flow_rows = timeline[((timeline["source"] == "net") & (timeline["kind"] == KIND_FLOW)).to_numpy(dtype=bool)]
+    if connect_rows.empty or flow_rows.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+    connects = pd.DataFrame({
+        "host": [connect_host(p, v, a) for p, v, a in zip(connect_rows["payload"].tolist(), connect_rows["value"].tolist(),
+                                                           connect_rows["args"].tolist())],
+        "ts": connect_rows["ts"].to_numpy(dtype=np.int64),
+        "sender_seq": connect_rows["seq"].to_numpy(dtype=np.int64),
+        "sender_sdk_id": connect_rows["sdk_id"].tolist(),
+        "sender_owner": connect_rows["owner"].tolist(),
+        "sender_frame": connect_rows["sdk_frame"].tolist(),
+        "sender_confidence": connect_rows["attribution_confidence"].to_numpy(dtype=float),
+    }).dropna(subset=["host"])
+    flows = pd.DataFrame({
+        "flow_id": flow_rows["flow_id"].astype(str).tolist(),
+        "host": [str(p.get("host") or "").lower() if isinstance(p, dict) else "" for p in flow_rows["payload"].tolist()],
+        "ts": flow_rows["ts"].to_numpy(dtype=np.int64),
+    })
+    if connects.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+    joined = pd.merge_asof(flows.sort_values("ts", kind="stable"), connects.sort_values("ts", kind="stable"),
+                           on="ts", by="host", direction="backward", tolerance=window_ns,
+                           suffixes=("", "_connect"))
+    joined = joined.dropna(subset=["sender_seq"])
+    if joined.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+    connect_ts = connects.set_index("sender_seq")["ts"]
+    joined["sender_seq"] = joined["sender_seq"].astype(np.int64)
+    joined["sender_gap_ms"] = (joined["ts"] - connect_ts.loc[joined["sender_seq"]].to_numpy()) / 1e6
+    joined["sender_window_ms"] = window_ns / 1e6
+    return joined[SENDER_COLUMNS].sort_values("flow_id", kind="stable").reset_index(drop=True)
