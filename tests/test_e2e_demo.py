@@ -93,6 +93,17 @@ def test_nothing_after_consent_is_reported_as_before_consent(agreed):
     assert "android.os.Build.getSerial" not in apis
 
 
+def test_the_app_behaves_exactly_as_without_the_monitor(agreed):
+    out, _ = agreed
+    log = (out / "target.log").read_text()
+    # Hooks never change what the app sees: no exception escapes, every upload completes (the local answer
+    # of the offline proxy is 204), and the app reaches its end.
+    assert "Exception in thread" not in log and "failed:" not in log
+    assert "[umeng] upload https://ulogs.umeng.com/unify_logs -> 204" in log
+    assert "[demo] POST https://collect.adtrack-demo.cn/v2/apps -> 204" in log
+    assert "[demo] done" in log
+
+
 def test_the_run_is_sealed_and_the_report_written(agreed):
     out, _ = agreed
     assert verify_run(out) == []
