@@ -90,3 +90,26 @@ def test_agree_scenario_on_a_real_app(device, tmp_path):
     app.force_stop()
     assert result.ok, result.failures
     assert list((tmp_path / "screens").glob("*.png"))
+
+
+def test_full_run_under_frida_on_a_real_app(device, tmp_path):
+    """consentmon run --serial S --app PKG --scenario agree, end to end: hooks from the first instruction,
+    traffic through the proxy, consent from the UI, device restored, run sealed and analysable."""
+    from monitor.analysis import analyze_run
+    from monitor.runner.device import DeviceRunConfig, run_device
+    from monitor.store.manifest import verify_run
+
+    package = os.environ.get("CONSENTMON_TEST_PACKAGE")
+    if not package:
+        pytest.skip("set CONSENTMON_TEST_PACKAGE (and CONSENTMON_TEST_APK to install it) to drive a real app")
+    before = snapshot(device)
+    frida_server = os.environ.get("CONSENTMON_FRIDA_SERVER")
+    apk = os.environ.get("CONSENTMON_TEST_APK")
+    result = run_device(DeviceRunConfig(package=package, out=tmp_path / "run", scenario="agree", serial=device.serial,
+                                        apk=Path(apk) if apk else None,
+                                        frida_server=Path(frida_server).expanduser() if frida_server else None))
+    assert snapshot(device) == before
+    assert result.lost_events == 0
+    assert verify_run(tmp_path / "run") == []
+    findings = analyze_run(tmp_path / "run")
+    assert findings.summary["pi_reads"] > 0   # every real app reads something the catalogue hooks
