@@ -29,6 +29,23 @@ def _ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1_000_000_000)
 
 
+# flows.jsonl is for reading; flows.mitm keeps every byte. A binary body gets a short base64 preview only:
+# encoding a large binary body as base64 JSON on the proxy's one event-loop thread was most of the cost
+# of capturing it, and nobody reads 256 KiB of base64.
+BINARY_PREVIEW = 16 * 1024
+
+
+def _utf8_prefix(data: bytes, truncated: bool) -> str | None:
+    """The text of `data`, or None if it is not UTF-8. A cut through the last character of a truncated
+    body is not binary: the complete characters are kept."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if truncated and error.start >= len(data) - 3 and error.reason == "unexpected end of data":
+            return data[: error.start].decode("utf-8")
+        return None
+
+
 def _body(message: http.Message | None, cap: int) -> dict[str, Any] | None:
     if message is None:
         return None
@@ -37,19 +54,20 @@ def _body(message: http.Message | None, cap: int) -> dict[str, Any] | None:
         decoded = True
     except ValueError:
         raw, decoded = message.raw_content or b"", False
-    kept = raw[:cap]
-    try:
-        text, encoding = kept.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(kept).decode(), "base64"
+    text = _utf8_prefix(raw[:cap], len(raw) > cap)
+    if text is not None:
+        body, encoding, kept = text, "utf-8", len(text.encode())
+    else:
+        preview = raw[: min(cap, BINARY_PREVIEW)]
+        body, encoding, kept = base64.b64encode(preview).decode(), "base64", len(preview)
     return {
         "headers": [[name, value] for name, value in message.headers.items(multi=True)],
         "content_type": message.headers.get("content-type"),
         "size": len(raw),
         "decoded": decoded,
-        "body": text,
+        "body": body,
         "body_encoding": encoding,
-        "truncated": len(raw) > cap,
+        "truncated": len(raw) > kept,
     }
 
 

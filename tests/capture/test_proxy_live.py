@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import socket
@@ -147,3 +148,19 @@ def _wait_for(condition, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_flow_previews_keep_text_readable_and_binary_short():
+    from mitmproxy.test import tflow
+
+    from monitor.capture.addon import BINARY_PREVIEW, _body
+
+    text_flow = tflow.tflow()
+    text_flow.request.content = ("设备标识" * 100_000).encode()   # 1.2 MB of UTF-8, cut inside a character
+    record = _body(text_flow.request, 256 * 1024 + 1)
+    assert record["body_encoding"] == "utf-8" and record["truncated"] and record["body"].startswith("设备标识")
+    binary_flow = tflow.tflow()
+    binary_flow.request.content = bytes(range(256)) * 4096             # 1 MiB, not text
+    record = _body(binary_flow.request, 256 * 1024)
+    assert record["body_encoding"] == "base64" and record["size"] == 1 << 20 and record["truncated"]
+    assert len(base64.b64decode(record["body"])) == BINARY_PREVIEW
