@@ -22,8 +22,10 @@ export interface AgentEvent {
     payload: Record<string, unknown> | null;
 }
 
-// Messages from agent to host. Typed, batched, never pre-formatted.
+// Messages from agent to host. Typed, batched, never pre-formatted. The batch itself, AgentEvent[]
+// as UTF-8 JSON, is the message's binary `data` (see queue.ts).
 export interface EventsMessage {
     type: "events:add";
-    events: AgentEvent[];
+    count: number;
+    encoding: "json";
 }
