@@ -34,8 +34,15 @@ function authorityOf(uri: string): string {
     return end < 0 ? afterScheme : afterScheme.slice(0, end);
 }
 
+// The analyzer reads the receiver's class only for these kinds (which activity, view, dialog); for a
+// PI read it costs two JNI calls per event that nobody reads.
+const KINDS_WITH_RECEIVER_CLASS = new Set(["lifecycle", "click", "dialog"]);
+
 export class Installer {
     private threadClass: Java.Wrapper | null = null;
+    // Java thread name per OS thread id: asking Java costs two JNI calls per event. A thread renamed
+    // after its first hooked call keeps its first name in events (Android names threads at start).
+    private readonly threadNames = new Map<number, string>();
     private throwableClass: Java.Wrapper | null = null;
     private stringWriterClass: Java.Wrapper | null = null;
     private printWriterClass: Java.Wrapper | null = null;
@@ -255,7 +262,7 @@ export class Installer {
             }
             payload.this_fields = thisFields;
         }
-        if (self !== null) {
+        if (self !== null && KINDS_WITH_RECEIVER_CLASS.has(entry.kind)) {
             payload.this_class = String(self.getClass().getName());
         }
         const event: AgentEvent = {
@@ -266,7 +273,7 @@ export class Installer {
             seq: null,
             pid: Process.id,
             process: currentProcessName(this.config.processName),
-            thread: String(this.threadClass!.currentThread().getName()),
+            thread: this.threadName(),
             category: entry.category,
             api: entry.api,
             args: spec.args ? args.map((arg) => argText(arg, maxChars) ?? "null") : null,
@@ -278,6 +285,16 @@ export class Installer {
         };
         this.counters.recorded++;
         this.queue.push(event);
+    }
+
+    private threadName(): string {
+        const threadId = Process.getCurrentThreadId();
+        let name = this.threadNames.get(threadId);
+        if (name === undefined) {
+            name = String(this.threadClass!.currentThread().getName());
+            this.threadNames.set(threadId, name);
+        }
+        return name;
     }
 
     // The stack as one string from Java (printStackTrace into a StringWriter): four JNI calls, where
