@@ -43,9 +43,13 @@ export class Installer {
     // Java thread name per OS thread id: asking Java costs two JNI calls per event. A thread renamed
     // after its first hooked call keeps its first name in events (Android names threads at start).
     private readonly threadNames = new Map<number, string>();
-    private throwableClass: Java.Wrapper | null = null;
-    private stringWriterClass: Java.Wrapper | null = null;
-    private printWriterClass: Java.Wrapper | null = null;
+    // The four calls of a stack capture, each resolved to its one overload once: a bare `$new(...)` or
+    // method call makes the bridge match the arguments against every overload on every event.
+    private stackCalls: {
+        newThrowable: Java.Method; newStringWriter: Java.Method; newPrintWriter: Java.Method;
+        printStackTrace: Java.Method; writerText: Java.Method;
+        throwable: Java.Wrapper; stringWriter: Java.Wrapper; printWriter: Java.Wrapper;
+    } | null = null;
     private ownPackageName: string | null;
     // Threads inside our own recording: API calls we make to describe a value are not the app's.
     private readonly recordingThreads = new Set<number>();
@@ -59,9 +63,17 @@ export class Installer {
     // Must run inside Java.perform.
     installAll(): Job[] {
         this.threadClass = Java.use("java.lang.Thread");
-        this.throwableClass = Java.use("java.lang.Throwable");
-        this.stringWriterClass = Java.use("java.io.StringWriter");
-        this.printWriterClass = Java.use("java.io.PrintWriter");
+        const throwable = Java.use("java.lang.Throwable");
+        const stringWriter = Java.use("java.io.StringWriter");
+        const printWriter = Java.use("java.io.PrintWriter");
+        this.stackCalls = {
+            throwable, stringWriter, printWriter,
+            newThrowable: throwable.$new.overload(),
+            newStringWriter: stringWriter.$new.overload(),
+            newPrintWriter: printWriter.$new.overload("java.io.Writer"),
+            printStackTrace: throwable.printStackTrace.overload("java.io.PrintWriter"),
+            writerText: (stringWriter as JavaValue).toString.overload(),
+        };
         const groups = new Map<string, HookEntry[]>();
         for (const entry of this.config.hooks) {
             const hookClass = entry.impl ?? entry.api.slice(0, entry.api.lastIndexOf("."));
@@ -300,9 +312,10 @@ export class Installer {
     // The stack as one string from Java (printStackTrace into a StringWriter): four JNI calls, where
     // walking getStackTrace() from JavaScript costs three per frame and dominated the hook's cost.
     private stack(entry: HookEntry): string[] {
-        const writer = this.stringWriterClass!.$new();
-        this.throwableClass!.$new().printStackTrace(this.printWriterClass!.$new(writer));
-        const lines = String(writer.toString()).split("\n");
+        const calls = this.stackCalls!;
+        const writer = calls.newStringWriter.call(calls.stringWriter);
+        calls.printStackTrace.call(calls.newThrowable.call(calls.throwable), calls.newPrintWriter.call(calls.printWriter, writer));
+        const lines = String(calls.writerText.call(writer)).split("\n");
         const method = entry.api.slice(entry.api.lastIndexOf(".") + 1);
         const owners = [entry.api.slice(0, entry.api.lastIndexOf(".")), entry.impl].filter((owner) => owner !== null);
         const hooked = owners.map((owner) => `${owner}.${method}(`);
