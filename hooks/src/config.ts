@@ -1,6 +1,8 @@
 // What the host sends in rpc `init`: the catalogue (monitor/data/catalogue.yaml, validated on the host)
 // and the limits. The agent trusts its shape; the host's pydantic models are the schema.
 
+import type { UnpinEntry } from "./unpin.js";
+
 export type Match = "equals" | "in" | "prefix" | "contains" | "authority_in" | "other_package";
 
 export interface When {
@@ -87,4 +89,6 @@ export interface AgentConfig {
     importancePollMs: number;
     flushIntervalMs: number;
     flushBatchSize: number;
+    // Pinning checks to neutralise (monitor/data/unpin.yaml); empty unless `run --unpin-tls`.
+    unpin: UnpinEntry[];
 }

@@ -5,6 +5,7 @@ import Java from "frida-java-bridge";
 
 import type { AgentConfig } from "./config.js";
 import { EventQueue } from "./queue.js";
+import { installUnpin } from "./unpin.js";
 import { Installer } from "./installer.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
@@ -31,6 +32,9 @@ function reportInstalled(scope: string, jobs: Job[]): void {
 function installJavaHooks(config: AgentConfig): void {
     Java.perform(() => {
         reportInstalled("java", installer!.installAll());
+        if (config.unpin.length > 0) {
+            status("tls-unpinning", { entries: installUnpin(config.unpin, queue!, config.processName) });
+        }
         if (config.importancePollMs > 0) {
             new ImportanceWatcher(config, queue!).start();
         }

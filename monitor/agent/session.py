@@ -18,6 +18,7 @@ import frida
 import msgspec
 
 from monitor.agent.build import build_agent
+from monitor.data import load_unpin
 from monitor.data.models import Catalogue
 from monitor.errors import AgentError, CaptureError, TargetError
 
@@ -49,6 +50,8 @@ class AgentOptions:
     # Frida's JavaScript runtime for the agent. V8 serialises a batch about 3× faster than QuickJS
     # (bench/hooks/pipeline.py: agent → disk events/s doubles); "qjs" where a Frida build lacks V8.
     script_runtime: str = "v8"
+    # Neutralise certificate pinning (monitor/data/unpin.yaml). Changes app behaviour: off unless asked.
+    unpin_tls: bool = False
 
     def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class AgentOptions:
             "importancePollMs": self.importance_poll_ms,
             "flushIntervalMs": self.flush_interval_ms,
             "flushBatchSize": self.flush_batch_size,
+            "unpin": [entry.model_dump() for entry in load_unpin().entries] if self.unpin_tls else [],
         }
 
 

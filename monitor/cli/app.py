@@ -50,6 +50,7 @@ def run(
     frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
     follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
                                                   help="instrument child processes too (off: a failing exec in the target returns its error instead of killing the child)")] = True,
+    unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
 
@@ -66,7 +67,7 @@ def run(
             result = run_device(DeviceRunConfig(package=app, out=out or Path("reports") / f"{app}-{_stamp()}",
                                                 scenario=scenario or "first-launch-idle", serial=serial, apk=apk,
                                                 duration=duration, app_domains=list(app_domain or []),
-                                                frida_server=frida_server, block_upstream=offline))
+                                                frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls))
             _print_run(result)
             return
         if not command:
@@ -77,7 +78,7 @@ def run(
         result = run_host(HostRunConfig(argv=command, out=target, duration=duration, app_package=app_package,
                                         app_domains=list(app_domain or []), block_upstream=offline,
                                         ssl_insecure=ssl_insecure, driver=driver,
-                                        agent_options=AgentOptions(follow_children=follow_children)))
+                                        agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls)))
     _print_run(result)
 
 

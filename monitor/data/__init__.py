@@ -8,13 +8,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from monitor.data.models import Catalogue, ConsentWords, SdkTable
+from monitor.data.models import Catalogue, ConsentWords, SdkTable, UnpinTable
 from monitor.data.yamlfile import load_model
 
 DATA_DIR = Path(__file__).parent
 CATALOGUE_FILE = DATA_DIR / "catalogue.yaml"
 SDKS_FILE = DATA_DIR / "sdks.yaml"
 CONSENT_WORDS_FILE = DATA_DIR / "consent_words.yaml"
+UNPIN_FILE = DATA_DIR / "unpin.yaml"
 
 
 @lru_cache(maxsize=8)
@@ -30,3 +31,8 @@ def load_sdks(path: Path = SDKS_FILE) -> SdkTable:
 @lru_cache(maxsize=8)
 def load_consent_words(path: Path = CONSENT_WORDS_FILE) -> ConsentWords:
     return load_model(path, ConsentWords)
+
+
+@lru_cache(maxsize=4)
+def load_unpin(path: Path = UNPIN_FILE) -> UnpinTable:
+    return load_model(path, UnpinTable)

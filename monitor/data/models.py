@@ -325,3 +325,25 @@ class ConsentWords(BaseModel):
         if key in {normalise_words(w) for w in self.agree}:
             return "agree"
         return None
+
+
+class UnpinEntry(BaseModel):
+    """One pinning check neutralised under --unpin-tls (monitor/data/unpin.yaml says what each action does)."""
+
+    model_config = Strict
+    api: str
+    action: Literal["skip", "return_arg", "proceed_arg"]
+    arg: int | None = Field(default=None, ge=0)
+    source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _arg_when_needed(self) -> "UnpinEntry":
+        if (self.action == "skip") != (self.arg is None):
+            raise ValueError(f"action {self.action} {'takes no' if self.action == 'skip' else 'needs an'} arg")
+        return self
+
+
+class UnpinTable(BaseModel):
+    model_config = Strict
+    version: str
+    entries: list[UnpinEntry] = Field(min_length=1)

@@ -50,6 +50,7 @@ class DeviceRunConfig:
     frida_server: Path | None = None
     allow_download: bool = False
     block_upstream: bool = False
+    unpin_tls: bool = False
     confdir: Path = DEFAULT_CONFDIR
     catalogue: Path = CATALOGUE_FILE
 
@@ -127,7 +128,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
             if config.apk is not None:
                 writer.write_run_info(apk=app.install(config.apk).as_run_info())
             frida_device = _frida_device(serial)
-            options = AgentOptions(own_package=config.package)
+            options = AgentOptions(own_package=config.package, unpin_tls=config.unpin_tls)
+            writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children})
             # Agent time stamps are device time; subtracting the offset puts them on the host clock.
             agents = AgentHost(frida_device, writer, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
             _gate_spawns(frida_device, agents, config.package)

@@ -1,0 +1,73 @@
+// Certificate-pinning bypass (consentmon run --unpin-tls). The one place where the agent changes what
+// the app does, on purpose and only when asked: a pinned connection is let through to the interception
+// proxy so its content can be seen. Every bypass is reported as a `tls_unpinned` event, so a run made
+// this way can never be mistaken for an untouched one.
+
+import Java from "frida-java-bridge";
+
+import { nowNs } from "./clock.js";
+import type { AgentEvent } from "./events.js";
+import type { EventQueue } from "./queue.js";
+import type { JavaValue } from "./values.js";
+
+export interface UnpinEntry {
+    api: string;
+    action: "skip" | "return_arg" | "proceed_arg";
+    arg: number | null;
+    source: string;
+}
+
+export interface UnpinResult {
+    api: string;
+    overloads: number;
+    status: "installed" | "failed";
+    error: string | null;
+}
+
+function report(queue: EventQueue, entry: UnpinEntry, processName: string | null, detail: string): void {
+    const event: AgentEvent = {
+        source: "hook", kind: "tls_unpinned", ts: null, device_ts: nowNs() as unknown as number, seq: null,
+        pid: Process.id, process: processName ?? `pid:${Process.id}`, thread: null, category: "tls",
+        api: entry.api, args: null, value: detail, stack: null, sdk: null, flow_id: null,
+        payload: { action: entry.action },
+    };
+    queue.push(event);
+}
+
+// Must run inside Java.perform.
+export function installUnpin(entries: UnpinEntry[], queue: EventQueue, processName: string | null): UnpinResult[] {
+    const results: UnpinResult[] = [];
+    for (const entry of entries) {
+        const split = entry.api.lastIndexOf(".");
+        const className = entry.api.slice(0, split);
+        const methodName = entry.api.slice(split + 1);
+        try {
+            const dispatcher = (Java.use(className) as JavaValue)[methodName];
+            if (dispatcher === undefined || dispatcher.overloads === undefined) {
+                results.push({ api: entry.api, overloads: 0, status: "failed", error: "method not found" });
+                continue;
+            }
+            for (const overload of dispatcher.overloads as Java.Method[]) {
+                overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+                    if (entry.action === "skip") {
+                        report(queue, entry, processName, `check skipped for ${args.length > 0 ? String(args[0]) : "?"}`);
+                        return undefined;
+                    }
+                    const subject = args[entry.arg ?? 0];
+                    if (entry.action === "return_arg") {
+                        report(queue, entry, processName, "chain accepted as presented");
+                        return subject;
+                    }
+                    report(queue, entry, processName, "SSL error handler told to proceed");
+                    subject.proceed();
+                    return undefined;
+                };
+            }
+            results.push({ api: entry.api, overloads: dispatcher.overloads.length, status: "installed", error: null });
+        } catch (error) {
+            // A class absent on this platform (no OkHttp, no Conscrypt on the JVM) is normal: reported.
+            results.push({ api: entry.api, overloads: 0, status: "failed", error: String(error) });
+        }
+    }
+    return results;
+}
