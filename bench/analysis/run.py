@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from monitor.store.writer import dump_line  # noqa: E402
+from monitor.testing.benchmarks import replace_section  # noqa: E402
 from monitor.testing.factories import (APP_FRAME, UMENG_FRAME, at, click, dialog, flow_event, lifecycle,  # noqa: E402
                                        pi_read, run_info)
 
@@ -174,14 +175,7 @@ def write_section(path: Path, results: list[dict[str, float]]) -> None:
               "arrays on this VM)."]
     lines.append("")
     section = "\n".join(lines) + "\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find("## analysis")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text, encoding="utf-8")
+    replace_section("## analysis", section, path)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import random
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from mitmproxy.test import tflow
 from monitor.analysis.encodings import derive_needles
 from monitor.analysis.flowparts import iter_flow_parts, load_flows
 from monitor.analysis.matching import load_matching_rules, match_flows
+from monitor.testing.benchmarks import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## matcher"
@@ -142,8 +142,6 @@ def run(megabytes: int, seed: int) -> dict[str, float | int | str]:
 
 
 def write_section(figures: dict[str, float | int | str], megabytes: int) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     met = figures["exact_mb_s"] >= 50
     verdict = ("Target met for exact values" if met else "Below target for exact values") + (
         "; with PI patterns too." if figures["exact_and_patterns_mb_s"] >= 50 else
@@ -164,9 +162,7 @@ def write_section(figures: dict[str, float | int | str], megabytes: int) -> None
                f"add a C-level literal search per detector (digit runs, MAC shapes, coordinate pairs, '@') and the "
                f"precise regexes only where a literal was found; they run on every part, decoded leaves included.\n"
                f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, Python {platform.python_version()}; one run.\n")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(SECTION, section)
 
 
 def main() -> None:

@@ -288,8 +288,6 @@ def run(requests: int, large: int, rounds: int) -> list[dict[str, object]]:
 
 
 def write_section(results: list[dict[str, object]], args: argparse.Namespace) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     rows, costs = [], []
     for r in results:
         large = "MiB" in str(r["workload"])
@@ -333,9 +331,8 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         f"jobs on these cores move a single round: read the ratio as ± that much.",
         "",
     ])
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    from monitor.testing.benchmarks import replace_section
+    replace_section(SECTION, section)
 
 
 def main() -> None:
