@@ -50,6 +50,8 @@ export class Installer {
         printStackTrace: Java.Method; writerText: Java.Method;
         throwable: Java.Wrapper; stringWriter: Java.Wrapper; printWriter: Java.Wrapper;
     } | null = null;
+    // The stack through raw JNI (see stack()); null when a method ID was not found, then stackCalls serve.
+    private rawStack: RawStackCalls | null = null;
     private ownPackageName: string | null;
     // Threads inside our own recording: API calls we make to describe a value are not the app's.
     private readonly recordingThreads = new Set<number>();
@@ -74,6 +76,11 @@ export class Installer {
             printStackTrace: throwable.printStackTrace.overload("java.io.PrintWriter"),
             writerText: (stringWriter as JavaValue).toString.overload(),
         };
+        try {
+            this.rawStack = rawStackCalls();
+        } catch (error) {
+            this.rawStack = null; // the wrapper path below still gives the same frames
+        }
         const groups = new Map<string, HookEntry[]>();
         for (const entry of this.config.hooks) {
             const hookClass = entry.impl ?? entry.api.slice(0, entry.api.lastIndexOf("."));
@@ -309,23 +316,33 @@ export class Installer {
         return name;
     }
 
-    // The stack as one string from Java (printStackTrace into a StringWriter): four JNI calls, where
-    // walking getStackTrace() from JavaScript costs three per frame and dominated the hook's cost.
-    private stack(entry: HookEntry): string[] {
+    // The frames as text "class.method(File:line)", top first, the hooked method's own frames included.
+    private frameTexts(): string[] {
+        if (this.rawStack !== null) {
+            return rawFrames(this.rawStack);
+        }
+        // printStackTrace into a StringWriter: five wrapper calls, where walking getStackTrace() from
+        // JavaScript costs three per frame.
         const calls = this.stackCalls!;
         const writer = calls.newStringWriter.call(calls.stringWriter);
         calls.printStackTrace.call(calls.newThrowable.call(calls.throwable), calls.newPrintWriter.call(calls.printWriter, writer));
-        const lines = String(calls.writerText.call(writer)).split("\n");
+        const out: string[] = [];
+        for (const line of String(calls.writerText.call(writer)).split("\n")) {
+            if (line.startsWith("\tat ")) {
+                out.push(line.slice(4).trimEnd()); // not the Throwable's own line nor "... N more"
+            }
+        }
+        return out;
+    }
+
+    private stack(entry: HookEntry): string[] {
+        const lines = this.frameTexts();
         const method = entry.api.slice(entry.api.lastIndexOf(".") + 1);
         const owners = [entry.api.slice(0, entry.api.lastIndexOf(".")), entry.impl].filter((owner) => owner !== null);
         const hooked = owners.map((owner) => `${owner}.${method}(`);
         const out: string[] = [];
         let skipping = true;
-        for (const line of lines) {
-            if (!line.startsWith("\tat ")) {
-                continue; // the Throwable's own line, "... N more"
-            }
-            const frame = line.slice(4).trimEnd();
+        for (const frame of lines) {
             // The top frames are the hooked method itself (HotSpot shows it as a native frame): skip them,
             // so the first frame is the code that called the API.
             // JDK 9+ prints a module before the class ("java.base/java.lang.Runtime.exec(...)").
@@ -340,5 +357,75 @@ export class Installer {
             }
         }
         return out;
+    }
+}
+
+// JNI handles for a stack capture in three calls: new Throwable(), getStackTrace(), Arrays.toString(...).
+// Through the bridge's wrappers every call converts and checks its arguments and wraps its result (an
+// array comes back as one wrapper per frame); raw JNI hands back only the one string we read.
+interface RawStackCalls {
+    throwableClass: NativePointer;
+    arraysClass: NativePointer;
+    init: NativePointer;
+    getStackTrace: NativePointer;
+    arraysToString: NativePointer;
+    newObject: (env: NativePointer, cls: NativePointer, method: NativePointer) => NativePointer;
+    callObject: (env: NativePointer, obj: NativePointer, method: NativePointer) => NativePointer;
+    callStaticObject: (env: NativePointer, cls: NativePointer, method: NativePointer, arg: NativePointer) => NativePointer;
+}
+
+// Must run inside Java.perform. The same JNI calls exist on HotSpot and ART.
+function rawStackCalls(): RawStackCalls {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const env: any = Java.vm.getEnv();
+    const globalClass = (name: string): NativePointer => {
+        const local = env.findClass(name);
+        const global = env.newGlobalRef(local);
+        env.deleteLocalRef(local);
+        return global;
+    };
+    const throwableClass = globalClass("java/lang/Throwable");
+    const arraysClass = globalClass("java/util/Arrays");
+    const methodId = (id: NativePointer, what: string): NativePointer => {
+        env.throwIfExceptionPending();
+        if (id.isNull()) {
+            throw new Error(`no JNI method ${what}`);
+        }
+        return id;
+    };
+    return {
+        throwableClass,
+        arraysClass,
+        init: methodId(env.getMethodId(throwableClass, "<init>", "()V"), "Throwable()"),
+        getStackTrace: methodId(env.getMethodId(throwableClass, "getStackTrace", "()[Ljava/lang/StackTraceElement;"), "getStackTrace"),
+        arraysToString: methodId(env.getStaticMethodId(arraysClass, "toString", "([Ljava/lang/Object;)Ljava/lang/String;"), "Arrays.toString"),
+        newObject: env.constructor([]),
+        callObject: env.vaMethod("pointer", []),
+        callStaticObject: env.staticVaMethod("pointer", ["pointer"]),
+    };
+}
+
+function rawFrames(calls: RawStackCalls): string[] {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const env: any = Java.vm.getEnv();
+    const handle: NativePointer = env.handle;
+    const throwable = calls.newObject(handle, calls.throwableClass, calls.init);
+    env.throwIfExceptionPending();
+    let frames: NativePointer = NULL;
+    let text: NativePointer = NULL;
+    try {
+        frames = calls.callObject(handle, throwable, calls.getStackTrace);
+        env.throwIfExceptionPending();
+        text = calls.callStaticObject(handle, calls.arraysClass, calls.arraysToString, frames);
+        env.throwIfExceptionPending();
+        const joined: string = env.stringFromJni(text);
+        // "[f1, f2, …]": a frame's text has no ", " (class, method and file names carry no spaces).
+        return joined.length <= 2 ? [] : joined.slice(1, -1).split(", ");
+    } finally {
+        for (const ref of [text, frames, throwable]) {
+            if (!ref.isNull()) {
+                env.deleteLocalRef(ref);
+            }
+        }
     }
 }
