@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from monitor.analysis import Findings, analyze_run, write_findings
+from monitor.cli.context import console, user_errors
 from monitor.errors import MonitorError
 from monitor.store import FINDINGS_FILE
 
-console = Console()
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -82,16 +81,11 @@ def analyze(
     consent_at: Annotated[str | None, typer.Option("--consent-at", help="when consent was given, if the monitor could not see it: epoch ns or ISO 8601 with zone")] = None,
 ) -> None:
     """Judge a run: write RUN_DIR/findings.json and print a summary."""
-    try:
+    with user_errors():
         consent_ns = parse_time(consent_at) if consent_at is not None else None
         findings = analyze_run(run_dir, scope=scope, app_type=app_type, rules=rules, consent_at=consent_ns)
         out = Path(run_dir) / FINDINGS_FILE
         write_findings(findings, out)
-    except MonitorError as error:
-        console.print(f"[bold red]error:[/] {error.message}")
-        if error.hint:
-            console.print(f"  [bold]fix:[/] {error.hint}")
-        raise typer.Exit(error.exit_code) from None
     consent = findings.consent
     console.print(f"consent: [bold]{consent['final_state']}[/]"
                   + (f" at {consent['consent_time']} by {consent['decided_by']} (confidence {consent['confidence']})"

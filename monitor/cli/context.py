@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 import typer
 from rich.console import Console
 
@@ -13,8 +12,6 @@ from monitor.errors import MonitorError
 
 console = Console()
 err_console = Console(stderr=True)
-
-
 
 
 def show_error(error: MonitorError) -> None:

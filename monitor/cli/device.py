@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from monitor.device import cacert
@@ -22,9 +21,9 @@ from monitor.device.doctor import DeviceReport
 from monitor.device.doctor import doctor as run_doctor
 from monitor.device.journal import Journal, state_dir
 from monitor.device.session import DeviceSession, RestoreReport, SetupOptions, restore
+from monitor.cli.context import console, show_error
 from monitor.errors import MonitorError
 
-console = Console()
 device_app = typer.Typer(help="Prepare a device for a run (frida-server, proxy, CA) and put it back.", no_args_is_help=True)
 
 SerialOption = Annotated[Optional[str], typer.Option("--serial", "-s", help="adb serial of the device", envvar="CONSENTMON_SERIAL")]
@@ -34,9 +33,7 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "di
 
 
 def _fail(exc: MonitorError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc.message}")
-    if exc.hint:
-        console.print(f"  [cyan]fix:[/] {exc.hint}")
+    show_error(exc)
     return typer.Exit(exc.exit_code or 1)
 
 
