@@ -53,20 +53,31 @@ def _short_api(text: str) -> str:
     return text
 
 
-def summary_table(findings: Findings) -> Table:
+def summary_table(findings: Findings, *, width: int | None = None) -> Table:
+    """Findings as a table. Below 120 columns each row stays on one line: the severity colours the rule,
+    the SDK is named by its id and long cells are cut with an ellipsis (report.html has everything)."""
+    narrow = (width if width is not None else console.width) < 120
     table = Table(title=f"{len(findings.findings)} findings", show_lines=False, expand=False)
-    for column in ("sev.", "rule", "category", "api / host", "by", "n", "first seen (UTC)"):
-        table.add_column(column, overflow="fold")
+    columns = ("rule", "category", "api / host", "by", "n", "first seen") if narrow else \
+        ("sev.", "rule", "category", "api / host", "by", "n", "first seen (UTC)")
+    # (min, max) widths: 60 characters of cells, 8 borders and 12 of padding make an 80-column line.
+    narrow_widths = {"rule": (14, 14), "category": (9, 9), "api / host": (15, 15), "by": (8, 8), "n": (2, 2),
+                     "first seen": (12, 12)}
+    for column in columns:
+        low, high = narrow_widths[column] if narrow else (None, None)
+        table.add_column(column, overflow="ellipsis" if narrow else "fold", no_wrap=narrow, min_width=low, max_width=high)
     for finding in findings.findings:
-        table.add_row(
-            f"[{SEVERITY_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
-            finding.rule,
-            finding.category or "",
+        style = SEVERITY_STYLE.get(finding.severity, "")
+        cells = [
             _short_api(finding.api or finding.host or ""),
-            finding.sdk.name,
+            (finding.sdk.id or finding.sdk.owner) if narrow else finding.sdk.name,
             str(finding.count),
             finding.first_seen[11:23],
-        )
+        ]
+        if narrow:
+            table.add_row(f"[{style}]{finding.rule}[/]", finding.category or "", *cells)
+        else:
+            table.add_row(f"[{style}]{finding.severity}[/]", finding.rule, finding.category or "", *cells)
     return table
 
 
