@@ -126,6 +126,17 @@ def test_beyond_scope_by_app_type_is_lower_severity(tmp_path):
     assert found[0].evidence.detail["necessary_for_app_type"] is False
 
 
+@pytest.mark.parametrize("app_type, beyond", [
+    ("地图导航", {"device_id"}),                 # maps need location, never a device ID
+    ("map_navigation", {"device_id"}),          # the same type by its id
+    ("新闻资讯", {"device_id", "location"}),      # one of the 13 types that need no PI at all
+])
+def test_beyond_scope_by_the_regulations_own_app_types(tmp_path, app_type, beyond):
+    events = [*AGREE_AT_0, pi_read(ts=at(1), api=LOCATION, category="location"), pi_read(ts=at(2))]
+    found = _rules(judge(tmp_path / "run", events, app_type=app_type), "beyond-scope")
+    assert {f.category for f in found} == beyond
+
+
 def test_a_misspelt_category_in_the_scope_file_is_refused_with_its_line(tmp_path):
     path = _scope(tmp_path, "app:\n  - location\n  - devcie_id\n")
     with pytest.raises(DataFileError) as info:
