@@ -372,7 +372,21 @@ interface RawStackCalls {
     newObject: (env: NativePointer, cls: NativePointer, method: NativePointer) => NativePointer;
     callObject: (env: NativePointer, obj: NativePointer, method: NativePointer) => NativePointer;
     callStaticObject: (env: NativePointer, cls: NativePointer, method: NativePointer, arg: NativePointer) => NativePointer;
+    // Calls that never run Java code, so they may keep the script's lock ("exclusive"): the bridge's own
+    // bindings release and retake it around every call, about a third of the capture's cost.
+    exceptionCheck: NativeFunction<number, [NativePointerValue]>;
+    deleteLocalRef: NativeFunction<void, [NativePointerValue, NativePointerValue]>;
+    stringLength: NativeFunction<number, [NativePointerValue, NativePointerValue]>;
+    stringChars: NativeFunction<NativePointer, [NativePointerValue, NativePointerValue, NativePointerValue]>;
+    releaseStringChars: NativeFunction<void, [NativePointerValue, NativePointerValue, NativePointerValue]>;
 }
+
+// Indices into the JNI function table (jni.h).
+const JNI_DELETE_LOCAL_REF = 23;
+const JNI_GET_STRING_LENGTH = 164;
+const JNI_GET_STRING_CHARS = 165;
+const JNI_RELEASE_STRING_CHARS = 166;
+const JNI_EXCEPTION_CHECK = 228;
 
 // Must run inside Java.perform. The same JNI calls exist on HotSpot and ART.
 function rawStackCalls(): RawStackCalls {
@@ -393,7 +407,16 @@ function rawStackCalls(): RawStackCalls {
         }
         return id;
     };
+    // One function table serves every thread of the VM; only the env pointer passed differs.
+    const table: NativePointer = env.handle.readPointer();
+    const jni = (index: number) => table.add(index * Process.pointerSize).readPointer();
+    const exclusive: NativeFunctionOptions = { scheduling: "exclusive", exceptions: "propagate" };
     return {
+        exceptionCheck: new NativeFunction(jni(JNI_EXCEPTION_CHECK), "uint8", ["pointer"], exclusive),
+        deleteLocalRef: new NativeFunction(jni(JNI_DELETE_LOCAL_REF), "void", ["pointer", "pointer"], exclusive),
+        stringLength: new NativeFunction(jni(JNI_GET_STRING_LENGTH), "int32", ["pointer", "pointer"], exclusive),
+        stringChars: new NativeFunction(jni(JNI_GET_STRING_CHARS), "pointer", ["pointer", "pointer", "pointer"], exclusive),
+        releaseStringChars: new NativeFunction(jni(JNI_RELEASE_STRING_CHARS), "void", ["pointer", "pointer", "pointer"], exclusive),
         throwableClass,
         arraysClass,
         init: methodId(env.getMethodId(throwableClass, "<init>", "()V"), "Throwable()"),
@@ -409,22 +432,37 @@ function rawFrames(calls: RawStackCalls): string[] {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const env: any = Java.vm.getEnv();
     const handle: NativePointer = env.handle;
+    // The slow path only when Java threw (out of memory): it clears the exception and names it.
+    const check = (): void => {
+        if (calls.exceptionCheck(handle) !== 0) {
+            env.throwIfExceptionPending();
+        }
+    };
     const throwable = calls.newObject(handle, calls.throwableClass, calls.init);
-    env.throwIfExceptionPending();
+    check();
     let frames: NativePointer = NULL;
     let text: NativePointer = NULL;
     try {
         frames = calls.callObject(handle, throwable, calls.getStackTrace);
-        env.throwIfExceptionPending();
+        check();
         text = calls.callStaticObject(handle, calls.arraysClass, calls.arraysToString, frames);
-        env.throwIfExceptionPending();
-        const joined: string = env.stringFromJni(text);
+        check();
+        const chars = calls.stringChars(handle, text, NULL);
+        if (chars.isNull()) {
+            throw new Error("cannot read the stack text (out of memory)");
+        }
+        let joined: string;
+        try {
+            joined = chars.readUtf16String(calls.stringLength(handle, text))!;
+        } finally {
+            calls.releaseStringChars(handle, text, chars);
+        }
         // "[f1, f2, …]": a frame's text has no ", " (class, method and file names carry no spaces).
         return joined.length <= 2 ? [] : joined.slice(1, -1).split(", ");
     } finally {
         for (const ref of [text, frames, throwable]) {
             if (!ref.isNull()) {
-                env.deleteLocalRef(ref);
+                calls.deleteLocalRef(handle, ref);
             }
         }
     }
