@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import frida
 from monitor.agent.session import AgentHost, AgentOptions, local_device
 from monitor.data.models import Catalogue, HookEntry
 from monitor.store.writer import RunWriter
+from monitor.testing.benchmarks import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## hooks"
@@ -181,8 +181,6 @@ def measure(calls: int, flood: int) -> dict[str, float | int | str]:
 
 
 def write_section(figures: dict) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     lost = figures["events_expected"] - figures["events_on_disk"]
     ratio_met = figures["ratio_ours_to_baseline"] <= 0.5
     rate = figures["pipeline_events_per_s"]
@@ -230,9 +228,7 @@ def write_section(figures: dict) -> None:
         f"per event are its floor). End to end the two processes share 2 busy cores, which is where the rest goes.\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, Python {platform.python_version()}, "
         f"frida {frida.__version__}; one run.\n")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(SECTION, section)
 
 
 def main() -> None:

@@ -311,7 +311,7 @@ class Generator:
                 for owner in {public.name, implementation.name}:
                     self.classes[owner].methods.setdefault(signature, self.method_source(entry, signature, owner))
             params = parameter_types(entry.signatures[0])
-            for spec in [entry.when] + [field for field in entry.record.payload.values()]:
+            for spec in [entry.when] + list(entry.record.payload.values()):
                 if spec is None or getattr(spec, "arg", None) is None or not spec.path:
                     continue
                 for signature in entry.signatures:
