@@ -26,6 +26,28 @@ from monitor.errors import AgentError, CaptureError, TargetError
 _decode_batch = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
+class _SharedStackBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch whose events name their stack by index into `stacks` (see hooks/src/queue.ts)."""
+    stacks: list[list[str]]
+    events: list[dict[str, Any]]
+
+
+_decode_shared_batch = msgspec.json.Decoder(_SharedStackBatch).decode
+
+
+def _expand_stacks(batch: _SharedStackBatch) -> list[dict[str, Any]]:
+    """The batch's events with every stack index replaced by the full stack, as the agent captured it."""
+    stacks = batch.stacks
+    for event in batch.events:
+        index = event.get("stack")
+        if index is None or type(index) is list:
+            continue
+        if type(index) is not int or not 0 <= index < len(stacks):
+            raise CaptureError(f"an event names stack {index!r}, the batch has {len(stacks)}")
+        event["stack"] = stacks[index]
+    return batch.events
+
+
 class EventSink(Protocol):
     def append(self, event: dict[str, Any]) -> int: ...
 
@@ -183,7 +205,12 @@ class AgentHost:
             kind = payload.get("type")
             if kind == "events:add":
                 # The batch is the message's data, JSON decoded here by msgspec (see hooks/src/queue.ts).
-                events = payload["events"] if "events" in payload else _decode_batch(data)
+                if "events" in payload:
+                    events = payload["events"]
+                elif "stacks" in payload:
+                    events = _expand_stacks(_decode_shared_batch(data))
+                else:
+                    events = _decode_batch(data)
                 if len(events) != payload.get("count", len(events)):
                     raise CaptureError(f"pid {state.pid} announced {payload.get('count')} events and sent {len(events)}")
                 offset = self.clock_offset_ns
