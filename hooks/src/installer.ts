@@ -162,6 +162,9 @@ export class Installer {
         overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
             const threadId = Process.getCurrentThreadId();
             const outermost = !activeThreads.has(threadId);
+            // The event's time is when the app made the call, not when it returned: a click whose listener
+            // initialises SDKs must come before the reads those SDKs make inside it.
+            const calledAt = outermost ? nowNs() : "";
             if (outermost) {
                 activeThreads.add(threadId);
             }
@@ -179,7 +182,7 @@ export class Installer {
             if (outermost && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
                 installer.recordingThreads.add(threadId);
                 try {
-                    installer.record(entries, isStatic ? null : this, args, result, thrown);
+                    installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt);
                 } catch (error) {
                     installer.counters.recordErrors++;
                     installer.counters.lastRecordError = `${job.api}: ${error} ${(error as Error).stack ?? ""}`;
@@ -231,12 +234,13 @@ export class Installer {
         }
     }
 
-    private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue): void {
+    private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue,
+                   calledAt: string): void {
         const entry = entries.find((candidate) => this.matches(candidate.when, self, args));
         if (entry === undefined || !this.limiter.allowed(entry.api)) {
             return;
         }
-        const deviceTs = nowNs();
+        const deviceTs = calledAt;
         const maxChars = this.config.maxValueChars;
         const spec = entry.record;
         const payload: Record<string, unknown> = {};

@@ -45,7 +45,8 @@ public final class DemoApp {
         activity.performResume();
         Dialog privacy = new Dialog("隐私政策");
         privacy.show();
-        Screen screen = new Screen(activity, privacy);
+        // Crash reporting starts inside the 同意 click handler: its reads come after the consent.
+        Screen screen = new Screen(activity, privacy, () -> CrashReport.initCrashReport(context));
 
         String controlPort = System.getenv("CONSENTMON_CONTROL_PORT");
         boolean driven = !consentGiven && controlPort != null && !controlPort.isEmpty();
@@ -66,7 +67,6 @@ public final class DemoApp {
         AMapLocationClient locator = new AMapLocationClient(context);
         if (Boolean.TRUE.equals(agreed)) {
             // After consent: the features the user asked for.
-            CrashReport.initCrashReport(context);
             String where = locator.getLastKnownLocation();
             CharSequence clip = ((ClipboardManager) context.getSystemService(Context.CLIPBOARD_SERVICE)).getText();
             Http.post("https://api.demo-app.example.com/v1/nearby", "{\"loc\":\"" + where + "\"}", "application/json");

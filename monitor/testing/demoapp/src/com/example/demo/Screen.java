@@ -20,10 +20,11 @@ final class Screen {
     private volatile Boolean agreed = null;
     private volatile boolean background = false;
 
-    Screen(MainActivity activity, Dialog privacy) {
+    /** `onAgree` runs inside the 同意 button's click listener, as apps start their SDKs there. */
+    Screen(MainActivity activity, Dialog privacy, Runnable onAgree) {
         this.activity = activity;
         this.privacy = privacy;
-        agree.setOnClickListener(view -> decide(true));
+        agree.setOnClickListener(view -> { decide(true); onAgree.run(); });
         refuse.setOnClickListener(view -> decide(false));
     }
 
