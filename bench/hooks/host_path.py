@@ -1,5 +1,6 @@
 """Host side of the agent → disk pipeline alone: RunWriter.append, RunWriter.append_many and the
-AgentHost message path (`_on_message` with an `events:add` batch as the agent sends it), in events/s.
+AgentHost message path (`_on_message` with an `events:add` batch: events in the message, and as the agent
+sends it, JSON data with each distinct stack once), in events/s.
 
 No target process: this measures what the host can absorb, so the end-to-end figure (pipeline.py)
 can be told apart from it. Target: ≥ 150 000 events/s through the message path.
@@ -87,6 +88,26 @@ def measure(events: int) -> dict[str, Any]:
         writer.close()
         figures["on_disk"] = sum(1 for _ in (work / "host" / "events.jsonl").open("rb"))
         figures["verify_problems"] = verify_run(work / "host")
+
+        # As hooks/src/queue.ts sends a batch: JSON bytes as the message's data, each distinct stack once.
+        writer = RunWriter(work / "shared", run_info={})
+        host = AgentHost(local_device(), writer, Catalogue(version="bench", hooks=[]), AgentOptions())
+        shared = []
+        for offset in range(0, events, BATCH):
+            batch = [agent_event(index) for index in range(offset, min(events, offset + BATCH))]
+            for event in batch:
+                event["stack"] = 0
+            shared.append(({"type": "send", "payload": {"type": "events:add", "count": len(batch), "encoding": "json", "stacks": 1}},
+                           json.dumps({"stacks": [FRAMES], "events": batch}).encode()))
+        start = time.perf_counter()
+        for message, data in shared:
+            host._on_message(state, message, data)
+        figures["message_shared_stacks_per_s"] = rate(events, time.perf_counter() - start)
+        host.check()
+        host.closed = True
+        host.device.off("child-added", host._on_child_added)
+        writer.close()
+        figures["shared_identical_on_disk"] = (work / "shared" / "events.jsonl").read_bytes() == (work / "host" / "events.jsonl").read_bytes()
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
