@@ -9,7 +9,6 @@ scenario drives the app; the device is restored whatever happens.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,6 @@ from typing import Any
 
 import frida
 
-import monitor
-from monitor.agent.build import bundle_info
 from monitor.agent.session import AgentHost, AgentOptions
 from monitor.capture.ca import DEFAULT_CONFDIR
 from monitor.capture.proxy import LOOPBACK, CaptureProxy
@@ -28,7 +25,7 @@ from monitor.device.app import AppControl, LogcatCapture
 from monitor.device.clock import clock_record, measure_offset
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.errors import DeviceError, MonitorError
-from monitor.runner.host import RunResult
+from monitor.runner.common import RunResult, run_header, seal_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
 from monitor.scenario.target import DeviceTarget
@@ -99,14 +96,11 @@ def run_device(config: DeviceRunConfig) -> RunResult:
     device.require_online()
     props = device.props()
     writer = RunWriter(config.out, run_info={
-        "tool": {"name": "consentmon", "version": monitor.__version__},
+        **run_header(catalogue, Path(config.catalogue)),
         "target": {"kind": "device", "serial": serial, "model": props.get("ro.product.model"),
                    "android": props.get("ro.build.version.release"), "sdk": props.get("ro.build.version.sdk"),
                    "abi": props.get("ro.product.cpu.abi"), "fingerprint": props.get("ro.build.fingerprint")},
         "app": {"package": config.package, "domains": config.app_domains},
-        "agent": bundle_info(),
-        "catalogue": {"version": catalogue.version, "entries": len(catalogue.hooks), "path": str(config.catalogue),
-                      "sha256": hashlib.sha256(Path(config.catalogue).read_bytes()).hexdigest()},
         "scenario": {"name": scenario.name, "description": scenario.description},
     })
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream).start()
@@ -163,16 +157,9 @@ def run_device(config: DeviceRunConfig) -> RunResult:
         raise
     finally:
         proxy.stop()
-        sent = sum(int((item.get("stats") or {}).get("sent", 0)) for item in agent_summary.values())
-        hook_events = sum(count for key, count in writer.counts.items() if key.startswith("hook:"))
-        writer.close(exit_reason=exit_reason, interrupted=interrupted,
-                     clock=clock_record(clock_start, clock_end) if clock_start else {"note": "not measured: the run failed before"},
-                     agent_processes={str(pid): item for pid, item in agent_summary.items()},
-                     events_sent_by_agent=sent, hook_events_recorded=hook_events,
-                     flows_recorded=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures)
-    return RunResult(out=config.out, pid=-1, exit_reason=exit_reason, events=writer.seq, agent=agent_summary,
-                     flows=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures,
-                     lost_events=max(0, sent - hook_events), interrupted=interrupted)
+        result = seal_run(writer, proxy, agent_summary, pid=-1, exit_reason=exit_reason, interrupted=interrupted,
+                          clock=clock_record(clock_start, clock_end) if clock_start else {"note": "not measured: the run failed before"})
+    return result
 
 
 def _gate_spawns(frida_device: frida.core.Device, agents: AgentHost, package: str) -> None:

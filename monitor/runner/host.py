@@ -7,7 +7,6 @@ properties and a truststore holding the interception CA.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import threading
@@ -19,13 +18,12 @@ from typing import Any
 
 import frida
 
-import monitor
-from monitor.agent.build import bundle_info
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_truststore
 from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError, TargetError
+from monitor.runner.common import RunResult, run_header, seal_run
 from monitor.store.writer import RunWriter
 
 TARGET_LOG = "target.log"
@@ -53,19 +51,6 @@ class HostRunHandle:
     pid: int
     stop_requested: threading.Event
     control_port: int
-
-
-@dataclass
-class RunResult:
-    out: Path
-    pid: int
-    exit_reason: str
-    events: int
-    agent: dict[int, dict[str, Any]]
-    flows: int
-    tls_failures: int
-    lost_events: int
-    interrupted: bool = False
 
 
 def is_jvm_command(argv: list[str]) -> bool:
@@ -112,10 +97,6 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, co
     return env
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_host(config: HostRunConfig) -> RunResult:
     argv = resolve_program(config.argv)
     jvm = is_jvm_command(argv) if config.jvm is None else config.jvm
@@ -125,12 +106,9 @@ def run_host(config: HostRunConfig) -> RunResult:
     options.own_package = options.own_package or config.app_package
     options.process_name = options.process_name or config.app_package or Path(argv[0]).name
     writer = RunWriter(config.out, run_info={
-        "tool": {"name": "consentmon", "version": monitor.__version__},
+        **run_header(catalogue, Path(config.catalogue)),
         "target": {"kind": "host", "argv": argv, "command": shlex.join(argv), "jvm": jvm, "cwd": os.getcwd()},
         "app": {"package": config.app_package, "domains": config.app_domains},
-        "agent": bundle_info(),
-        "catalogue": {"version": catalogue.version, "sha256": _file_sha256(Path(config.catalogue)),
-                      "entries": len(catalogue.hooks), "path": str(config.catalogue)},
         "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0,
                   "method": "the target runs on this host: agent and proxy read the same wall clock"},
     })
@@ -216,15 +194,9 @@ def run_host(config: HostRunConfig) -> RunResult:
         proxy.stop()
         with log_lock:
             target_log.close()
-        sent = sum(int((item.get("stats") or {}).get("sent", 0)) for item in agent_summary.values())
-        hook_events = sum(count for key, count in writer.counts.items() if key.startswith("hook:"))
-        writer.close(exit_reason=exit_reason, interrupted=interrupted,
-                     agent_processes={str(process): item for process, item in agent_summary.items()},
-                     events_sent_by_agent=sent, hook_events_recorded=hook_events,
-                     flows_recorded=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures)
-    return RunResult(out=config.out, pid=pid, exit_reason=exit_reason, events=writer.seq, agent=agent_summary,
-                     flows=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures,
-                     lost_events=max(0, sent - hook_events), interrupted=interrupted)
+        # Sealed on every exit, errors included: what was captured before a failure stays evidence.
+        result = seal_run(writer, proxy, agent_summary, pid=pid, exit_reason=exit_reason, interrupted=interrupted)
+    return result
 
 
 def _kill_quietly(device: frida.core.Device, pid: int) -> None:
