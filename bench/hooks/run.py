@@ -70,23 +70,6 @@ public final class Probe {
 }
 """
 
-# What camille / MobSF-style hooks do per call: one message, with the Java stack as text.
-BASELINE_TS = """import Java from "frida-java-bridge";
-
-Java.perform(() => {
-    const Probe = Java.use("consentbench.Probe");
-    const Throwable = Java.use("java.lang.Throwable");
-    Probe.baseline.implementation = function (i: number): string {
-        const value: string = this.baseline(i);
-        const stack = Throwable.$new().getStackTrace().map((frame: { toString(): string }) => frame.toString());
-        send({ api: "consentbench.Probe.baseline", value, stack });
-        return value;
-    };
-    send({ ready: true });
-});
-"""
-
-
 def compile_program(work: Path) -> Path:
     source = work / "src" / "consentbench" / "Probe.java"
     source.parent.mkdir(parents=True)
@@ -97,12 +80,9 @@ def compile_program(work: Path) -> Path:
 
 
 def compile_baseline() -> str:
-    # Bundled with the agent's own node_modules (frida-java-bridge), outside the agent's sources.
-    hooks = ROOT / "hooks"
-    entry = hooks / "bench" / "baseline.ts"
-    entry.parent.mkdir(exist_ok=True)
-    entry.write_text(BASELINE_TS)
-    return frida.Compiler().build("bench/baseline.ts", project_root=str(hooks))
+    # hooks/bench/baseline.ts: what camille / MobSF-style hooks do per call (one message with the Java
+    # stack as text), bundled with the agent's node_modules but outside the agent's sources.
+    return frida.Compiler().build("bench/baseline.ts", project_root=str(ROOT / "hooks"))
 
 
 def measure(calls: int, flood: int) -> dict[str, float | int | str]:
