@@ -25,6 +25,7 @@ from monitor.store.manifest import verify_run
 from monitor.store.writer import RunWriter
 
 BATCH = 512
+BASE_NS = 1_700_000_000_000_000_000
 
 # A pi_read as the agent records it on Android: 24 caller frames, thread, process, value (~2 KB).
 FRAMES = [f"com.example.sdk.module{depth}.Collector{depth}.collect(Collector{depth}.java:{100 + depth})" for depth in range(20)]
@@ -89,7 +90,8 @@ def measure(events: int) -> dict[str, Any]:
         figures["on_disk"] = sum(1 for _ in (work / "host" / "events.jsonl").open("rb"))
         figures["verify_problems"] = verify_run(work / "host")
 
-        # As hooks/src/queue.ts sends a batch: JSON bytes as the message's data, each distinct stack once.
+        # As hooks/src/queue.ts sends a batch: JSON bytes as the message's data, each distinct stack once,
+        # device_ts relative to the batch's clock base.
         writer = RunWriter(work / "shared", run_info={})
         host = AgentHost(local_device(), writer, Catalogue(version="bench", hooks=[]), AgentOptions())
         shared = []
@@ -97,7 +99,9 @@ def measure(events: int) -> dict[str, Any]:
             batch = [agent_event(index) for index in range(offset, min(events, offset + BATCH))]
             for event in batch:
                 event["stack"] = 0
-            shared.append(({"type": "send", "payload": {"type": "events:add", "count": len(batch), "encoding": "json", "stacks": 1}},
+                event["device_ts"] = int(event["device_ts"]) - BASE_NS  # relative to the batch's clock base
+            shared.append(({"type": "send", "payload": {"type": "events:add", "count": len(batch), "encoding": "json", "stacks": 1,
+                                                        "clock_base_ns": str(BASE_NS)}},
                            json.dumps({"stacks": [FRAMES], "events": batch}).encode()))
         start = time.perf_counter()
         for message, data in shared:

@@ -3,7 +3,7 @@
 // measures agent → host → disk throughput without the JVM trampoline in the way.
 
 import type { AgentEvent } from "../src/events.js";
-import { nowNs } from "../src/clock.js";
+import { stampNs } from "../src/clock.js";
 import { EventQueue } from "../src/queue.js";
 import { currentProcessName } from "../src/process.js";
 
@@ -28,7 +28,7 @@ rpc.exports = {
         const process = currentProcessName(null);
         for (let index = 0; index < count; index++) {
             const event: AgentEvent = {
-                source: "hook", kind: "pi_read", ts: null, device_ts: nowNs() as unknown as number, seq: null,
+                source: "hook", kind: "pi_read", ts: null, device_ts: stampNs(), seq: null,
                 pid: Process.id, process, thread: "main", category: "device_id",
                 api: "android.telephony.TelephonyManager.getDeviceId", args: null,
                 value: `86753091${(1000000 + index).toString()}`, stack: frames.slice(), sdk: null, flow_id: null, payload: null,

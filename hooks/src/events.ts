@@ -7,7 +7,7 @@ export interface AgentEvent {
     source: Source;
     kind: string;
     ts: number | null;
-    device_ts: number;
+    device_ts: number;  // ns since the batch's clock_base_ns on the wire (clock.ts); epoch ns on disk
     seq: number | null;
     pid: number;
     process: string;
@@ -28,4 +28,6 @@ export interface EventsMessage {
     type: "events:add";
     count: number;
     encoding: "json";
+    stacks: number;
+    clock_base_ns: string;
 }

@@ -6,7 +6,7 @@ import Java from "frida-java-bridge";
 
 import type { AgentConfig } from "./config.js";
 import type { AgentEvent } from "./events.js";
-import { nowNs } from "./clock.js";
+import { stampNs } from "./clock.js";
 import { EventQueue } from "./queue.js";
 import { currentProcessName } from "./process.js";
 import { type JavaValue, useClass } from "./values.js";
@@ -49,7 +49,7 @@ export class ImportanceWatcher {
         }
         this.last = importance;
         const event: AgentEvent = {
-            source: "hook", kind: "lifecycle", ts: null, device_ts: nowNs() as unknown as number, seq: null,
+            source: "hook", kind: "lifecycle", ts: null, device_ts: stampNs(), seq: null,
             pid: Process.id, process: currentProcessName(this.config.processName), thread: null,
             category: importance <= FOREGROUND_MAX ? "foreground" : "background", api: API, args: null,
             value: String(importance), stack: null, sdk: null, flow_id: null,

@@ -7,7 +7,7 @@ import Java from "frida-java-bridge";
 
 import type { AgentConfig, HookEntry, When } from "./config.js";
 import type { AgentEvent } from "./events.js";
-import { nowNs } from "./clock.js";
+import { stampNs } from "./clock.js";
 import { EventQueue } from "./queue.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
@@ -164,7 +164,7 @@ export class Installer {
             const outermost = !activeThreads.has(threadId);
             // The event's time is when the app made the call, not when it returned: a click whose listener
             // initialises SDKs must come before the reads those SDKs make inside it.
-            const calledAt = outermost ? nowNs() : "";
+            const calledAt = outermost ? stampNs() : -1;
             if (outermost) {
                 activeThreads.add(threadId);
             }
@@ -235,7 +235,7 @@ export class Installer {
     }
 
     private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue,
-                   calledAt: string): void {
+                   calledAt: number): void {
         const entry = entries.find((candidate) => this.matches(candidate.when, self, args));
         if (entry === undefined || !this.limiter.allowed(entry.api)) {
             return;
@@ -292,7 +292,7 @@ export class Installer {
             source: "hook",
             kind: entry.kind,
             ts: null,
-            device_ts: deviceTs as unknown as number,
+            device_ts: deviceTs,
             seq: null,
             pid: Process.id,
             process: currentProcessName(this.config.processName),

@@ -2,7 +2,7 @@
 // reach the run as periodic `rate_limited` agent events, so nothing is dropped without a trace.
 
 import type { AgentEvent } from "./events.js";
-import { nowNs } from "./clock.js";
+import { stampNs } from "./clock.js";
 import { currentProcessName } from "./process.js";
 
 export class RateLimiter {
@@ -44,7 +44,7 @@ export class RateLimiter {
         const payload = this.unreported;
         this.unreported = {};
         return {
-            source: "agent", kind: "agent", ts: null, device_ts: nowNs() as unknown as number, seq: null,
+            source: "agent", kind: "agent", ts: null, device_ts: stampNs(), seq: null,
             pid: Process.id, process: currentProcessName(this.processName), thread: null, category: "rate_limited",
             api: null, args: null, value: null, stack: null, sdk: null, flow_id: null, payload,
         };

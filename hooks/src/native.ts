@@ -5,7 +5,7 @@
 
 import type { AgentConfig, NativeEntry, NativeWhen } from "./config.js";
 import type { AgentEvent } from "./events.js";
-import { nowNs } from "./clock.js";
+import { stampNs } from "./clock.js";
 import { EventQueue } from "./queue.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
@@ -353,7 +353,7 @@ export class NativeInstaller {
             source: "hook",
             kind: entry.kind,
             ts: null,
-            device_ts: nowNs() as unknown as number,
+            device_ts: stampNs(),
             seq: null,
             pid: Process.id,
             process: currentProcessName(this.config.processName),

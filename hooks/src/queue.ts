@@ -7,7 +7,9 @@
 // as {"stacks": [distinct stacks], "events": [... each "stack" an index into them, or null]}: the agent
 // stringifies each distinct stack once, and the host expands the indexes back to full stacks before
 // anything is written (monitor/agent/session.py), so the events on disk are unchanged.
+// Each event's device_ts is relative to the batch's `clock_base_ns` (see clock.ts); the host adds it.
 
+import { clockBaseNs } from "./clock.js";
 import type { AgentEvent } from "./events.js";
 
 let strlen: NativeFunction<UInt64, [NativePointerValue]> | null = null;
@@ -111,7 +113,7 @@ export class EventQueue {
         }
         this.pending = [];
         const stacks = shareStacks(batch);
-        send({ type: "events:add", count: batch.length, encoding: "json", stacks: stacks.length },
+        send({ type: "events:add", count: batch.length, encoding: "json", stacks: stacks.length, clock_base_ns: clockBaseNs() },
             utf8(JSON.stringify({ stacks, events: batch })));
         this.sent += batch.length;
         return batch.length;

@@ -5,7 +5,7 @@
 
 import Java from "frida-java-bridge";
 
-import { nowNs } from "./clock.js";
+import { stampNs } from "./clock.js";
 import type { AgentEvent } from "./events.js";
 import type { EventQueue } from "./queue.js";
 import type { JavaValue } from "./values.js";
@@ -26,7 +26,7 @@ export interface UnpinResult {
 
 function report(queue: EventQueue, entry: UnpinEntry, processName: string | null, detail: string): void {
     const event: AgentEvent = {
-        source: "hook", kind: "tls_unpinned", ts: null, device_ts: nowNs() as unknown as number, seq: null,
+        source: "hook", kind: "tls_unpinned", ts: null, device_ts: stampNs(), seq: null,
         pid: Process.id, process: processName ?? `pid:${Process.id}`, thread: null, category: "tls",
         api: entry.api, args: null, value: detail, stack: null, sdk: null, flow_id: null,
         payload: { action: entry.action },

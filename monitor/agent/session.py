@@ -21,31 +21,72 @@ from monitor.agent.build import build_agent
 from monitor.data import load_unpin
 from monitor.data.models import Catalogue
 from monitor.errors import AgentError, CaptureError, TargetError
+from monitor.store.writer import AgentRecord
 
 
 _decode_batch = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
+class _AgentBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch as the agent sends it (hooks/src/queue.ts): each event names its stack by index into `stacks`."""
+    stacks: list[list[str]]
+    events: list[AgentRecord]  # type: ignore[valid-type]
+
+
 class _SharedStackBatch(msgspec.Struct, forbid_unknown_fields=True):
-    """A batch whose events name their stack by index into `stacks` (see hooks/src/queue.ts)."""
+    """The same batch, events left as dicts: the path for a batch outside the fast decoder's strict types."""
     stacks: list[list[str]]
     events: list[dict[str, Any]]
 
 
+_decode_agent_batch = msgspec.json.Decoder(_AgentBatch).decode
 _decode_shared_batch = msgspec.json.Decoder(_SharedStackBatch).decode
 
 
-def _expand_stacks(batch: _SharedStackBatch) -> list[dict[str, Any]]:
-    """The batch's events with every stack index replaced by the full stack, as the agent captured it."""
+def _stack_at(stacks: list[list[str]], index: Any) -> list[str]:
+    if type(index) is not int or not 0 <= index < len(stacks):
+        raise CaptureError(f"an event names stack {index!r}, the batch has {len(stacks)}")
+    return stacks[index]
+
+
+def _agent_records(data: bytes, base_ns: int, offset_ns: int) -> list[Any] | None:
+    """The batch's events as records ready for the writer (every field type-checked by msgspec while
+    decoding, the full stacks put back, device_ts made absolute and ts set), or None when some value is
+    outside msgspec's strict types (pydantic then decides, on the slower path)."""
+    try:
+        batch = _decode_agent_batch(data)
+    except msgspec.ValidationError:
+        return None
     stacks = batch.stacks
+    for record in batch.events:
+        device_ts = record.device_ts + base_ns
+        record.device_ts = device_ts
+        record.ts = device_ts + offset_ns
+        record.seq = -1
+        stack = record.stack
+        if type(stack) is int:
+            record.stack = _stack_at(stacks, stack)
+    return batch.events
+
+
+def _agent_dicts(data: bytes, base_ns: int, offset_ns: int) -> list[dict[str, Any]]:
+    """The same batch as plain dicts, for the writer to check with pydantic's rules."""
+    batch = _decode_shared_batch(data)
     for event in batch.events:
         index = event.get("stack")
-        if index is None or type(index) is list:
-            continue
-        if type(index) is not int or not 0 <= index < len(stacks):
-            raise CaptureError(f"an event names stack {index!r}, the batch has {len(stacks)}")
-        event["stack"] = stacks[index]
-    return batch.events
+        if index is not None and type(index) is not list:
+            event["stack"] = _stack_at(batch.stacks, index)
+    return _stamp(batch.events, base_ns, offset_ns)
+
+
+def _stamp(events: list[dict[str, Any]], base_ns: int, offset_ns: int) -> list[dict[str, Any]]:
+    """Events as dicts with device_ts made absolute, ts on the host clock and seq left to the writer."""
+    for event in events:
+        device_ts = int(event["device_ts"]) + base_ns
+        event["device_ts"] = device_ts
+        event["ts"] = device_ts + offset_ns
+        event["seq"] = -1
+    return events
 
 
 class EventSink(Protocol):
@@ -205,27 +246,23 @@ class AgentHost:
             kind = payload.get("type")
             if kind == "events:add":
                 # The batch is the message's data, JSON decoded here by msgspec (see hooks/src/queue.ts).
-                if "events" in payload:
-                    events = payload["events"]
-                elif "stacks" in payload:
-                    events = _expand_stacks(_decode_shared_batch(data))
+                offset = self.clock_offset_ns
+                base = int(payload.get("clock_base_ns", 0))
+                events: list[Any]
+                if "stacks" in payload:
+                    records = _agent_records(data, base, offset)
+                    events = records if records is not None else _agent_dicts(data, base, offset)
                 else:
-                    events = _decode_batch(data)
+                    events = _stamp(payload["events"] if "events" in payload else _decode_batch(data), base, offset)
                 if len(events) != payload.get("count", len(events)):
                     raise CaptureError(f"pid {state.pid} announced {payload.get('count')} events and sent {len(events)}")
-                offset = self.clock_offset_ns
-                for event in events:
-                    device_ts = int(event["device_ts"])
-                    event["device_ts"] = device_ts
-                    event["ts"] = device_ts + offset
-                    event["seq"] = -1
                 # A sink that takes a batch (RunWriter) flushes once per batch, not once per event.
                 append_many = getattr(self.sink, "append_many", None)
                 if append_many is not None:
                     append_many(events)
                 else:
                     for event in events:
-                        self.sink.append(event)
+                        self.sink.append(msgspec.structs.asdict(event) if isinstance(event, msgspec.Struct) else event)
             elif kind == "agent:status":
                 self._on_status(state, payload)
         except Exception as exc:  # noqa: BLE001 - recorded and re-raised by check(): capture fails loudly

@@ -35,14 +35,30 @@ GENESIS = "0" * 64
 
 
 
-def _derive_event_record() -> type[msgspec.Struct]:
-    fields = [(name, info.annotation) if info.is_required() else (name, info.annotation, info.default)
-              for name, info in Event.model_fields.items()]
+def _derive_record(name: str, overrides: dict[str, tuple[Any, ...]] | None = None) -> type[msgspec.Struct]:
+    """A msgspec struct with Event's fields, in Event's order, each typed as in Event unless overridden."""
+    fields: list[tuple[Any, ...]] = []
+    for field_name, info in Event.model_fields.items():
+        if overrides and field_name in overrides:
+            fields.append((field_name, *overrides[field_name]))
+        elif info.is_required():
+            fields.append((field_name, info.annotation))
+        else:
+            fields.append((field_name, info.annotation, info.default))
     # kw_only: fields keep Event's order whatever their defaults; forbid: Event is extra="forbid".
-    return msgspec.defstruct("EventRecord", fields, kw_only=True, forbid_unknown_fields=True)
+    return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True)
 
 
-EventRecord = _derive_event_record()
+EventRecord = _derive_record("EventRecord")
+
+# An event as the agent sends it in a batch (hooks/src/events.ts): the host has not yet given it `ts` and
+# `seq`, its `device_ts` is relative to the batch's clock base, and its stack may be an index into the
+# batch's distinct stacks. msgspec checks every other field against Event's types while decoding the
+# batch, so once the session has filled those four in (monitor/agent/session.py) the record is written
+# as it is: same field names, so the same line as an EventRecord with the same values.
+AgentRecord = _derive_record("AgentRecord", {
+    "ts": (int | None, None), "seq": (int | None, None), "device_ts": (int,), "stack": (int | list[str] | None, None)})
+
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -62,9 +78,17 @@ def chain_next(previous: str, line: bytes) -> str:
     return hashlib.sha256(previous.encode() + line).hexdigest()
 
 
-def to_record(event: Event | dict[str, Any]) -> msgspec.Struct:
+def to_record(event: Event | dict[str, Any] | msgspec.Struct) -> msgspec.Struct:
     """An event checked against the schema, as an `EventRecord`. Raises pydantic's ValidationError."""
-    if type(event) is not dict:  # noqa: E721 - exact type first: isinstance on a pydantic class is slow
+    kind = type(event)
+    if kind is not dict:
+        if kind is AgentRecord:
+            # Already type-checked by the batch decoder; only what the session fills in is left to check.
+            if event.ts is None or type(event.stack) is int:  # type: ignore[attr-defined]
+                raise CaptureError("an agent event reached the writer without its time or with a stack index")
+            return event  # type: ignore[return-value]
+        if kind is EventRecord:
+            return event  # type: ignore[return-value]
         if isinstance(event, Event):
             return msgspec.convert(event.model_dump(), EventRecord)
     try:
@@ -126,7 +150,7 @@ class RunWriter:
         for event in events:
             try:
                 records.append(to_record(event))
-            except ValueError as exc:  # pydantic's ValidationError
+            except (ValueError, CaptureError) as exc:  # pydantic's ValidationError, or an unfinished AgentRecord
                 refused = exc
                 break
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ def test_a_device_id_read_in_the_first_statement_of_main_is_recorded(catalogue: 
     classes, _ = build_stubs(catalogue)
     java = shutil.which("java")
     assert java is not None
+    started_ns = time.time_ns()
     run = run_under_agent([java, "-cp", str(classes), f"{STUB_PACKAGE}.EarlyCall"],
                           options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0))
+    ended_ns = time.time_ns()
     assert json.loads(run.stdout_lines()[0]) == {"android_id": "getString-value"}
     java_apis = {entry.api for entry in catalogue.hooks}
     reads = [event for event in run.sink.hooks() if event["api"] in java_apis]
@@ -34,6 +37,8 @@ def test_a_device_id_read_in_the_first_statement_of_main_is_recorded(catalogue: 
     # The Java hooks were in before the read: their status precedes it on the agent's own clock.
     installed = [event for event in run.sink.events if event["kind"] == "hook_status" and event["payload"]["scope"] == "java"]
     assert installed and installed[0]["device_ts"] < reads[0]["device_ts"]
+    # The agent stamps events relative to a clock base it sends with each batch; on disk they are epoch ns.
+    assert started_ns < reads[0]["device_ts"] == reads[0]["ts"] < ended_ns
 
 
 def test_typescript_agent_event_has_the_same_fields_as_the_python_event() -> None:
