@@ -85,7 +85,7 @@ class CaptureProxy:
             self._loop.call_soon_threadsafe(self._master.shutdown)
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self.addon.done()
+        self.addon.finish()
 
     def check(self) -> None:
         if self.addon.failure is not None:

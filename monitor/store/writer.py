@@ -112,7 +112,10 @@ class RunWriter:
                 )
             (self.root / SCREENS_DIR).mkdir(exist_ok=True)
             self._events: BinaryIO = open(self.root / EVENTS_FILE, "ab")
-            self._flows: BinaryIO = open(self.root / FLOWS_FILE, "ab")
+            # In a capture, flows.jsonl is written by the proxy's flow writer process (monitor/capture/
+            # flowwriter.py); this writer opens it only if something appends flows through it.
+            (self.root / FLOWS_FILE).touch()
+            self._flows: BinaryIO | None = None
         except OSError as exc:
             raise CaptureError(f"cannot create run directory {self.root}: {exc}") from exc
         self._lock = threading.Lock()
@@ -187,10 +190,15 @@ class RunWriter:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def append_flow(self, flow_record: dict[str, Any]) -> None:
-        """One decoded HTTP exchange (see capture.addon for its fields)."""
+        """One decoded HTTP exchange (see capture.records.flow_record for its fields)."""
         with self._lock:
             if self._closed:
                 raise CaptureError("a flow arrived after the run was closed; it would be lost")
+            if self._flows is None:
+                try:
+                    self._flows = open(self.root / FLOWS_FILE, "ab")
+                except OSError as exc:
+                    raise CaptureError(f"cannot open {self.root / FLOWS_FILE}: {exc}") from exc
             self._write(self._flows, dump_line(flow_record), FLOWS_FILE)
 
     def _write(self, handle: BinaryIO, line: bytes | bytearray, name: str) -> None:
@@ -216,6 +224,8 @@ class RunWriter:
                 return self.root / RUN_FILE
             self._closed = True
             for handle in (self._events, self._flows):
+                if handle is None:
+                    continue
                 try:
                     handle.flush()
                     os.fsync(handle.fileno())

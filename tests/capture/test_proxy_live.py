@@ -153,7 +153,7 @@ def _wait_for(condition, timeout: float = 5.0) -> bool:
 def test_flow_previews_keep_text_readable_and_binary_short():
     from mitmproxy.test import tflow
 
-    from monitor.capture.addon import BINARY_PREVIEW, _body
+    from monitor.capture.records import BINARY_PREVIEW, _body
 
     text_flow = tflow.tflow()
     text_flow.request.content = ("设备标识" * 100_000).encode()   # 1.2 MB of UTF-8, cut inside a character

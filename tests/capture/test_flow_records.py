@@ -1,0 +1,163 @@
+"""flows.mitm stays mitmproxy's own bytes, however the addon takes and encodes a flow's state; flows.jsonl is
+derived from it when the capture finishes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from mitmproxy import certs, http
+from mitmproxy.io import FlowReader, tnetstring
+from mitmproxy.test import tflow
+
+from monitor.capture.addon import CaptureAddon
+from monitor.capture.flowstate import fast_path_in_use, flow_state
+from monitor.capture.proxy import CaptureProxy, free_port
+from monitor.capture.records import FlowRecordEncoder, flow_record_bytes
+from monitor.errors import CaptureError
+from monitor.store import FLOWS_FILE, MITM_FILE
+from monitor.store.reader import read_run
+from monitor.store.writer import RunWriter
+from monitor.testing.servers import LOOPBACK, https_server
+
+from test_proxy_live import _opener, _post
+
+pytestmark = pytest.mark.proxy
+
+
+@pytest.fixture
+def confdir(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "mitmproxy-conf"
+
+
+def _records(path: Path) -> list[bytes]:
+    """flows.mitm cut into its records, as bytes."""
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    records = []
+    while stream.tell() < len(data):
+        start = stream.tell()
+        tnetstring.load(stream)
+        records.append(data[start:stream.tell()])
+    return records
+
+
+def test_flows_mitm_holds_exactly_what_mitmproxy_writes_for_each_flow(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with https_server(tmp_path) as server, CaptureProxy(writer, run_dir, confdir=confdir, ssl_insecure=True) as proxy:
+        opener = _opener(proxy)
+        assert _post(opener, f"https://{LOOPBACK}:{server.port}/collect", b'{"oaid":"a1b2c3d4"}') == 200
+        assert _post(opener, f"http://{LOOPBACK}:{server.port}/plain", b"x=1") in (400, 502)  # TLS server, plain request
+        assert _post(opener, f"https://{LOOPBACK}:{free_port()}/gone", b"imei=867530912345675") == 502
+    writer.close()
+    records = _records(run_dir / MITM_FILE)
+    with open(run_dir / MITM_FILE, "rb") as handle:
+        flows = list(FlowReader(handle).stream())
+    assert len(records) == len(flows) == 3
+    # Each record is mitmproxy's own serialisation of the flow it holds: FlowWriter would write these bytes.
+    for record, flow in zip(records, flows):
+        assert tnetstring.dumps(flow.get_state()) == record
+    assert flows[0].server_conn.certificate_list, "the HTTPS flow keeps the upstream's certificate"
+    assert len(read_run(run_dir).flows) == 3
+
+
+def _ca_cert(confdir: Path) -> certs.Cert:
+    from monitor.capture.ca import ensure_ca
+    return certs.Cert.from_pem(Path(ensure_ca(confdir)).read_bytes())
+
+
+def _sample_flows(confdir: Path) -> list[http.HTTPFlow]:
+    cert = _ca_cert(confdir)
+    with_tls = tflow.tflow(resp=True)
+    with_tls.client_conn.certificate_list = [cert]
+    with_tls.client_conn.mitmcert = cert
+    with_tls.client_conn.alpn_offers = [b"h2", b"http/1.1"]
+    with_tls.client_conn.cipher_list = ["TLS_AES_128_GCM_SHA256"]
+    with_tls.server_conn.certificate_list = [cert, cert]
+    with_tls.server_conn.timestamp_start = 1_767_225_600.25
+    with_tls.request.http_version = "HTTP/2.0"
+    backed_up = tflow.tflow(resp=True)
+    backed_up.backup()
+    backed_up.request.path = "/changed"
+    noted = tflow.tflow(resp=True)
+    noted.metadata["consentmon"] = {"note": ["a", 1]}
+    noted.comment, noted.marked, noted.is_replay = "seen", ":red_circle:", "request"
+    return [tflow.tflow(), tflow.tflow(resp=True), tflow.tflow(err=True), tflow.twebsocketflow(), with_tls, backed_up, noted]
+
+
+def test_the_fast_flow_state_is_byte_for_byte_get_state(confdir):
+    assert fast_path_in_use()
+    for flow in _sample_flows(confdir):
+        assert flow_record_bytes(flow_state(flow)) == tnetstring.dumps(flow.get_state())
+
+
+def test_a_value_the_fast_path_does_not_expect_gets_mitmproxys_own_answer(confdir):
+    flow = tflow.tflow(resp=True)
+    flow.client_conn.timestamp_start = 7  # an int where a float is declared: mitmproxy stores 7.0
+    assert flow_record_bytes(flow_state(flow)) == tnetstring.dumps(flow.get_state())
+    flow.client_conn.tls_version = "TLSv9"  # outside the Literal: mitmproxy's own error, not a silent value
+    with pytest.raises(ValueError):
+        flow.get_state()
+    with pytest.raises(ValueError):
+        flow_state(flow)
+
+
+def test_an_encoded_connection_is_reused_only_while_its_state_is_unchanged(confdir):
+    encoder = FlowRecordEncoder()
+    first = tflow.tflow(resp=True)
+    flows = [first]
+    for change in range(4):
+        flow = tflow.tflow(resp=True)
+        flow.client_conn, flow.server_conn = first.client_conn, first.server_conn  # one keep-alive connection
+        flows.append(flow)
+    for index, flow in enumerate(flows):
+        if index == 2:
+            first.server_conn.timestamp_end = 1_767_225_601.5  # the connection changes under later flows
+        if index == 3:
+            first.client_conn.alpn_offers = [b"h2"]
+        if index == 4:
+            first.client_conn.certificate_list = [_ca_cert(confdir)]
+        assert encoder.encode(flow_state(flow)) == tnetstring.dumps(flow.get_state()), index
+
+
+def test_flows_jsonl_is_derived_from_flows_mitm_when_the_capture_finishes(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        opener = _opener(proxy)
+        assert _post(opener, "https://ulogs.umeng.invalid/one", b'{"imei":"867530912345675"}',
+                     {"content-type": "application/json"}) == 204
+        assert _post(opener, "https://ulogs.umeng.invalid/two", b"a=2") == 204
+        assert (run_dir / FLOWS_FILE).read_bytes() == b""  # the live path writes flows.mitm and the events only
+        proxy.check()
+    proxy.check()
+    writer.close()
+    run = read_run(run_dir)
+    assert [flow["path"] for flow in run.flows] == ["/one", "/two"]
+    assert run.flows[0]["request"]["body"] == '{"imei":"867530912345675"}'
+    events = run.events[run.events["kind"] == "flow"]
+    assert list(events["flow_id"]) == [flow["flow_id"] for flow in run.flows]
+    assert [payload["request_body_bytes"] for payload in events["payload"]] == [26, 3]
+
+
+def test_a_flow_recorded_after_the_capture_finished_is_killed_not_lost(tmp_path):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    addon = CaptureAddon(writer, run_dir)
+    addon.finish()
+    flow = tflow.tflow(resp=True)
+    addon.response(flow)
+    assert flow.error is not None and "killed" in flow.error.msg.lower()
+    assert isinstance(addon.failure, CaptureError) and "finished" in str(addon.failure)
+    writer.close()
+
+
+def test_a_run_directory_the_capture_cannot_write_is_a_clear_error(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    (run_dir / MITM_FILE).mkdir()  # something that cannot be opened for appending
+    with pytest.raises(CaptureError, match=f"cannot open .*{MITM_FILE}"):
+        CaptureProxy(writer, run_dir, confdir=confdir)
+    writer.close()
