@@ -9,7 +9,7 @@ import { installUnpin } from "./unpin.js";
 import { Installer } from "./installer.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
-import { NativeInstaller } from "./native.js";
+import { NativeInstaller, runningPid } from "./native.js";
 import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
 
@@ -60,18 +60,11 @@ function flushAll(): number {
     return queue === null ? 0 : queue.flush();
 }
 
-// A timer left pending in the parent when it forks stops Frida from gating the child (seen with
-// frida 17.2 on Linux: the child is never reported). Timers exist only while something is pending,
-// so flushing right before fork leaves none; the batch is sent from the parent, as it should be.
-function flushBeforeFork(): void {
-    for (const name of ["fork", "_Fork"]) {
-        const address = Module.findGlobalExportByName(name);
-        if (address !== null) {
-            Interceptor.attach(address, { onEnter: () => { flushAll(); } });
-            return;
-        }
-    }
-}
+// No hook on fork(): a script listener on fork runs while Frida is preparing the fork, and with one
+// installed the parent's session was detached ("application-requested") after a fork or two and later
+// forks were no longer gated (measured, frida 17.2; tests/agent/test_exec_children.py). Events pending
+// at fork stay with the parent and go out on its next flush; the child's copy of them is dropped with
+// the parent's script copy (see dispose).
 
 // The launcher calls DestroyJavaVM when `main` returns; the VM then waits for every attached thread,
 // ours included, so it would never exit while we are attached. Tell the host, which flushes and detaches.
@@ -136,13 +129,12 @@ rpc.exports = {
         nativeInstaller = new NativeInstaller(config, queue, registry, limiter);
         // Native hooks need no VM: in every process they are in before its first instruction runs.
         reportInstalled("native", nativeInstaller.installAll());
-        // No standing timer (see flushBeforeFork): a report is scheduled when a drop starts a new one.
+        // No standing timer: a report is scheduled when a drop starts a new one.
         limiter.onFirstDrop = () => {
             if (dropReportTimer === null && config.rateLimitReportMs > 0) {
                 dropReportTimer = setTimeout(reportDrops, config.rateLimitReportMs);
             }
         };
-        flushBeforeFork();
         if (config.waitForJvm) {
             waitForJvm(config);
         } else if (Java.available) {
@@ -173,7 +165,16 @@ rpc.exports = {
         };
     },
     // Called by Frida when the script unloads, including at process exit: the last batch goes out here.
+    // Frida also calls it in a forked child, on the parent's copy of this script, while it drops the
+    // sessions the child inherited. A message sent from there goes out on the parent's session and
+    // the child later dies with SIGSEGV when it execs a program that does not exist (measured: frida
+    // 17.2, any script whose dispose sends; tests/agent/test_exec_children.py). The child gets its
+    // own agent from the host, and the parent keeps (and sends) its own pending events: this copy has
+    // nothing to say.
     dispose(): void {
+        if (runningPid() !== Process.id) {
+            return;
+        }
         flushAll();
         if (installer !== null) {
             status("disposed", { stats: { ...installer.counters, native: nativeInstaller?.recorded ?? 0, rateLimited: limiter?.dropped ?? {} } });

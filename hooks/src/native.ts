@@ -75,13 +75,20 @@ function hex(bytes: ArrayBuffer | null): string {
 
 let getpid: NativeFunction<number, []> | null = null;
 
-// True in a vfork()ed child (posix_spawn, the JVM's process launcher): it runs in the parent's memory
-// until it execs, and must not touch the agent's state.
-function inVforkChild(): boolean {
+// The pid of the process running this code right now. `Process.id` is fixed when the script starts, so
+// a forked child running the parent's copy of the script (and a vfork()ed child running in the
+// parent's memory) still sees the parent's pid there.
+export function runningPid(): number {
     if (getpid === null) {
         getpid = new NativeFunction(Module.getGlobalExportByName("getpid"), "int", []);
     }
-    return getpid() !== Process.id;
+    return getpid();
+}
+
+// True in a vfork()ed child (posix_spawn, the JVM's process launcher): it runs in the parent's memory
+// until it execs, and must not touch the agent's state.
+function inVforkChild(): boolean {
+    return runningPid() !== Process.id;
 }
 
 export class NativeInstaller {

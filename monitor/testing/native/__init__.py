@@ -1,7 +1,9 @@
 """Small C targets for the native hooks, compiled with gcc at test time into a cache keyed by hash.
 
 `sidechannels` reads identifiers through libc the way native SDK code does; `multiproc` forks and
-execs children that read them too. `libsysprop.so` stands in for Bionic's __system_property_get.
+execs children that read them too; `execchildren` starts programs (present or missing) by fork+execve,
+fork+execvp, vfork+execve and posix_spawn and reports how each exec went. `libsysprop.so` stands in
+for Bionic's __system_property_get. `ExecProbe.java` is the JVM side: Runtime.exec and its IOException.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def _compile(command: list[str], what: str) -> None:
 
 
 def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
-    """Compile (if needed) and return {"sidechannels": path, "multiproc": path, "libsysprop": path}."""
+    """Compile (if needed) and return {"sidechannels", "multiproc", "execchildren", "libsysprop"}: path."""
     gcc = shutil.which("gcc")
     if gcc is None:
         raise TargetError("gcc is not on PATH; the native test targets are C programs",
@@ -33,7 +35,8 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
     for source in sorted(SOURCES.glob("*.c")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     out = (cache or _cache_root()) / "native" / digest.hexdigest()[:16]
-    targets = {"sidechannels": out / "sidechannels", "multiproc": out / "multiproc", "libsysprop": out / "libsysprop.so"}
+    targets = {"sidechannels": out / "sidechannels", "multiproc": out / "multiproc", "execchildren": out / "execchildren",
+               "libsysprop": out / "libsysprop.so"}
     if (out / ".complete").exists():
         return targets
     staging = out.with_name(out.name + ".tmp")
@@ -43,7 +46,32 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
     _compile([gcc, "-O0", "-g", "-o", str(staging / "sidechannels"), str(SOURCES / "sidechannels.c"),
               f"-L{staging}", "-lsysprop", "-Wl,-rpath,$ORIGIN"], "sidechannels.c")
     _compile([gcc, "-O0", "-g", "-o", str(staging / "multiproc"), str(SOURCES / "multiproc.c")], "multiproc.c")
+    _compile([gcc, "-O0", "-g", "-o", str(staging / "execchildren"), str(SOURCES / "execchildren.c")], "execchildren.c")
     (staging / ".complete").write_text(digest.hexdigest())
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return targets
+
+
+def build_exec_probe(cache: Path | None = None) -> Path:
+    """Compile ExecProbe.java (if needed) and return its classes directory (main class `ExecProbe`)."""
+    source = SOURCES / "ExecProbe.java"
+    javac = shutil.which("javac")
+    if javac is None:
+        raise TargetError("javac is not on PATH; ExecProbe is a small Java program",
+                          hint="install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    out = (cache or _cache_root()) / "execprobe" / digest
+    if (out / ".complete").exists():
+        return out
+    staging = out.with_name(out.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    result = subprocess.run([javac, "-encoding", "UTF-8", "-d", str(staging), str(source)],
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise TargetError(f"javac failed on ExecProbe.java:\n{result.stderr.strip()}")
+    (staging / ".complete").write_text(digest)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return out
