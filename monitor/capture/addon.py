@@ -7,24 +7,25 @@ the flow is killed and the failure kept: traffic never passes unrecorded.
 
 mitmproxy serves every connection from one Python thread, so whatever the addon does per flow is added
 to every request the app makes. The per-flow work is therefore only what must happen while the flow is
-live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap), that state as
-tnetstring (each connection's encoding reused while it is unchanged), and the event. flows.jsonl, the
-decoded and capped copy for reading and reports, is derived from flows.mitm when the capture finishes.
+live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap) appended to flows.spool
+(msgpack, flushed), and the event. When the capture finishes, the spool becomes flows.mitm (byte for byte
+what mitmproxy writes) and flows.jsonl (decoded, capped copies for reading and reports), and is deleted
+(monitor/capture/records.py).
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from mitmproxy import http, io, tls
+from mitmproxy import http, tls
 
 from monitor.capture.flowstate import flow_state
-from monitor.capture.records import DEFAULT_BODY_CAP, FlowRecordEncoder, _client_address, _ns, flow_record
+from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, _client_address, _ns, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW, KIND_TLS_FAILED
-from monitor.store import MITM_FILE
+from monitor.store import MITM_FILE, SPOOL_FILE
 
 
 class CaptureAddon:
@@ -38,15 +39,14 @@ class CaptureAddon:
         self.failure: CaptureError | None = None
         self.flows_recorded = 0
         self.tls_failures = 0
-        self._mitm_path = Path(run_dir) / MITM_FILE
-        self._encoder = FlowRecordEncoder()
+        self._run_dir = Path(run_dir)
         self._lock = threading.Lock()
         self._finished = False
+        self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         try:
-            self._mitm: BinaryIO = open(self._mitm_path, "ab")
+            open(self._run_dir / MITM_FILE, "ab").close()  # fail now, not when the capture finishes
         except OSError as exc:
-            raise CaptureError(f"cannot open {self._mitm_path}: {exc}",
-                               hint="choose a writable --out directory") from exc
+            raise CaptureError(f"cannot open {self._run_dir / MITM_FILE}: {exc}", hint="choose a writable --out directory") from exc
 
     # ---- mitmproxy events ------------------------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:
@@ -78,24 +78,22 @@ class CaptureAddon:
         }, kill=None)
 
     def finish(self) -> None:
-        """Close flows.mitm and derive flows.jsonl from it (the decoded, capped copy for reading and reports),
-        through the sink, before the run is sealed. Idempotent. Not mitmproxy's `done` hook: the proxy calls
-        it once mitmproxy has stopped, so no flow is still being recorded."""
+        """Turn the spool into flows.mitm and flows.jsonl (through the sink) before the run is sealed.
+        Idempotent. Not mitmproxy's `done` hook: the proxy calls it once mitmproxy has stopped, so no flow
+        is still being recorded."""
         with self._lock:
             if self._finished:
                 return
             self._finished = True
-            if not self._mitm.closed:
-                self._mitm.flush()
-                self._mitm.close()
+            self._spool.close()
         try:
-            with open(self._mitm_path, "rb") as handle:
-                for flow in io.FlowReader(handle).stream():
-                    if isinstance(flow, http.HTTPFlow):
-                        self.sink.append_flow(flow_record(flow, self.body_cap))
+            _, cut_short = unspool(self._spool.path, self._run_dir / MITM_FILE, self.sink.append_flow, self.body_cap)
+            if cut_short is not None:  # cannot happen while this process wrote every frame whole; said if it does
+                raise CaptureError(cut_short)
         except (OSError, CaptureError, ValueError) as exc:
-            self.failure = self.failure or CaptureError(f"cannot derive flows.jsonl from {self._mitm_path}: {exc}",
-                                                        hint="flows.mitm holds every flow; `mitmdump -nr` reads it")
+            self.failure = self.failure or CaptureError(
+                f"cannot turn {self._spool.path} into {MITM_FILE} and flows.jsonl: {exc}",
+                hint=f"every recorded flow is still in {SPOOL_FILE}; `consentmon recover {self._run_dir}` retries")
 
     # ---- recording -------------------------------------------------------------------------------
     def _record(self, flow: http.HTTPFlow) -> None:
@@ -114,12 +112,11 @@ class CaptureAddon:
                         "websocket_messages": len(flow.websocket.messages) if flow.websocket else 0},
         }
         try:
-            pieces = self._encoder.pieces(flow_state(flow))
+            state = flow_state(flow)
             with self._lock:
                 if self._finished:
                     raise CaptureError("the capture has finished")
-                self._mitm.writelines(pieces)
-                self._mitm.flush()
+                self._spool.append(state)
         except (OSError, CaptureError, ValueError, TypeError) as exc:
             self._fail(CaptureError(f"cannot record flow {flow.id} to the run: {exc}"), flow)
             return

@@ -21,11 +21,12 @@ import copy
 import dataclasses
 import enum
 import typing
+from collections import OrderedDict
 from collections.abc import Callable
 from types import NoneType, UnionType
 from typing import Any
 
-from mitmproxy import connection, http, version
+from mitmproxy import certs, connection, http, version
 from mitmproxy.coretypes import serializable
 
 Converter = Callable[[Any], Any]
@@ -57,6 +58,8 @@ def _compile(attr_type: Any, name: str) -> Converter:
         inner = _compile(inner_type, name)
         return lambda value: None if value is None else inner(value)
     slow = _delegate(attr_type, name)
+    if attr_type is certs.Cert:
+        return lambda value: slow(value) if value is None else _pem(value)
     if hasattr(attr_type, "get_state"):
         return lambda value: slow(value) if value is None else value.get_state()
     if origin in (list, collections.abc.Sequence):
@@ -88,6 +91,26 @@ def _compile(attr_type: Any, name: str) -> Converter:
     if isinstance(attr_type, type) and issubclass(attr_type, enum.Enum):
         return lambda value: value.value if isinstance(value, attr_type) else slow(value)
     raise _Unsupported(f"{name}: {attr_type!r}")
+
+
+# Every HTTPS flow carries the proxy's certificate for the host and the upstream's chain, and get_state
+# writes each as PEM (a serialisation in cryptography, ~25 µs each). The same few certificates recur on
+# every flow to a host, so each one's PEM is kept, keyed by the immutable x509 object it wraps (held here,
+# so its id cannot be reused by another object).
+_PEMS: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+_PEMS_KEPT = 256
+
+
+def _pem(cert: certs.Cert) -> bytes:
+    inner = cert._cert  # noqa: SLF001 - the x509 object Cert wraps and serialises
+    kept = _PEMS.get(id(inner))
+    if kept is not None and kept[0] is inner:
+        return kept[1]
+    pem = cert.get_state()
+    _PEMS[id(inner)] = (inner, pem)
+    if len(_PEMS) > _PEMS_KEPT:
+        _PEMS.popitem(last=False)
+    return pem
 
 
 _compiled: dict[type, tuple[tuple[str, Converter], ...] | None] = {}

@@ -49,7 +49,7 @@ def run(
     apk: Annotated[Path | None, typer.Option("--apk", help="install this APK first (its SHA-256, version and signer go into run.json)")] = None,
     frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
     follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
-                                                  help="instrument child processes too (off: a failing exec in the target returns its error instead of killing the child)")] = True,
+                                                  help="instrument the programs the target forks and execs too (the JVM's jspawnhelper is left alone: hooks/README.md)")] = True,
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
@@ -124,6 +124,19 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
             console.print(f"[red]✗[/] {problem}")
         raise typer.Exit(3)
     console.print(f"[green]✓[/] {run_dir}: every file matches its manifest; the event hash chain is intact")
+
+
+@app.command("recover")
+def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory whose capture was killed")]) -> None:
+    """Write out the flows a killed capture left in flows.spool (to flows.mitm and flows.jsonl)."""
+    from monitor.capture.records import recover as recover_flows
+
+    with user_errors():
+        count, cut_short = recover_flows(run_dir)
+    console.print(f"[green]✓[/] {run_dir}: {count} flows written to flows.mitm and flows.jsonl. The run was not sealed "
+                  "when its capture was killed, so `consentmon verify` will still say so.")
+    if cut_short:
+        console.print(f"[yellow]![/] {cut_short}")
 
 
 @app.command("catalogue", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -4,6 +4,9 @@ Layout (names are constants here, used by every reader and writer):
   events.jsonl   one Event per line, appended and flushed as it comes, `seq` strictly increasing
   flows.jsonl    one decoded HTTP exchange per line (request and response parts, bodies capped)
   flows.mitm     mitmproxy's own flow file (opens in mitmweb)
+  flows.spool    while capturing only: each flow's state as it was recorded (msgpack frames), turned into
+                 flows.mitm and flows.jsonl when the capture finishes; left behind only by a capture that
+                 was killed, and then turned into them by `consentmon recover`
   screens/       screenshots and UI dumps
   run.json       what was run: target, device, app, start/end, tool/agent/catalogue versions, clocks
   manifest.json  SHA-256 of every file and the head of the hash chain over events.jsonl
@@ -12,6 +15,7 @@ Layout (names are constants here, used by every reader and writer):
 EVENTS_FILE = "events.jsonl"
 FLOWS_FILE = "flows.jsonl"
 MITM_FILE = "flows.mitm"
+SPOOL_FILE = "flows.spool"
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
 SCREENS_DIR = "screens"

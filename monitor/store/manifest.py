@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import RunDirError
-from monitor.store import DERIVED_FILES, EVENTS_FILE, MANIFEST_FILE
+from monitor.store import DERIVED_FILES, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
 
 CHUNK = 1 << 20
 
@@ -55,8 +55,10 @@ def verify_run(root: Path) -> list[str]:
     """Problems found in a sealed run directory; an empty list means intact."""
     root = Path(root)
     manifest_path = root / MANIFEST_FILE
+    unfinished = [f"{root / SPOOL_FILE}: flows of a capture that was stopped before writing them out; "
+                  f"`consentmon recover {root}` writes them to flows.mitm and flows.jsonl"] if (root / SPOOL_FILE).exists() else []
     if not manifest_path.exists():
-        return [f"{manifest_path} is missing: the run was not closed (capture crashed?)"]
+        return [f"{manifest_path} is missing: the run was not closed (capture crashed?)", *unfinished]
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:

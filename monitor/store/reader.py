@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from monitor.errors import RunDirError
 from monitor.events import EVENT_FIELDS, Event
-from monitor.store import EVENTS_FILE, FLOWS_FILE, MANIFEST_FILE, RUN_FILE
+from monitor.store import EVENTS_FILE, FLOWS_FILE, MANIFEST_FILE, RUN_FILE, SPOOL_FILE
 
 BLOCK_BYTES = 16 << 20
 # Columns whose values repeat across millions of reads (a process, an API, the same IMEI read again): each
@@ -277,6 +277,10 @@ def read_run(root: Path | str) -> Run:
         info = json.loads(run_path.read_text())
     except json.JSONDecodeError as exc:
         raise RunDirError(f"{run_path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    if (root / SPOOL_FILE).exists():
+        raise RunDirError(f"{root / SPOOL_FILE} exists: the capture was stopped before its flows were written out, "
+                          f"so flows.jsonl and flows.mitm are incomplete",
+                          hint=f"run `consentmon recover {root}` to write them from the spool, then analyze again")
     events = read_events(root / EVENTS_FILE)
     flows = read_flows(root / FLOWS_FILE)
     return Run(root=root, info=info, events=events, flows=flows, sealed=(root / MANIFEST_FILE).exists())

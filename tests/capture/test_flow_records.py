@@ -14,9 +14,9 @@ from mitmproxy.test import tflow
 from monitor.capture.addon import CaptureAddon
 from monitor.capture.flowstate import fast_path_in_use, flow_state
 from monitor.capture.proxy import CaptureProxy, free_port
-from monitor.capture.records import FlowRecordEncoder, flow_record_bytes
-from monitor.errors import CaptureError
-from monitor.store import FLOWS_FILE, MITM_FILE
+from monitor.capture.records import FlowRecordEncoder, FlowSpool, flow_record_bytes
+from monitor.errors import CaptureError, RunDirError
+from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
 from monitor.store.reader import read_run
 from monitor.store.writer import RunWriter
 from monitor.testing.servers import LOOPBACK, https_server
@@ -130,9 +130,13 @@ def test_flows_jsonl_is_derived_from_flows_mitm_when_the_capture_finishes(tmp_pa
         assert _post(opener, "https://ulogs.umeng.invalid/one", b'{"imei":"867530912345675"}',
                      {"content-type": "application/json"}) == 204
         assert _post(opener, "https://ulogs.umeng.invalid/two", b"a=2") == 204
-        assert (run_dir / FLOWS_FILE).read_bytes() == b""  # the live path writes flows.mitm and the events only
+        # While capturing, each flow's state goes to the spool (flushed) and its event to events.jsonl.
+        assert (run_dir / SPOOL_FILE).stat().st_size > 0
+        assert (run_dir / FLOWS_FILE).read_bytes() == b"" and (run_dir / MITM_FILE).read_bytes() == b""
         proxy.check()
     proxy.check()
+    assert not (run_dir / SPOOL_FILE).exists()
+    assert len(_records(run_dir / MITM_FILE)) == 2
     writer.close()
     run = read_run(run_dir)
     assert [flow["path"] for flow in run.flows] == ["/one", "/two"]
@@ -161,3 +165,33 @@ def test_a_run_directory_the_capture_cannot_write_is_a_clear_error(tmp_path, con
     with pytest.raises(CaptureError, match=f"cannot open .*{MITM_FILE}"):
         CaptureProxy(writer, run_dir, confdir=confdir)
     writer.close()
+
+
+def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_out(tmp_path, confdir):
+    from typer.testing import CliRunner
+
+    from monitor.cli.app import app
+    from monitor.store.manifest import verify_run
+
+    run_dir = tmp_path / "run"
+    RunWriter(run_dir, run_info={})  # a capture that is then killed: never closed, never sealed
+    flows = _sample_flows(confdir)[:3]
+    spool = FlowSpool(run_dir / SPOOL_FILE)
+    for flow in flows:
+        spool.append(flow_state(flow))
+    spool.close()
+    with open(run_dir / SPOOL_FILE, "ab") as handle:  # killed in the middle of writing a fourth flow
+        handle.write(b"m" + (500).to_bytes(8, "little") + b"\x8f")
+    with pytest.raises(RunDirError, match="consentmon recover"):
+        read_run(run_dir)
+    assert any("consentmon recover" in problem for problem in verify_run(run_dir))
+
+    result = CliRunner().invoke(app, ["recover", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # rich wraps lines to the terminal's width
+    assert "3 flows written" in output and "cut short" in output
+    assert not (run_dir / SPOOL_FILE).exists()
+    assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(flow.get_state()) for flow in flows]
+    assert [flow["flow_id"] for flow in read_run(run_dir).flows] == [flow.id for flow in flows]
+    again = CliRunner().invoke(app, ["recover", str(run_dir)])
+    assert again.exit_code != 0 and "nothing to recover" in " ".join(again.output.split())
