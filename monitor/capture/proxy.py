@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 import time
@@ -76,6 +77,9 @@ class CaptureProxy:
         master = DumpMaster(opts, with_termlog=False, with_dumper=False)
         master.options.update(connection_strategy="lazy", ssl_insecure=self._ssl_insecure)
         master.addons.add(self.addon)
+        # Everything loaded so far (mitmproxy, our data, the agent host) lives as long as the run: moved out of
+        # the collector's generations, a full collection no longer walks it between requests.
+        gc.freeze()
         self._master = master
         self._started.set()
         await master.run()

@@ -232,23 +232,43 @@ _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder().decode
 
 
+LARGE_BODY = 64 * 1024
+
+
+def _body_bytes(state: dict[str, Any]) -> int:
+    size = 0
+    for part in ("request", "response"):
+        message = state.get(part)
+        if type(message) is dict and type(message.get("content")) is bytes:
+            size += len(message["content"])
+    return size
+
+
 class FlowSpool:
     """Appends flow states to flows.spool, each flushed before `append` returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._encoder = FlowRecordEncoder()
         try:
             self._file: BinaryIO = open(self.path, "ab")
         except OSError as exc:
             raise CaptureError(f"cannot open {self.path}: {exc}", hint="choose a writable --out directory") from exc
 
     def append(self, state: dict[str, Any]) -> None:
-        try:
-            tag, payload = b"m", _pack(state)
-        except (TypeError, OverflowError, ValueError):
-            tag, payload = b"t", flow_record_bytes(state)
-        self._file.write(_FRAME.pack(tag, len(payload)))
-        self._file.write(payload)
+        if _body_bytes(state) > LARGE_BODY:
+            # A large body would be copied whole into the msgpack buffer; as tnetstring pieces it is written
+            # straight from the flow's own bytes object, and the Python encoding of the rest is small beside it.
+            pieces = self._encoder.pieces(state)
+            self._file.write(_FRAME.pack(b"t", sum(map(len, pieces))))
+            self._file.writelines(pieces)
+        else:
+            try:
+                tag, payload = b"m", _pack(state)
+            except (TypeError, OverflowError, ValueError):
+                tag, payload = b"t", flow_record_bytes(state)
+            self._file.write(_FRAME.pack(tag, len(payload)))
+            self._file.write(payload)
         self._file.flush()
 
     def close(self) -> None:

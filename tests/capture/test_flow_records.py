@@ -14,7 +14,7 @@ from mitmproxy.test import tflow
 from monitor.capture.addon import CaptureAddon
 from monitor.capture.flowstate import fast_path_in_use, flow_state
 from monitor.capture.proxy import CaptureProxy, free_port
-from monitor.capture.records import FlowRecordEncoder, FlowSpool, flow_record_bytes
+from monitor.capture.records import FlowRecordEncoder, FlowSpool, flow_record_bytes, spooled_states
 from monitor.errors import CaptureError, RunDirError
 from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
 from monitor.store.reader import read_run
@@ -175,13 +175,19 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
 
     run_dir = tmp_path / "run"
     RunWriter(run_dir, run_info={})  # a capture that is then killed: never closed, never sealed
-    flows = _sample_flows(confdir)[:3]
+    large = tflow.tflow(resp=True)
+    large.request.content = bytes(range(256)) * 4096  # 1 MiB: spooled as tnetstring pieces, not msgpack
+    flows = [*_sample_flows(confdir)[:3], large]
     spool = FlowSpool(run_dir / SPOOL_FILE)
     for flow in flows:
         spool.append(flow_state(flow))
     spool.close()
     with open(run_dir / SPOOL_FILE, "ab") as handle:  # killed in the middle of writing a fourth flow
-        handle.write(b"m" + (500).to_bytes(8, "little") + b"\x8f")
+        handle.write(b"m" + (500).to_bytes(8, "little") + b"\x8f")  # a frame of 500 bytes cut after one
+    spooled = []
+    with pytest.raises(CaptureError, match="cut short"):
+        spooled.extend(spooled_states(run_dir / SPOOL_FILE))
+    assert [type(item) for item in spooled] == [dict, dict, dict, bytes]
     with pytest.raises(RunDirError, match="consentmon recover"):
         read_run(run_dir)
     assert any("consentmon recover" in problem for problem in verify_run(run_dir))
@@ -189,7 +195,7 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     result = CliRunner().invoke(app, ["recover", str(run_dir)])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())  # rich wraps lines to the terminal's width
-    assert "3 flows written" in output and "cut short" in output
+    assert "4 flows written" in output and "cut short" in output
     assert not (run_dir / SPOOL_FILE).exists()
     assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(flow.get_state()) for flow in flows]
     assert [flow["flow_id"] for flow in read_run(run_dir).flows] == [flow.id for flow in flows]
