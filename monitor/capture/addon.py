@@ -21,7 +21,7 @@ from typing import Any
 
 from mitmproxy import http, tls
 
-from monitor.capture.flowstate import flow_state
+from monitor.capture.flowstate import fast_path_in_use, flow_state
 from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, _client_address, _ns, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW, KIND_TLS_FAILED
@@ -43,6 +43,7 @@ class CaptureAddon:
         self._lock = threading.Lock()
         self._finished = False
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
+        fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
         try:
             open(self._run_dir / MITM_FILE, "ab").close()  # fail now, not when the capture finishes
         except OSError as exc:
