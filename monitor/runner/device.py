@@ -123,7 +123,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
                 writer.write_run_info(apk=app.install(config.apk).as_run_info())
             frida_device = _frida_device(serial)
             options = AgentOptions(own_package=config.package, unpin_tls=config.unpin_tls)
-            writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children})
+            writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children,
+                                              "unattached_programs": list(options.unattached_programs)})
             # Agent time stamps are device time; subtracting the offset puts them on the host clock.
             agents = AgentHost(frida_device, writer, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
             _gate_spawns(frida_device, agents, config.package)

@@ -123,7 +123,8 @@ def run_host(config: HostRunConfig) -> RunResult:
 
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream,
                          ssl_insecure=config.ssl_insecure).start()
-    writer.write_run_info(agent_options={"unpin_tls": options.unpin_tls, "follow_children": options.follow_children})
+    writer.write_run_info(agent_options={"unpin_tls": options.unpin_tls, "follow_children": options.follow_children,
+                                      "unattached_programs": list(options.unattached_programs)})
     writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "ca_cert": str(proxy.ca_cert),
                                  "connection_strategy": "lazy", "upstream": "blocked" if config.block_upstream else "forwarded"})
     device = local_device()
