@@ -48,11 +48,16 @@ def c_argv(execchildren: Path) -> list[str]:
     return [str(execchildren), "run", *MISSING, str(execchildren)]
 
 
-@pytest.fixture(scope="module")
-def c_unhooked(c_argv: list[str]) -> list[str]:
-    result = subprocess.run(c_argv, capture_output=True, text=True, timeout=60)
+def unhooked_output(argv: list[str], timeout: float) -> list[str]:
+    """What the program prints run on its own: the reference a run under the agent must equal."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def c_unhooked(c_argv: list[str]) -> list[str]:
+    return unhooked_output(c_argv, 60)
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +113,7 @@ def java_argv() -> list[str]:
 
 @pytest.fixture(scope="module")
 def java_unhooked(java_argv: list[str]) -> list[str]:
-    result = subprocess.run(java_argv, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    return unhooked_output(java_argv, 120)
 
 
 @pytest.fixture(scope="module")
