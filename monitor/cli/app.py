@@ -97,6 +97,8 @@ def _print_run(result) -> None:  # type: ignore[no-untyped-def]
                   f"{result.tls_failures} TLS failures) — ended: {result.exit_reason}")
     if result.lost_events:
         console.print(f"[bold red]warning:[/] the agent sent {result.lost_events} more events than were recorded")
+    if result.capture_failure:
+        console.print(f"[bold red]warning:[/] {result.capture_failure}")
 
 
 @app.command("report")

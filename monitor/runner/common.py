@@ -26,6 +26,7 @@ class RunResult:
     tls_failures: int
     lost_events: int
     interrupted: bool = False
+    capture_failure: str | None = None
 
 
 def run_header(catalogue: Catalogue, catalogue_path: Path) -> dict[str, Any]:
@@ -43,10 +44,16 @@ def seal_run(writer: RunWriter, proxy: CaptureProxy, agent_summary: dict[int, di
     """Close the run directory with what the agents said they sent against what reached the disk."""
     sent = sum(int((item.get("stats") or {}).get("sent", 0)) for item in agent_summary.values())
     hook_events = sum(count for key, count in writer.counts.items() if key.startswith("hook:"))
+    # A failure while the stopped proxy wrote out its flows (flows.spool → flows.mitm, flows.jsonl) is said
+    # here, in the run and to the user: the spool stays, and `consentmon recover` retries it.
+    failure = proxy.addon.failure
+    if failure is not None:
+        run_updates["capture_failure"] = str(failure)
     writer.close(exit_reason=exit_reason, interrupted=interrupted,
                  agent_processes={str(process): item for process, item in agent_summary.items()},
                  events_sent_by_agent=sent, hook_events_recorded=hook_events,
                  flows_recorded=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures, **run_updates)
     return RunResult(out=writer.root, pid=pid, exit_reason=exit_reason, events=writer.seq, agent=agent_summary,
                      flows=proxy.addon.flows_recorded, tls_failures=proxy.addon.tls_failures,
-                     lost_events=max(0, sent - hook_events), interrupted=interrupted)
+                     lost_events=max(0, sent - hook_events), interrupted=interrupted,
+                     capture_failure=run_updates.get("capture_failure"))

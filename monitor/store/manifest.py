@@ -63,7 +63,7 @@ def verify_run(root: Path) -> list[str]:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise RunDirError(f"{manifest_path} is unreadable: {exc}") from exc
-    problems: list[str] = []
+    problems: list[str] = list(unfinished)
     recorded: dict[str, str] = manifest.get("files", {})
     present = {p.relative_to(root).as_posix(): p for p in _sealed_files(root)}
     for name, digest in sorted(recorded.items()):

@@ -201,3 +201,22 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     assert [flow["flow_id"] for flow in read_run(run_dir).flows] == [flow.id for flow in flows]
     again = CliRunner().invoke(app, ["recover", str(run_dir)])
     assert again.exit_code != 0 and "nothing to recover" in " ".join(again.output.split())
+
+
+def test_flows_that_cannot_be_written_out_at_the_end_stay_in_the_spool_and_the_run_says_so(tmp_path, confdir):
+    import json
+
+    from monitor.runner.common import seal_run
+
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        assert _post(_opener(proxy), "https://ulogs.umeng.invalid/one", b"a=1") == 204
+        (run_dir / MITM_FILE).unlink()
+        (run_dir / MITM_FILE).mkdir()  # flows.mitm cannot be written when the capture finishes
+    result = seal_run(writer, proxy, {}, pid=1, exit_reason="exited", interrupted=False)
+    assert result.capture_failure is not None and "consentmon recover" in result.capture_failure
+    assert "consentmon recover" in json.loads((run_dir / "run.json").read_text())["capture_failure"]
+    assert (run_dir / SPOOL_FILE).stat().st_size > 0  # every flow kept
+    from monitor.store.manifest import verify_run
+    assert any("consentmon recover" in problem for problem in verify_run(run_dir))
