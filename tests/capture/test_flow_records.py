@@ -51,16 +51,20 @@ def test_flows_mitm_holds_exactly_what_mitmproxy_writes_for_each_flow(tmp_path, 
         assert _post(opener, f"https://{LOOPBACK}:{server.port}/collect", b'{"oaid":"a1b2c3d4"}') == 200
         assert _post(opener, f"http://{LOOPBACK}:{server.port}/plain", b"x=1") in (400, 502)  # TLS server, plain request
         assert _post(opener, f"https://{LOOPBACK}:{free_port()}/gone", b"imei=867530912345675") == 502
+        # A large body is spooled as tnetstring pieces straight from the flow's bytes (records.FlowSpool).
+        assert _post(opener, f"https://{LOOPBACK}:{server.port}/upload", bytes(range(256)) * 8192) == 200
+        assert _post(opener, f"https://{LOOPBACK}:{server.port}/after", b'{"n":1}') == 200
     writer.close()
     records = _records(run_dir / MITM_FILE)
     with open(run_dir / MITM_FILE, "rb") as handle:
         flows = list(FlowReader(handle).stream())
-    assert len(records) == len(flows) == 3
+    assert len(records) == len(flows) == 5
+    assert len(flows[3].request.content) == 2 << 20 and flows[4].request.path == "/after"
     # Each record is mitmproxy's own serialisation of the flow it holds: FlowWriter would write these bytes.
     for record, flow in zip(records, flows):
         assert tnetstring.dumps(flow.get_state()) == record
     assert flows[0].server_conn.certificate_list, "the HTTPS flow keeps the upstream's certificate"
-    assert len(read_run(run_dir).flows) == 3
+    assert len(read_run(run_dir).flows) == 5
 
 
 def _ca_cert(confdir: Path) -> certs.Cert:
@@ -220,3 +224,26 @@ def test_flows_that_cannot_be_written_out_at_the_end_stay_in_the_spool_and_the_r
     assert (run_dir / SPOOL_FILE).stat().st_size > 0  # every flow kept
     from monitor.store.manifest import verify_run
     assert any("consentmon recover" in problem for problem in verify_run(run_dir))
+
+
+def test_concurrent_large_and_small_flows_are_each_recorded_whole(tmp_path, confdir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    bodies = [bytes([index]) * (300_000 if index % 2 else 40) for index in range(12)]
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        def send(index: int) -> int:
+            return _post(_opener(proxy), f"https://ulogs.umeng.invalid/{index}", bodies[index])
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(send, range(12))) == [204] * 12
+        proxy.check()
+    writer.close()
+    records = _records(run_dir / MITM_FILE)
+    with open(run_dir / MITM_FILE, "rb") as handle:
+        flows = list(FlowReader(handle).stream())
+    assert [tnetstring.dumps(flow.get_state()) for flow in flows] == records
+    assert sorted(flow.request.content for flow in flows) == sorted(bodies)
+    events = read_run(run_dir).events
+    assert sorted(events[events["kind"] == "flow"]["flow_id"]) == sorted(flow.id for flow in flows)
