@@ -339,7 +339,15 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         "Tried and dropped: writing both files in a separate process, with the response held until it "
         "acknowledged the flow — pickling, the pipe and the wake-ups cost more than the encoding they moved "
         "(0.61-0.84 here), because nothing on this machine is idle. "
-        "A 1 MiB body is written to the spool once while the flow is live (one 1 MiB write and flush to this disk costs ~0.3 ms of CPU, measured alone; live, with the client and upstream copying the same megabytes, the addon's hooks took ~0.9-1.1 ms per such flow against ~0.45 offline), so large bodies stay below 0.9: that write is the evidence itself. CPU per request is the proxy process's, from /proc.",
+        "A 1 MiB body is written to the spool once while the flow is live (one 1 MiB write and flush to this disk"
+        " costs ~0.3 ms of CPU, measured alone; live, with the client and upstream copying the same megabytes, "
+        "the addon's hooks took ~0.9-1.1 ms per such flow against ~0.45 offline); with that write skipped (a test"
+        " only), the same workload measured 0.91. So at ~170 MB/s of bodies the capture is bound by writing them:"
+        " with 300 requests per round instead of 60 the ratio fell to 0.62 as the kernel's writeback of the "
+        "spooled megabytes competed for the 2 cores. Handing large writes to a thread (the GIL is released while "
+        "writing) measured 0.77: the hand-offs cost more than they moved. Bodies are the evidence, so they are "
+        "stored whole; a phone's traffic is far below these rates. CPU per request is the proxy process's, from "
+        "/proc.",
         "",
         "| workload | plain proxy CPU ms/request | capture proxy CPU ms/request | CPU ratio | addon per live flow ms (offline) | mitmproxy get_state ms | flow_state ms | flows.mitm + flows.jsonl at the end ms/flow |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
