@@ -1,7 +1,7 @@
 """The capture addon: a plain mitmproxy addon class whose method names are the events it handles.
 
-For every exchange it writes the flow to flows.mitm (mitmproxy's format, full bodies: the evidence) and a
-`net`/`flow` event to events.jsonl, both flushed before the app gets its response. A TLS handshake the
+For every exchange it records the whole flow (full bodies: the evidence, in the end flows.mitm, mitmproxy's
+format) and a `net`/`flow` event in events.jsonl, both flushed before the app gets its response. A TLS handshake the
 client refuses becomes a `tls_failed` event (likely certificate pinning). If anything cannot be written,
 the flow is killed and the failure kept: traffic never passes unrecorded.
 
@@ -22,7 +22,7 @@ from typing import Any
 from mitmproxy import http, tls
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
-from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, _client_address, _ns, unspool
+from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW, KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
@@ -71,10 +71,10 @@ class CaptureAddon:
         server = data.context.server
         self.tls_failures += 1
         self._append_event({
-            "source": "net", "kind": KIND_TLS_FAILED, "ts": _ns(client.timestamp_start) or 0,
+            "source": "net", "kind": KIND_TLS_FAILED, "ts": ns(client.timestamp_start) or 0,
             "api": "tls_handshake", "category": "tls",
             "payload": {"sni": client.sni, "host": server.address[0] if server.address else None,
-                        "port": server.address[1] if server.address else None, "client": _client_address(client),
+                        "port": server.address[1] if server.address else None, "client": client_address(client),
                         "error": client.error, "likely": "certificate pinning or a client that does not trust the CA"},
         }, kill=None)
 
@@ -103,7 +103,7 @@ class CaptureAddon:
         host, url, method, scheme, port, path = (request.pretty_host, request.pretty_url, request.method, request.scheme,
                                                  request.port, request.path)
         event = {
-            "source": "net", "kind": KIND_FLOW, "ts": _ns(request.timestamp_start) or 0, "flow_id": flow.id,
+            "source": "net", "kind": KIND_FLOW, "ts": ns(request.timestamp_start) or 0, "flow_id": flow.id,
             "api": f"{method} {scheme}://{host}{path.split('?')[0]}",
             "payload": {"method": method, "url": url, "host": host,
                         "port": port, "scheme": scheme, "status": response.status_code if response else None,

@@ -21,7 +21,7 @@ from monitor.errors import CaptureError
 DEFAULT_BODY_CAP = 256 * 1024
 
 
-def _ns(seconds: float | None) -> int | None:
+def ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1_000_000_000)
 
 
@@ -125,7 +125,7 @@ def _encode(value: Any, pieces: list[bytes]) -> int:
     return len(data)
 
 
-def _client_address(client: Client) -> str | None:
+def client_address(client: Client) -> str | None:
     return None if client.peername is None else f"{client.peername[0]}:{client.peername[1]}"
 
 
@@ -138,9 +138,9 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
                                              request.port, request.path)
     return {
         "flow_id": flow.id,
-        "ts_request_ns": _ns(request.timestamp_start) or 0,
-        "ts_response_ns": _ns(response.timestamp_end) if response else None,
-        "client": _client_address(flow.client_conn),
+        "ts_request_ns": ns(request.timestamp_start) or 0,
+        "ts_response_ns": ns(response.timestamp_end) if response else None,
+        "client": client_address(flow.client_conn),
         "sni": flow.client_conn.sni,
         "method": method,
         "scheme": scheme,
@@ -155,7 +155,7 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
         "request": _body(request, body_cap),
         "response": _body(response, body_cap),
         "websocket": [
-            {"from_client": message.from_client, "ts_ns": _ns(message.timestamp), "is_text": message.is_text,
+            {"from_client": message.from_client, "ts_ns": ns(message.timestamp), "is_text": message.is_text,
              "content": message.text if message.is_text else base64.b64encode(message.content[:body_cap]).decode()}
             for message in (flow.websocket.messages if flow.websocket else [])
         ],
