@@ -1,13 +1,12 @@
 """Real mitmproxy on loopback: what a client really sent through the proxy is found in flows.mitm.
 
 A local HTTPS server (self-signed certificate made here) and a local WebSocket server stand in for an
-SDK's endpoint; mitmproxy's DumpMaster runs in-process and streams flows to flows.mitm, exactly as
-capture does. Nothing leaves 127.0.0.1.
+SDK's endpoint; our capture proxy (mitmproxy in-process with the capture addon) records them into a run
+directory exactly as `consentmon run` does. Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import http.client
@@ -23,11 +22,11 @@ import pandas as pd
 import pytest
 import wsproto
 import wsproto.events as ws_events
-from mitmproxy import options
-from mitmproxy.tools.dump import DumpMaster
-
 from monitor.analysis.flowparts import load_flows
 from monitor.analysis.matching import match_flows
+from monitor.capture.proxy import CaptureProxy
+from monitor.store.reader import read_run
+from monitor.store.writer import RunWriter
 
 pytestmark = [pytest.mark.proxy, pytest.mark.timeout(90)]
 
@@ -92,47 +91,15 @@ def websocket_server() -> Iterator[int]:
     listener.close()
 
 
-class Ready:
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def running(self) -> None:
-        self.event.set()
-
-
 @pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
-    """(port, CA certificate, run directory holding flows.mitm) of a live mitmproxy."""
+def proxy(tmp_path: Path) -> Iterator[tuple[CaptureProxy, Path]]:
+    """Our capture proxy, live, writing a real run directory: flows reach flows.mitm when it stops."""
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    confdir = tmp_path / "mitmproxy"
-    ready = Ready()
-    holder: dict[str, DumpMaster] = {}
-
-    async def main() -> None:
-        try:
-            opts = options.Options(confdir=str(confdir))
-            master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-            # The addons that declare these options exist only once the master is built.
-            opts.update(listen_host=LOOPBACK, listen_port=0, ssl_insecure=True, connection_strategy="lazy",
-                        save_stream_file=str(run_dir / "flows.mitm"))
-            master.addons.add(ready)
-            holder["master"] = master
-            await master.run()
-        except BaseException as exc:
-            holder["error"] = exc
-            ready.event.set()
-            raise
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.event.wait(30), "mitmproxy did not start"
-    assert "error" not in holder, f"mitmproxy failed to start: {holder.get('error')!r}"
-    master = holder["master"]
-    port = master.addons.get("proxyserver").listen_addrs()[0][1]
-    yield port, confdir / "mitmproxy-ca-cert.pem", run_dir
-    master.shutdown()
-    thread.join(30)
+    writer = RunWriter(run_dir, run_info={})
+    capture = CaptureProxy(writer, run_dir, confdir=tmp_path / "mitmproxy", ssl_insecure=True).start()
+    yield capture, run_dir
+    capture.stop()
+    writer.close()
 
 
 def post_gzip_json_through(proxy_port: int, ca: Path, server_port: int, document: dict) -> int:
@@ -173,16 +140,14 @@ def websocket_through(proxy_port: int, server_port: int, text: str) -> str:
 
 
 def test_md5_in_gzip_json_and_imei_in_websocket_are_linked(proxy, https_server: int, websocket_server: int) -> None:
-    proxy_port, ca, run_dir = proxy
+    capture, run_dir = proxy
+    proxy_port, ca = capture.port, capture.ca_cert
     aid_md5 = hashlib.md5(ANDROID_ID.encode()).hexdigest()
     assert post_gzip_json_through(proxy_port, ca, https_server, {"device": {"aid": aid_md5}, "ev": "launch"}) == 200
     assert websocket_through(proxy_port, websocket_server, json.dumps({"op": "bind", "imei": IMEI})) == "ack"
 
-    # Flows reach flows.mitm when the exchange (or the WebSocket) ends; stop the proxy to flush them all.
-    for _ in range(100):
-        if (run_dir / "flows.mitm").exists() and len(load_flows(run_dir)) >= 2:
-            break
-        threading.Event().wait(0.1)
+    capture.stop()  # flows.mitm and flows.jsonl are written from the spool when the capture stops
+    capture.check()
     flows = load_flows(run_dir)
     assert len(flows) == 2
     needles = pd.DataFrame([(11, "device_id", "android.provider.Settings$Secure.getString", ANDROID_ID),
@@ -199,3 +164,9 @@ def test_md5_in_gzip_json_and_imei_in_websocket_are_linked(proxy, https_server: 
                            (ws_flow.id, 12, f"ws:{ws_index}:client.json:imei", "plain")])
     # The pattern detector sees the IMEI too, but the hook's exact value already explains it.
     assert found[(found["flow_id"] == ws_flow.id) & (found["detector"] == "imei")].empty
+    # flows.jsonl, the readable copy, keeps the WebSocket messages and the decoded body too.
+    records = {record["flow_id"]: record for record in read_run(run_dir).flows}
+    assert [message["content"] for message in records[ws_flow.id]["websocket"] if message["from_client"]] == \
+        [json.dumps({"op": "bind", "imei": IMEI})]
+    assert json.loads(records[post_flow.id]["request"]["body"]) == {"device": {"aid": aid_md5}, "ev": "launch"}
+

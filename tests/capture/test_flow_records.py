@@ -247,3 +247,57 @@ def test_concurrent_large_and_small_flows_are_each_recorded_whole(tmp_path, conf
     assert sorted(flow.request.content for flow in flows) == sorted(bodies)
     events = read_run(run_dir).events
     assert sorted(events[events["kind"] == "flow"]["flow_id"]) == sorted(flow.id for flow in flows)
+
+
+def _h2_post(proxy: CaptureProxy, host: str, path: str, body: bytes) -> tuple[str | None, int | None]:
+    """(the ALPN protocol the proxy agreed, the response status) of one HTTP/2 POST through the proxy."""
+    import socket
+    import ssl
+
+    import h2.connection
+    import h2.events
+
+    raw = socket.create_connection((LOOPBACK, proxy.port), timeout=10)
+    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += raw.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 200"), reply
+    context = ssl.create_default_context(cafile=str(proxy.ca_cert))
+    context.set_alpn_protocols(["h2"])
+    with context.wrap_socket(raw, server_hostname=host) as tls:
+        connection = h2.connection.H2Connection()
+        connection.initiate_connection()
+        stream = connection.get_next_available_stream_id()
+        connection.send_headers(stream, [(":method", "POST"), (":path", path), (":authority", host), (":scheme", "https"),
+                                         ("content-type", "application/json")])
+        connection.send_data(stream, body, end_stream=True)
+        tls.sendall(connection.data_to_send())
+        status = None
+        ended = False
+        while not ended:
+            data = tls.recv(65536)
+            if not data:
+                break
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = int(dict(event.headers)[b":status"])
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+            tls.sendall(connection.data_to_send())
+        return tls.selected_alpn_protocol(), status
+
+
+def test_an_http2_post_is_recorded_as_http2_with_its_body(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    body = b'{"oaid":"a1b2c3d4-e5f6-4711-8899-aabbccddeeff"}'
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        assert _h2_post(proxy, "tracker.example.invalid", "/v3/collect", body) == ("h2", 204)
+        proxy.check()
+    writer.close()
+    with open(run_dir / MITM_FILE, "rb") as handle:
+        (flow,) = list(FlowReader(handle).stream())
+    assert flow.request.http_version == "HTTP/2.0" and flow.request.content == body
+    (record,) = read_run(run_dir).flows
+    assert record["http_version"] == "HTTP/2.0" and record["request"]["body"] == body.decode()
