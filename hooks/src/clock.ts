@@ -10,8 +10,11 @@
 
 const CLOCK_REALTIME = 0;
 let clockGettime: NativeFunction<number, [number, NativePointerValue]> | null = null;
+// struct timespec is { time_t tv_sec; long tv_nsec; }: both are pointer-sized on Android and Linux, so the
+// nanoseconds are at offset 4 in a 32-bit process (an app shipping only armeabi-v7a libraries) and 8 in a
+// 64-bit one.
 const timespec = Memory.alloc(16);
-const nanosField = timespec.add(8);
+const nanosField = timespec.add(Process.pointerSize);
 let baseSeconds = -1;
 
 function readClock(): boolean {
@@ -23,7 +26,8 @@ function readClock(): boolean {
     return clockGettime(CLOCK_REALTIME, timespec) === 0;
 }
 
-// Seconds since 1970 as an unsigned 32-bit read (exact until 2106, and cheaper than an Int64), nanos < 10^9.
+// Seconds since 1970 as an unsigned 32-bit read (the low word on a little-endian 64-bit time_t; exact until
+// 2106, and cheaper than an Int64), nanos < 10^9.
 function readSeconds(): number {
     return timespec.readU32();
 }

@@ -78,7 +78,9 @@ class CaptureProxy:
         master.options.update(connection_strategy="lazy", ssl_insecure=self._ssl_insecure)
         master.addons.add(self.addon)
         # Everything loaded so far (mitmproxy, our data, the agent host) lives as long as the run: moved out of
-        # the collector's generations, a full collection no longer walks it between requests.
+        # the collector's generations, a full collection no longer walks it between requests. Garbage that
+        # exists now is collected first, so none of it is kept for good.
+        gc.collect()
         gc.freeze()
         self._master = master
         self._started.set()
