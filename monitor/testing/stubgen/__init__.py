@@ -41,6 +41,8 @@ JDK_RECEIVERS = {
     "java.lang.Runtime": ("java.lang.Runtime.getRuntime()", None),
     # openConnection() connects nothing; a file: URL is the call whose `when` (http/https) does not hold.
     "java.net.URL": ('new java.net.URL("https://tracker.invalid/collect")', 'new java.net.URL("file:///dev/null")'),
+    # connect() to an unresolved address fails before anything touches the network (UnknownHostException).
+    "java.net.Socket": ("new java.net.Socket()", None),
 }
 # Runtime.exec runs its subject: a command that exists and does nothing ("/bin/true getprop x") keeps
 # the program's results fixed. (A command that does not exist behaves differently under Frida's child
@@ -244,6 +246,7 @@ class Generator:
             "java.util.concurrent.Executor": "(java.util.concurrent.Executor) java.lang.Runnable::run",
             "java.util.function.Consumer": "(java.util.function.Consumer<java.lang.Object>) value -> { }",
             "java.io.File": 'new java.io.File("/tmp")', "java.nio.ByteBuffer": "java.nio.ByteBuffer.allocate(4)",
+            "java.net.SocketAddress": 'java.net.InetSocketAddress.createUnresolved("push.example.invalid", 5224)',
         }
         if java_type == "java.lang.String[]":
             return "new java.lang.String[] " + defaults[java_type]
