@@ -82,6 +82,16 @@ def test_each_flow_is_joined_to_the_code_that_opened_its_connection(agreed):
         assert 0 <= joined["gap_ms"] <= joined["window_ms"]
 
 
+def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
+    out, findings = agreed
+    unseen = findings["summary"]["unseen_connections"]
+    # The push SDK's own socket, before consent; the proxied HTTP connections are not listed.
+    assert [(item["host"], item["port"], item["opened_by"], item["consent_state_at_first"], item["failed"]) for item in unseen] == \
+        [("sdk.open.phone.igexin.invalid", 5224, "getui", "no_notice", 1)]  # before the privacy dialog was shown
+    assert "PushManager.initialize" in unseen[0]["frame"]
+    assert "sdk.open.phone.igexin.invalid" in (out / "report.html").read_text()
+
+
 def test_nothing_after_consent_is_reported_as_before_consent(agreed):
     _, findings = agreed
     consent_ns = findings["consent"]["consent_ns"]
@@ -104,6 +114,7 @@ def test_the_app_behaves_exactly_as_without_the_monitor(agreed):
     assert "Exception in thread" not in log and "failed:" not in log
     assert "[umeng] upload https://ulogs.umeng.com/unify_logs -> 204" in log
     assert "[demo] POST https://collect.adtrack-demo.cn/v2/apps -> 204" in log
+    assert "[demo] push connection not opened: UnknownHostException" in log  # the app's own outcome, unchanged
     assert "[demo] done" in log
 
 

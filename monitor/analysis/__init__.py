@@ -20,6 +20,7 @@ import pandas as pd
 from monitor.analysis.attribution import Attributor, attribute_events
 from monitor.analysis.consent import consent_history, mark_consent
 from monitor.analysis.findings import Findings, write_findings
+from monitor.analysis.coverage import unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
 from monitor.analysis.rules import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
 from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
@@ -161,6 +162,8 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         "flows_with_pi": int(flow_matches["flow_id"].nunique()) if flow_matches is not None else None,
         "network": "matched" if flow_matches is not None else unavailable,
         "background_intervals": int(len(intervals)),
+        # Where the traffic evidence ends: sockets the app opened around the proxy (analysis/coverage.py).
+        "unseen_connections": unseen_connections(timeline, run.info),
         "knowledge": {"rules": ruleset.version, "sdks": sdks.version, "attribution": load_attribution().version,
                       "scope": str(scope_file.source) if scope_file and scope_file.source else None,
                       "app_type": app_type_scope.id if app_type_scope else None},

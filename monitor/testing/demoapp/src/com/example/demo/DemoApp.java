@@ -6,6 +6,7 @@ import android.content.ClipboardManager;
 import android.content.Context;
 import android.content.pm.PackageInfo;
 import com.amap.api.location.AMapLocationClient;
+import com.igexin.sdk.PushManager;
 import com.example.demo.net.Http;
 import com.tencent.bugly.crashreport.CrashReport;
 import com.umeng.commonsdk.UMConfigure;
@@ -36,6 +37,8 @@ public final class DemoApp {
 
         // Application.onCreate: SDKs initialised eagerly, before any consent (the violation).
         UMConfigure.preInit(context, "5f1e2d3c4b5a69788796a5b4");
+        // The push SDK opens its own long connection, straight to its server, not through the proxy.
+        PushManager.getInstance().initialize(context);
         List<PackageInfo> installed = context.getPackageManager().getInstalledPackages(0);
         StringBuilder names = new StringBuilder();
         for (PackageInfo info : installed) names.append(names.length() == 0 ? "" : ",").append(info.packageName);

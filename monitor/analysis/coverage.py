@@ -1,0 +1,82 @@
+"""Connections the proxy did not see.
+
+Findings about traffic rest on what passed through the capture proxy. An app that opens a socket straight
+to a server — push SDKs keep their own long TCP connections, some SDKs set no-proxy on their HTTP client,
+others speak their own protocol — sends data the proxy never sees, and a report that says nothing about
+it would read as if nothing was sent. The agent records every Java socket connect with its host and port
+(catalogue: java.net.Socket.connect); here each one that did not go to the proxy is listed with who opened
+it and the consent state at that moment, so a reader knows where the traffic evidence ends.
+
+Not listed: connects to the proxy itself (run.json `proxy.listen`; on a phone that is 127.0.0.1 through
+adb reverse) and to loopback addresses (local IPC never leaves the device).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pandas as pd
+
+from monitor.analysis.consent import iso
+from monitor.events import KIND_CONNECT
+
+SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect"})
+
+
+def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:
+    """(host, port) the capture proxy listened on, from run.json, or None if the run does not say."""
+    proxy = run_info.get("proxy")
+    listen = proxy.get("listen") if isinstance(proxy, dict) else None
+    if not isinstance(listen, str) or ":" not in listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    return (host.strip("[]").lower(), int(port)) if port.isdigit() else None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _port(value: Any) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (host, port, opener) that the app connected to around the proxy, first seen first.
+    Needs the attribution columns on connect rows (attribute_events with kind "connect")."""
+    connects = timeline[((timeline["source"] == "hook") & (timeline["kind"] == KIND_CONNECT)
+                         & timeline["api"].isin(SOCKET_CONNECT_APIS)).to_numpy(dtype=bool)]
+    if connects.empty:
+        return []
+    proxy = proxy_endpoint(run_info)
+    groups: dict[tuple[str, int | None, str], list[tuple[int, int, Any, Any, Any, Any, bool]]] = {}
+    columns = zip(connects["payload"].tolist(), connects["ts"].tolist(), connects["seq"].tolist(), connects["owner"].tolist(),
+                  connects["sdk_id"].tolist(), connects["sdk_frame"].tolist(), connects["consent_state"].tolist())
+    for payload, ts, seq, owner, sdk_id, frame, consent_state in columns:
+        if not isinstance(payload, dict) or not payload.get("host"):
+            continue
+        host = str(payload["host"]).strip().lower()
+        port = _port(payload.get("port"))
+        if is_loopback(host) or (proxy is not None and (host, port) == proxy):
+            continue
+        opener = str(sdk_id) if isinstance(sdk_id, str) and sdk_id else str(owner or "unknown")
+        groups.setdefault((host, port, opener), []).append(
+            (int(ts), int(seq), owner, sdk_id, frame, consent_state, bool(payload.get("threw"))))
+    unseen = []
+    for (host, port, opener), rows in groups.items():
+        rows.sort(key=lambda row: (row[0], row[1]))
+        first_ts, _, owner, sdk_id, frame, consent_state, _ = rows[0]
+        unseen.append({
+            "host": host, "port": port, "opened_by": opener, "owner": owner if isinstance(owner, str) else None,
+            "sdk_id": sdk_id if isinstance(sdk_id, str) else None, "frame": frame if isinstance(frame, str) else None,
+            "first_seen_ns": first_ts, "first_seen": iso(first_ts),
+            "consent_state_at_first": consent_state if isinstance(consent_state, str) else None,
+            "count": len(rows), "failed": sum(1 for row in rows if row[6]), "event_seqs": [row[1] for row in rows[:20]]})
+    return sorted(unseen, key=lambda item: (item["first_seen_ns"], item["host"], item["port"] or 0, item["opened_by"]))

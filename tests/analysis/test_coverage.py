@@ -1,0 +1,55 @@
+"""Connections the proxy did not see: every socket the app opened around the proxy, and nothing else."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from monitor.analysis.coverage import is_loopback, proxy_endpoint, unseen_connections
+
+RUN_INFO = {"proxy": {"listen": "127.0.0.1:38633"}}
+
+
+def connect(seq: int, host: str | None, port: object, *, sdk: str | None = "getui", threw: str | None = None,
+            api: str = "java.net.Socket.connect", state: str = "none") -> dict:
+    payload = {"host": host, "port": port} if host is not None else None
+    if payload is not None and threw:
+        payload["threw"] = threw
+    return {"source": "hook", "kind": "connect", "api": api, "payload": payload, "ts": 1_767_225_600_000_000_000 + seq * 1000,
+            "seq": seq, "owner": "sdk" if sdk else "app", "sdk_id": sdk, "sdk_frame": "com.igexin.push.Conn.open(Conn.java:3)",
+            "consent_state": state}
+
+
+def test_sockets_around_the_proxy_are_grouped_by_destination_and_opener() -> None:
+    timeline = pd.DataFrame([
+        connect(1, "127.0.0.1", "38633"),                                   # the proxy: proxied traffic
+        connect(2, "sdk.open.phone.igexin.com", "5224", threw="java.net.ConnectException"),
+        connect(3, "SDK.open.phone.igexin.com", 5224, state="agreed"),     # same destination, later
+        connect(4, "localhost", "8080"), connect(5, "::1", "9000"), connect(6, "127.0.0.2", "1"),  # loopback
+        connect(7, "203.0.113.9", "443", sdk=None),                         # the app itself, by address
+        connect(8, None, None),                                             # connect(null): nothing to list
+        connect(9, "tracker.example.com", "443", api="java.net.URL.openConnection"),  # not a socket connect
+        {**connect(10, "203.0.113.9", "443"), "source": "net"},
+    ])
+    unseen = unseen_connections(timeline, RUN_INFO)
+    assert [(item["host"], item["port"], item["opened_by"], item["count"], item["failed"], item["event_seqs"],
+             item["consent_state_at_first"]) for item in unseen] == [
+        ("sdk.open.phone.igexin.com", 5224, "getui", 2, 1, [2, 3], "none"),
+        ("203.0.113.9", 443, "app", 1, 0, [7], "none"),
+    ]
+    # The same list whatever order the rows come in (the timeline is in time order; findings are deterministic).
+    reordered = unseen_connections(timeline.sort_values("seq", ascending=False).reset_index(drop=True), RUN_INFO)
+    assert [(item["host"], item["first_seen_ns"]) for item in reordered] == [(item["host"], item["first_seen_ns"]) for item in unseen]
+
+
+def test_a_run_without_a_recorded_proxy_still_skips_loopback() -> None:
+    timeline = pd.DataFrame([connect(1, "127.0.0.1", "38633"), connect(2, "push.example.com", "80")])
+    assert [item["host"] for item in unseen_connections(timeline, {})] == ["push.example.com"]
+    assert unseen_connections(timeline.iloc[0:0], RUN_INFO) == []
+
+
+def test_proxy_endpoint_and_loopback_forms() -> None:
+    assert proxy_endpoint(RUN_INFO) == ("127.0.0.1", 38633)
+    assert proxy_endpoint({"proxy": {"listen": "[::1]:8080"}}) == ("::1", 8080)
+    assert proxy_endpoint({"proxy": {"listen": "nonsense"}}) is None and proxy_endpoint({}) is None
+    assert all(is_loopback(host) for host in ("localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "app.localhost"))
+    assert not any(is_loopback(host) for host in ("10.0.2.2", "192.168.1.4", "example.com", "128.0.0.1"))
