@@ -89,6 +89,12 @@ def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
     assert [(item["host"], item["port"], item["opened_by"], item["consent_state_at_first"], item["failed"]) for item in unseen] == \
         [("sdk.open.phone.igexin.invalid", 5224, "getui", "no_notice", 1)]  # before the privacy dialog was shown
     assert "PushManager.initialize" in unseen[0]["frame"]
+    # Each proxied connection is on record once: Java's Socket.connect, not again as the libc connect() under it.
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    proxy_port = json.loads((out / "run.json").read_text())["proxy"]["listen"].rsplit(":", 1)[1]
+    java = [e for e in events if e["api"] == "java.net.Socket.connect" and (e["payload"] or {}).get("port") == proxy_port]
+    native = [e for e in events if e["api"] == "libc.so.connect" and (e["payload"] or {}).get("port") == proxy_port]
+    assert java and native == []
     assert "sdk.open.phone.igexin.invalid" in (out / "report.html").read_text()
 
 

@@ -50,7 +50,7 @@ export type NativeArg = "cstring" | "int" | "pointer";
 
 export interface NativeWhen {
     arg: number;
-    match: "equals" | "in" | "prefix" | "contains" | "glob" | "int_in";
+    match: "equals" | "in" | "prefix" | "contains" | "glob" | "int_in" | "family_in";
     values: string[];
 }
 
@@ -64,7 +64,7 @@ export interface NativeEntry {
     permission: string;
     args: NativeArg[];
     when: NativeWhen | null;
-    value: "none" | "arg" | "out_cstring" | "file" | "ifaddrs" | "ifreq_hwaddr";
+    value: "none" | "arg" | "out_cstring" | "file" | "ifaddrs" | "ifreq_hwaddr" | "sockaddr";
     value_arg: number;
     success: "any" | "nonnegative" | "nonnull" | "zero" | "positive";
     source: string;

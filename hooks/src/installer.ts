@@ -38,6 +38,14 @@ function authorityOf(uri: string): string {
 // PI read it costs two JNI calls per event that nobody reads.
 const KINDS_WITH_RECEIVER_CLASS = new Set(["lifecycle", "click", "dialog"]);
 
+// Threads inside a hooked Java call that opens connections (Socket.connect): the native connect() it makes
+// underneath is the same connection, already recorded with the Java stack (native.ts skips it).
+const connectDepth = new Map<number, number>();
+
+export function javaHookDepth(threadId: number): number {
+    return connectDepth.get(threadId) ?? 0;
+}
+
 export class Installer {
     private threadClass: Java.Wrapper | null = null;
     // Java thread name per OS thread id: asking Java costs two JNI calls per event. A thread renamed
@@ -159,6 +167,7 @@ export class Installer {
         const installer = this;
         // MethodType.Static === 2: a static method's `this` is the class wrapper, not an instance.
         const isStatic = (overload.type as number) === 2;
+        const opensConnections = entries.some((entry) => entry.kind === "connect");
         overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
             const threadId = Process.getCurrentThreadId();
             const outermost = !activeThreads.has(threadId);
@@ -170,6 +179,9 @@ export class Installer {
             }
             let result: JavaValue = undefined;
             let thrown: JavaValue = null;
+            if (opensConnections) {
+                connectDepth.set(threadId, (connectDepth.get(threadId) ?? 0) + 1);
+            }
             try {
                 result = overload.apply(this, args);
             } catch (error) {
@@ -177,6 +189,14 @@ export class Installer {
             } finally {
                 if (outermost) {
                     activeThreads.delete(threadId);
+                }
+                if (opensConnections) {
+                    const depth = connectDepth.get(threadId)! - 1;
+                    if (depth === 0) {
+                        connectDepth.delete(threadId);
+                    } else {
+                        connectDepth.set(threadId, depth);
+                    }
                 }
             }
             if (outermost && job.status === "installed" && !installer.recordingThreads.has(threadId)) {

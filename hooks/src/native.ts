@@ -11,6 +11,7 @@ import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
 import { currentProcessName, nativeThreadName } from "./process.js";
 import { cap } from "./values.js";
+import { javaHookDepth } from "./installer.js";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -64,6 +65,31 @@ function readCString(pointer: NativePointer): string | null {
     } catch (error) {
         return `<unreadable: ${error}>`;
     }
+}
+
+// struct sockaddr_in { u16 family; u16 port (network order); u8 addr[4] } and sockaddr_in6 { u16 family;
+// u16 port; u32 flowinfo; u8 addr[16] }: host and port as Java's Socket.connect records them. connect() only
+// reads the struct, so on return it still holds what the caller asked for.
+function readSockaddr(address: NativePointer): { value: string | null; extra: Record<string, unknown> } {
+    if (address.isNull()) {
+        return { value: null, extra: {} };
+    }
+    const family = address.readU16();
+    const port = (address.add(2).readU8() << 8) | address.add(3).readU8();
+    let host: string;
+    if (family === AF_INET) {
+        host = Array.from(new Uint8Array(address.add(4).readByteArray(4)!)).join(".");
+    } else if (family === AF_INET6) {
+        const bytes = new Uint8Array(address.add(8).readByteArray(16)!);
+        const groups: string[] = [];
+        for (let index = 0; index < 16; index += 2) {
+            groups.push(((bytes[index] << 8) | bytes[index + 1]).toString(16));
+        }
+        host = groups.join(":");
+    } else {
+        return { value: null, extra: { family } };
+    }
+    return { value: `${host}:${port}`, extra: { host, port: String(port) } };
 }
 
 function hex(bytes: ArrayBuffer | null): string {
@@ -182,6 +208,13 @@ export class NativeInstaller {
             return true;
         }
         const raw = args[condition.when.arg];
+        if (condition.when.match === "family_in") {
+            if (raw.isNull()) {
+                return false;
+            }
+            const family = raw.readU16();
+            return condition.when.values.includes(family === AF_INET ? "inet" : family === AF_INET6 ? "inet6" : "other");
+        }
         if (condition.when.match === "int_in") {
             return condition.integers.includes(raw.toInt32() >>> 0) || condition.integers.includes(raw.toInt32());
         }
@@ -216,6 +249,10 @@ export class NativeInstaller {
                 }
                 const threadId = this.threadId;
                 if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId)) {
+                    return;
+                }
+                if (group.entries[0].kind === "connect" && javaHookDepth(threadId) > 0) {
+                    // Java's Socket.connect is hooked and already recorded this connection, with the Java stack.
                     return;
                 }
                 let entry: NativeEntry | undefined;
@@ -312,6 +349,8 @@ export class NativeInstaller {
             }
             case "ifaddrs":
                 return this.readIfaddrs(state.valuePointer);
+            case "sockaddr":
+                return readSockaddr(state.valuePointer);
             case "ifreq_hwaddr": {
                 const ifreq = state.valuePointer;
                 const name = readCString(ifreq);

@@ -8,7 +8,9 @@ it would read as if nothing was sent. The agent records every Java socket connec
 it and the consent state at that moment, so a reader knows where the traffic evidence ends.
 
 Not listed: connects to the proxy itself (run.json `proxy.listen`; on a phone that is 127.0.0.1 through
-adb reverse) and to loopback addresses (local IPC never leaves the device).
+adb reverse), to loopback addresses (local IPC never leaves the device), and those with only the runtime
+on the stack (the platform's own, e.g. a Linux JVM's DNS lookups), as PI reads of the platform are not
+judged as the app's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import pandas as pd
 from monitor.analysis.consent import iso
 from monitor.events import KIND_CONNECT
 
-SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect"})
+# Java's Socket.connect, and libc's connect() for native code (the agent skips the one a hooked Socket.connect
+# makes underneath, so a connection is listed once, with the Java stack when there is one).
+SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect", "libc.so.connect"})
 
 
 def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:
@@ -64,7 +68,7 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
             continue
         host = str(payload["host"]).strip().lower()
         port = _port(payload.get("port"))
-        if is_loopback(host) or (proxy is not None and (host, port) == proxy):
+        if is_loopback(host) or (proxy is not None and (host, port) == proxy) or owner == "platform":
             continue
         opener = str(sdk_id) if isinstance(sdk_id, str) and sdk_id else str(owner or "unknown")
         groups.setdefault((host, port, opener), []).append(

@@ -164,15 +164,18 @@ def is_static(signature: str) -> bool:
 
 class NativeWhen(BaseModel):
     """A native call counts only when argument `arg` matches: a C string (equals / in / prefix /
-    contains / glob with `*` inside one path segment) or an integer (int_in; decimal or 0x hex)."""
+    contains / glob with `*` inside one path segment), an integer (int_in; decimal or 0x hex), or the
+    address family of a struct sockaddr (family_in: inet, inet6 — a connect to a Unix socket is local IPC)."""
 
     model_config = Strict
     arg: int = Field(ge=0)
-    match: Literal["equals", "in", "prefix", "contains", "glob", "int_in"]
+    match: Literal["equals", "in", "prefix", "contains", "glob", "int_in", "family_in"]
     values: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _integers(self) -> "NativeWhen":
+        if self.match == "family_in" and not set(self.values) <= {"inet", "inet6"}:
+            raise ValueError(f"family_in values are inet and inet6, not {self.values}")
         if self.match == "int_in":
             for value in self.values:
                 try:
@@ -191,20 +194,23 @@ class NativeEntry(BaseModel):
       out_cstring — the C string the call wrote into argument `value_arg` (read on return);
       file — the content of the file named by argument `value_arg` (small sysfs/procfs files);
       ifaddrs — the interface list written to *argument `value_arg`: names, MACs and IPs;
-      ifreq_hwaddr — the MAC the kernel wrote into the struct ifreq at argument `value_arg`.
-    `success` says which return values mean the read happened (a failed open read nothing)."""
+      ifreq_hwaddr — the MAC the kernel wrote into the struct ifreq at argument `value_arg`;
+      sockaddr — the IPv4/IPv6 address and port of the struct sockaddr at argument `value_arg` (payload
+      host and port, as Java's Socket.connect records them).
+    `kind` is pi_read, or connect for a connection opened (analysis/coverage.py lists those the proxy
+    did not see). `success` says which return values mean the read happened (a failed open read nothing)."""
 
     model_config = Strict
     api: str = Field(pattern=r"^[\w.+-]+\.[\w]+$")
     module: str | None = None
     export: str = Field(pattern=r"^[A-Za-z_][\w]*$")
-    kind: Literal["pi_read"] = "pi_read"
+    kind: Literal["pi_read", "connect"] = "pi_read"
     category: str
     what: str | None = None
     permission: str = "-"
     args: list[Literal["cstring", "int", "pointer"]] = Field(default_factory=list)
     when: NativeWhen | None = None
-    value: Literal["none", "arg", "out_cstring", "file", "ifaddrs", "ifreq_hwaddr"] = "none"
+    value: Literal["none", "arg", "out_cstring", "file", "ifaddrs", "ifreq_hwaddr", "sockaddr"] = "none"
     value_arg: int = Field(default=0, ge=0)
     success: Literal["any", "nonnegative", "nonnull", "zero", "positive"] = "any"
     source: str = Field(min_length=8)
@@ -217,7 +223,9 @@ class NativeEntry(BaseModel):
         for index in used:
             if index >= len(self.args):
                 raise ValueError(f"argument {index} is used but `args` describes only {len(self.args)}")
-        if self.when is not None and self.when.match != "int_in" and self.args[self.when.arg] != "cstring":
+        if self.when is not None and self.when.match == "family_in" and self.args[self.when.arg] != "pointer":
+            raise ValueError(f"when.match family_in needs argument {self.when.arg} to be a pointer (a struct sockaddr)")
+        if self.when is not None and self.when.match not in ("int_in", "family_in") and self.args[self.when.arg] != "cstring":
             raise ValueError(f"when.match {self.when.match} needs argument {self.when.arg} to be a cstring")
         return self
 

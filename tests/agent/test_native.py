@@ -93,3 +93,17 @@ def test_children_by_fork_and_by_spawn_are_instrumented_with_their_own_pid(targe
         assert reads.count((roles[role]["pid"], "libc.so.open")) == 1, (role, reads)
     instrumented = {event["pid"]: event["payload"]["origin"] for event in run.sink.events if event["category"] == "child-instrumented"}
     assert instrumented == {roles["exec-child"]["pid"]: "exec", roles["fork-child"]["pid"]: "fork"}
+
+
+def test_native_connects_are_recorded_with_host_and_port_and_unix_sockets_are_not(sidechannels: tuple[AgentRun, dict]) -> None:
+    run, reads = sidechannels
+    assert not reads["connect-tcp4"]["ok"] and reads["connect-udp4"]["ok"]  # refused, and UDP's peer set
+    connects = by_api(run)["libc.so.connect"]
+    expected = [("127.0.0.1:1", "127.0.0.1", "1"), ("127.0.0.1:9", "127.0.0.1", "9")]
+    if reads["connect-tcp6"]["socket"]:
+        expected.append(("0:0:0:0:0:0:0:1:2", "0:0:0:0:0:0:0:1", "2"))
+    assert [(event["value"], event["payload"]["host"], event["payload"]["port"]) for event in connects] == expected
+    assert all(event["kind"] == "connect" and event["payload"]["module"] == "sidechannels" for event in connects)
+    # A refused connect is still on record, with what connect() returned.
+    assert int(connects[0]["payload"]["returned"], 16) & 0xffffffff == 0xffffffff  # -1
+    assert not reads["silent-connect-unix"]["ok"]

@@ -41,6 +41,15 @@ def test_sockets_around_the_proxy_are_grouped_by_destination_and_opener() -> Non
     assert [(item["host"], item["first_seen_ns"]) for item in reordered] == [(item["host"], item["first_seen_ns"]) for item in unseen]
 
 
+def test_native_connects_count_unless_only_the_runtime_made_them() -> None:
+    native = {**connect(1, "198.51.100.7", "8883", sdk=None, api="libc.so.connect"), "owner": "unknown",
+              "sdk_frame": "0x7f00 libgetuiext3.so!0x1234"}
+    dns = {**connect(2, "10.0.0.53", "53", sdk=None, api="libc.so.connect"), "owner": "platform"}
+    unseen = unseen_connections(pd.DataFrame([native, dns]), RUN_INFO)
+    assert [(item["host"], item["port"], item["opened_by"], item["frame"]) for item in unseen] == \
+        [("198.51.100.7", 8883, "unknown", "0x7f00 libgetuiext3.so!0x1234")]
+
+
 def test_a_run_without_a_recorded_proxy_still_skips_loopback() -> None:
     timeline = pd.DataFrame([connect(1, "127.0.0.1", "38633"), connect(2, "push.example.com", "80")])
     assert [item["host"] for item in unseen_connections(timeline, {})] == ["push.example.com"]

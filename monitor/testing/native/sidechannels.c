@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 int __system_property_get(const char *name, char *value);
@@ -57,6 +60,40 @@ int main(int argc, char **argv) {
            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
     rc = ioctl(sock, SIOCGIFMTU, &request);  /* silent: not a hardware address */
     printf("{\"read\": \"silent-ioctl\", \"ok\": %s}\n", rc == 0 ? "true" : "false");
+    close(sock);
+
+    /* Connections: IPv4 TCP and UDP, IPv6 TCP (recorded with host and port), a Unix socket (local IPC:
+       silent). All on loopback, to ports where nothing listens: a refused connect is still an attempt. */
+    struct sockaddr_in v4;
+    memset(&v4, 0, sizeof v4);
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(1);
+    inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+    sock = socket(AF_INET, SOCK_STREAM, 0);
+    rc = connect(sock, (struct sockaddr *) &v4, sizeof v4);
+    printf("{\"read\": \"connect-tcp4\", \"ok\": %s}\n", rc == 0 ? "true" : "false");
+    close(sock);
+    v4.sin_port = htons(9);
+    sock = socket(AF_INET, SOCK_DGRAM, 0);
+    rc = connect(sock, (struct sockaddr *) &v4, sizeof v4);  /* UDP: sets the peer, sends nothing */
+    printf("{\"read\": \"connect-udp4\", \"ok\": %s}\n", rc == 0 ? "true" : "false");
+    close(sock);
+    struct sockaddr_in6 v6;
+    memset(&v6, 0, sizeof v6);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(2);
+    v6.sin6_addr = in6addr_loopback;
+    sock = socket(AF_INET6, SOCK_STREAM, 0);
+    rc = sock < 0 ? -1 : connect(sock, (struct sockaddr *) &v6, sizeof v6);
+    printf("{\"read\": \"connect-tcp6\", \"ok\": %s, \"socket\": %s}\n", rc == 0 ? "true" : "false", sock < 0 ? "false" : "true");
+    if (sock >= 0) close(sock);
+    struct sockaddr_un local;
+    memset(&local, 0, sizeof local);
+    local.sun_family = AF_UNIX;
+    strncpy(local.sun_path, "/tmp/consentmon-no-such-socket", sizeof local.sun_path - 1);
+    sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    rc = connect(sock, (struct sockaddr *) &local, sizeof local);
+    printf("{\"read\": \"silent-connect-unix\", \"ok\": %s}\n", rc == 0 ? "true" : "false");
     close(sock);
 
     char value[92] = {0};
