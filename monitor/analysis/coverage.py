@@ -23,9 +23,9 @@ import pandas as pd
 from monitor.analysis.consent import iso
 from monitor.events import KIND_CONNECT
 
-# Java's Socket.connect, and libc's connect() for native code (the agent skips the one a hooked Socket.connect
+# Java's Socket.connect and NIO's SocketChannel.connect, and libc's connect() for native code (the agent skips the one a hooked Socket.connect
 # makes underneath, so a connection is listed once, with the Java stack when there is one).
-SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect", "libc.so.connect"})
+SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect", "java.nio.channels.SocketChannel.connect", "libc.so.connect"})
 
 
 def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:

@@ -41,9 +41,16 @@ JDK_RECEIVERS = {
     "java.lang.Runtime": ("java.lang.Runtime.getRuntime()", None),
     # openConnection() connects nothing; a file: URL is the call whose `when` (http/https) does not hold.
     "java.net.URL": ('new java.net.URL("https://tracker.invalid/collect")', 'new java.net.URL("file:///dev/null")'),
-    # connect() to an unresolved address fails before anything touches the network (UnknownHostException).
+    # connect() to an unresolved address fails before anything touches the network (UnknownHostException,
+    # UnresolvedAddressException).
     "java.net.Socket": ("new java.net.Socket()", None),
+    "sun.nio.ch.SocketChannelImpl": ("java.nio.channels.SocketChannel.open()", None),
 }
+
+
+def _is_jdk(class_name: str) -> bool:
+    """A class of the JDK itself: called for real by the exerciser, never replaced by a stub."""
+    return class_name.startswith(("java.", "sun."))
 # Runtime.exec runs its subject: a command that exists and does nothing ("/bin/true getprop x") keeps
 # the program's results fixed. (A command that does not exist behaves differently under Frida's child
 # gating: the JVM's child dies with SIGSEGV instead of the app getting an IOException — see
@@ -274,7 +281,7 @@ class Generator:
             subject = next((text for text in candidates if self.expected(entry, text) is None), None)
             if subject is None:
                 return
-        jdk = entry.hook_class.startswith("java.")
+        jdk = _is_jdk(entry.hook_class)
         if jdk:
             match_receiver, nomatch_receiver = JDK_RECEIVERS[entry.hook_class]
             receiver = nomatch_receiver if mode == "nomatch" and nomatch_receiver else match_receiver
@@ -304,7 +311,7 @@ class Generator:
     # ---- sources -------------------------------------------------------------------------------
     def generate(self) -> dict[str, str]:
         for entry in self.catalogue.hooks:
-            if entry.hook_class.startswith("java."):
+            if _is_jdk(entry.hook_class):
                 continue
             public = self.stub(entry.class_name)
             implementation = self.stub(entry.hook_class)
@@ -325,7 +332,7 @@ class Generator:
         for entry in self.catalogue.hooks:
             for signature in entry.signatures:
                 self.add_call(entry, signature, "match")
-                if not entry.hook_class.startswith("java."):
+                if not _is_jdk(entry.hook_class):
                     self.add_call(entry, signature, "throw")
                 if entry.when is not None:
                     self.add_call(entry, signature, "nomatch")
