@@ -95,6 +95,9 @@ def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
     java = [e for e in events if e["api"] == "java.net.Socket.connect" and (e["payload"] or {}).get("port") == proxy_port]
     native = [e for e in events if e["api"] == "libc.so.connect" and (e["payload"] or {}).get("port") == proxy_port]
     assert java and native == []
+    # Both SDKs that went online before the privacy dialog are findings: Umeng's upload and Getui's own socket.
+    assert {(item["host"], item["sdk"]["id"]) for item in findings["findings"] if item["rule"] == "sdk-connects-before-consent"} == \
+        {("ulogs.umeng.com", "umeng-analytics"), ("sdk.open.phone.igexin.invalid:5224", "getui")}
     assert "sdk.open.phone.igexin.invalid" in (out / "report.html").read_text()
 
 

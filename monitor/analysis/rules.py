@@ -20,10 +20,13 @@ import pandas as pd
 from monitor.analysis.attribution import APP_ITSELF, PLATFORM, Attributor
 from monitor.analysis.consent import UNDECIDED, ConsentResult, iso
 from monitor.analysis.findings import CitedArticle, Evidence, Finding, MatchRef, SdkRef, finding_id
+from monitor.analysis.coverage import is_loopback, proxy_endpoint
+from monitor.analysis.senders import connect_host
 from monitor.data.models import SdkTable
 from monitor.data.rule_models import SEVERITY_ORDER, AnalysisSettings, RuleSet, RuleSpec, ScopeFile
 from monitor.data.yamlfile import read_yaml
 from monitor.errors import DataFileError, MonitorError
+from monitor.events import KIND_CONNECT
 
 
 class RuleEngineError(MonitorError):
@@ -634,3 +637,52 @@ def associated_start(context: RuleContext, thresholds: dict[str, Any]) -> list[H
         hit.category = "app_start"
         hits.append(hit)
     return hits
+
+
+@REGISTRY.check("sdk_connects_before_consent", defaults={"owners": ["sdk"]})
+def sdk_connects_before_consent(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
+    """An SDK opened a network connection (an HTTP request, its own socket, native code) while no consent
+    was in force: it was started, or woke itself, before the user agreed. One hit per SDK and destination;
+    the connection's own content needs no PI value for this (what it carried is judged by the flow rules,
+    when the proxy saw it)."""
+    timeline = context.timeline
+    connects = timeline[((timeline["source"] == "hook") & (timeline["kind"] == KIND_CONNECT)
+                         & timeline["owner"].isin(list(thresholds["owners"]))
+                         & timeline["consent_state"].isin(UNDECIDED)).to_numpy(dtype=bool)]
+    if connects.empty:
+        return []
+    proxy = proxy_endpoint(context.run_info)
+    endpoints = [_connect_endpoint(payload, value, args) for payload, value, args in
+                 zip(connects["payload"].tolist(), connects["value"].tolist(), connects["args"].tolist())]
+    # The hop to the capture proxy (the socket under a proxied request) and loopback IPC are not destinations.
+    outward = np.array([not (is_loopback(host) or (host, port) == proxy) if host else True for host, port in endpoints], dtype=bool)
+    if not outward.any():
+        return []
+    chosen = connects[outward].assign(destination=[_destination(host, port) for (host, port), keep in zip(endpoints, outward) if keep])
+    limit = context.settings.max_evidence
+    hits = []
+    for key, group in group_reads(chosen, ["sdk_id", "destination"], limit=limit):
+        hit = hit_from_reads(("sdk-connect", *key.values()), group, confidence=float(group["consent_confidence"].max()) *
+                             float(group["attribution_confidence"].max()), limit=limit,
+                             detail={"destination": key["destination"] or None,
+                                     "via": sorted({str(api) for api in group["api"].tolist() if isinstance(api, str)})})
+        hit.category = "network_connect"
+        hit.host = key["destination"] or None
+        hits.append(hit)
+    return hits
+
+
+def _destination(host: str | None, port: int | None) -> str:
+    if not host:
+        return ""
+    if port is None:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _connect_endpoint(payload: Any, value: Any, args: Any) -> tuple[str | None, int | None]:
+    """(host, port) of a socket connect, else (host of a URL connect, None): URL.openConnection, OkHttp."""
+    if isinstance(payload, dict) and payload.get("host"):
+        port = str(payload.get("port") or "")
+        return str(payload["host"]).strip().lower(), int(port) if port.isdigit() else None
+    return connect_host(payload, value, args), None

@@ -114,6 +114,16 @@ def app_start(*, ts: int = T0, target_package: str | None = "com.other.app", com
                   stack=list(stack) if stack is not None else [APP_FRAME], payload=payload or None)
 
 
+def connect(*, ts: int = T0, host: str | None = "ulogs.umeng.com", port: int | None = 443, url: str | None = None,
+            api: str = "java.net.Socket.connect", stack: list[str] | None = None, process: str = APP,
+            pid: int = PID) -> dict[str, Any]:
+    """A connection opened: a socket connect (host and port, as Socket.connect records them) or, with `url`,
+    a URL connect (URL.openConnection, OkHttp). The default stack is Umeng's."""
+    payload: dict[str, Any] = {"url": url} if url is not None else {"host": host, "port": None if port is None else str(port)}
+    return _event("hook", "connect", ts, category="network_request", api=api, process=process, pid=pid, thread="main",
+                  stack=list(stack) if stack is not None else [UMENG_FRAME], payload=payload)
+
+
 def flow_event(*, ts: int = T0, flow_id: str = "flow-1", host: str = "example.com", path: str = "/api",
                method: str = "POST", scheme: str = "https", port: int = 443, status: int | None = 200,
                error: str | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""background, over-frequency, beyond-scope, permission-rerequest, associated-start: fire and near misses."""
+"""background, over-frequency, beyond-scope, permission-rerequest, associated-start, sdk-connects-before-consent:
+fire and near misses."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from monitor.analysis.rules import AppTypeScope
 from monitor.data import load_sdks
 from monitor.data.rule_models import load_attribution
 from monitor.errors import DataFileError
-from monitor.testing.factories import (APP, UMENG_FRAME, app_start, at, click, dialog, judge, lifecycle, mark,
-                                       permission, pi_read)
+from monitor.testing.factories import (APP, APP_FRAME, UMENG_FRAME, app_start, at, click, connect, dialog, judge,
+                                       lifecycle, mark, permission, pi_read)
 
 AGREE_AT_0 = [dialog(ts=at(0)), click(ts=at(0.5), text="同意")]
 LOCATION = "android.location.LocationManager.getLastKnownLocation"
@@ -188,3 +189,32 @@ ALARM = "android.app.AlarmManager.setRepeating"
 def test_associated_start(tmp_path, events, fires):
     found = _rules(judge(tmp_path / "run", events), "associated-start")
     assert bool(found) is fires
+
+
+# ---- sdk-connects-before-consent ---------------------------------------------------------------------
+
+PROXY_INFO = {"proxy": {"listen": "127.0.0.1:38633"}}
+
+
+@pytest.mark.parametrize(("events", "destinations"), [
+    ([connect(ts=at(0.1), host="push.getui.com", port=5224)], ["push.getui.com:5224"]),           # its own socket
+    ([connect(ts=at(0.1), url="https://ulogs.umeng.com/unify_logs", api="java.net.URL.openConnection")],
+     ["ulogs.umeng.com"]),                                                                         # an HTTP request
+    ([connect(ts=at(0.1), host="2001:db8::7", port=443)], ["[2001:db8::7]:443"]),
+    ([connect(ts=at(0.1), host="127.0.0.1", port=38633)], []),      # the hop to the capture proxy
+    ([connect(ts=at(0.1), host="::1", port=9000)], []),             # loopback IPC
+    ([connect(ts=at(0.1), host="push.example.com", stack=[APP_FRAME])], []),   # the app's own code, not an SDK's
+    ([*AGREE_AT_0, connect(ts=at(1), host="push.getui.com", port=5224)], []),  # after consent
+])
+def test_sdk_connects_before_consent(tmp_path, events, destinations):
+    found = _rules(judge(tmp_path / "run", events, info=PROXY_INFO), "sdk-connects-before-consent")
+    assert sorted(f.host for f in found) == destinations
+    assert all(f.sdk.id == "umeng-analytics" and f.consent_state == "no_notice" for f in found)
+
+
+
+def test_a_lab_proxy_on_the_network_is_not_a_destination(tmp_path):
+    # A phone set to use a proxy on the lab's network (Wi-Fi proxy settings) connects to it for every request.
+    events = [connect(ts=at(0.1), host="192.168.1.10", port=8080), connect(ts=at(0.2), host="192.168.1.10", port=5224)]
+    found = _rules(judge(tmp_path / "run", events, info={"proxy": {"listen": "192.168.1.10:8080"}}), "sdk-connects-before-consent")
+    assert [f.host for f in found] == ["192.168.1.10:5224"]
