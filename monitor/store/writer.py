@@ -112,10 +112,7 @@ class RunWriter:
                 )
             (self.root / SCREENS_DIR).mkdir(exist_ok=True)
             self._events: BinaryIO = open(self.root / EVENTS_FILE, "ab")
-            # In a capture, flows.jsonl is written by the proxy's flow writer process (monitor/capture/
-            # flowwriter.py); this writer opens it only if something appends flows through it.
-            (self.root / FLOWS_FILE).touch()
-            self._flows: BinaryIO | None = None
+            self._flows: BinaryIO = open(self.root / FLOWS_FILE, "ab")
         except OSError as exc:
             raise CaptureError(f"cannot create run directory {self.root}: {exc}") from exc
         self._lock = threading.Lock()
@@ -194,11 +191,6 @@ class RunWriter:
         with self._lock:
             if self._closed:
                 raise CaptureError("a flow arrived after the run was closed; it would be lost")
-            if self._flows is None:
-                try:
-                    self._flows = open(self.root / FLOWS_FILE, "ab")
-                except OSError as exc:
-                    raise CaptureError(f"cannot open {self.root / FLOWS_FILE}: {exc}") from exc
             self._write(self._flows, dump_line(flow_record), FLOWS_FILE)
 
     def _write(self, handle: BinaryIO, line: bytes | bytearray, name: str) -> None:
@@ -224,8 +216,6 @@ class RunWriter:
                 return self.root / RUN_FILE
             self._closed = True
             for handle in (self._events, self._flows):
-                if handle is None:
-                    continue
                 try:
                     handle.flush()
                     os.fsync(handle.fileno())
