@@ -23,8 +23,8 @@ import pandas as pd
 from monitor.analysis.consent import iso
 from monitor.events import KIND_CONNECT
 
-# Java's Socket.connect and NIO's SocketChannel.connect, and libc's connect() for native code (the agent skips the one a hooked Socket.connect
-# makes underneath, so a connection is listed once, with the Java stack when there is one).
+# Java's Socket.connect and NIO's SocketChannel.connect, and libc's connect() for native code (the agent
+# skips the one a hooked Java connect makes underneath, so a connection is listed once, with the Java stack).
 SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect", "java.nio.channels.SocketChannel.connect", "libc.so.connect"})
 
 
@@ -47,9 +47,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _port(value: Any) -> int | None:
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else None
+def socket_endpoint(payload: Any) -> tuple[str, int | None] | None:
+    """(host, port) a socket connect event names (payload host and port, as the agent records them)."""
+    if not isinstance(payload, dict) or not payload.get("host"):
+        return None
+    port = str(payload.get("port") or "").strip()
+    return str(payload["host"]).strip().lower(), int(port) if port.isdigit() else None
+
+
+def leaves_device(host: str, port: int | None, proxy: tuple[str, int] | None) -> bool:
+    """Whether a connection goes out: not to loopback (local IPC) and not the hop to the capture proxy."""
+    return not (is_loopback(host) or (proxy is not None and (host, port) == proxy))
 
 
 def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,12 +72,10 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
     columns = zip(connects["payload"].tolist(), connects["ts"].tolist(), connects["seq"].tolist(), connects["owner"].tolist(),
                   connects["sdk_id"].tolist(), connects["sdk_frame"].tolist(), connects["consent_state"].tolist())
     for payload, ts, seq, owner, sdk_id, frame, consent_state in columns:
-        if not isinstance(payload, dict) or not payload.get("host"):
+        endpoint = socket_endpoint(payload)
+        if endpoint is None or owner == "platform" or not leaves_device(*endpoint, proxy):
             continue
-        host = str(payload["host"]).strip().lower()
-        port = _port(payload.get("port"))
-        if is_loopback(host) or (proxy is not None and (host, port) == proxy) or owner == "platform":
-            continue
+        host, port = endpoint
         opener = str(sdk_id) if isinstance(sdk_id, str) and sdk_id else str(owner or "unknown")
         groups.setdefault((host, port, opener), []).append(
             (int(ts), int(seq), owner, sdk_id, frame, consent_state, bool(payload.get("threw"))))

@@ -20,7 +20,7 @@ import pandas as pd
 from monitor.analysis.attribution import APP_ITSELF, PLATFORM, Attributor
 from monitor.analysis.consent import UNDECIDED, ConsentResult, iso
 from monitor.analysis.findings import CitedArticle, Evidence, Finding, MatchRef, SdkRef, finding_id
-from monitor.analysis.coverage import is_loopback, proxy_endpoint
+from monitor.analysis.coverage import leaves_device, proxy_endpoint, socket_endpoint
 from monitor.analysis.senders import connect_host
 from monitor.data.models import SdkTable
 from monitor.data.rule_models import SEVERITY_ORDER, AnalysisSettings, RuleSet, RuleSpec, ScopeFile
@@ -655,7 +655,7 @@ def sdk_connects_before_consent(context: RuleContext, thresholds: dict[str, Any]
     endpoints = [_connect_endpoint(payload, value, args) for payload, value, args in
                  zip(connects["payload"].tolist(), connects["value"].tolist(), connects["args"].tolist())]
     # The hop to the capture proxy (the socket under a proxied request) and loopback IPC are not destinations.
-    outward = np.array([not (is_loopback(host) or (host, port) == proxy) if host else True for host, port in endpoints], dtype=bool)
+    outward = np.array([leaves_device(host, port, proxy) if host else True for host, port in endpoints], dtype=bool)
     if not outward.any():
         return []
     chosen = connects[outward].assign(destination=[_destination(host, port) for (host, port), keep in zip(endpoints, outward) if keep])
@@ -682,7 +682,4 @@ def _destination(host: str | None, port: int | None) -> str:
 
 def _connect_endpoint(payload: Any, value: Any, args: Any) -> tuple[str | None, int | None]:
     """(host, port) of a socket connect, else (host of a URL connect, None): URL.openConnection, OkHttp."""
-    if isinstance(payload, dict) and payload.get("host"):
-        port = str(payload.get("port") or "")
-        return str(payload["host"]).strip().lower(), int(port) if port.isdigit() else None
-    return connect_host(payload, value, args), None
+    return socket_endpoint(payload) or (connect_host(payload, value, args), None)
