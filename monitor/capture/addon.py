@@ -22,7 +22,7 @@ from typing import Any
 from mitmproxy import http, tls
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
-from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
+from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, request_parts, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW, KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
@@ -88,20 +88,21 @@ class CaptureAddon:
             self._finished = True
             self._spool.close()
         try:
-            _, cut_short = unspool(self._spool.path, self._run_dir / MITM_FILE, self.sink.append_flow, self.body_cap)
-            if cut_short is not None:  # cannot happen while this process wrote every frame whole; said if it does
-                raise CaptureError(cut_short)
+            # A frame cut short cannot happen while this process wrote every frame whole; said if it does.
+            _, problem = unspool(self._spool.path, self._run_dir / MITM_FILE, self.sink.append_flow, self.body_cap)
         except (OSError, CaptureError, ValueError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            kept = self._spool.path.exists()  # unspool deletes the spool only once its flows are written out
             self.failure = self.failure or CaptureError(
-                f"cannot turn {self._spool.path} into {MITM_FILE} and flows.jsonl: {exc}",
-                hint=f"every recorded flow is still in {SPOOL_FILE}; `consentmon recover {self._run_dir}` retries")
+                f"cannot turn {self._spool.path} into {MITM_FILE} and flows.jsonl: {problem}",
+                hint=f"every recorded flow is still in {SPOOL_FILE}; `consentmon recover {self._run_dir}` retries" if kept else None)
 
     # ---- recording -------------------------------------------------------------------------------
     def _record(self, flow: http.HTTPFlow) -> None:
         request = flow.request
         response = flow.response
-        host, url, method, scheme, port, path = (request.pretty_host, request.pretty_url, request.method, request.scheme,
-                                                 request.port, request.path)
+        host, url, method, scheme, port, path = request_parts(request)
         event = {
             "source": "net", "kind": KIND_FLOW, "ts": ns(request.timestamp_start) or 0, "flow_id": flow.id,
             "api": f"{method} {scheme}://{host}{path.split('?')[0]}",

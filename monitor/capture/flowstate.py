@@ -67,14 +67,15 @@ def _compile(attr_type: Any, name: str) -> Converter:
         item = _compile(item_type, name)
         return lambda value: [item(part) for part in value]
     if origin is tuple:
-        # mitmproxy reads addresses as (str, int, int, int) whatever the hint says.
-        item_types = [str, int, int, int] if name in ("peername", "sockname") else list(typing.get_args(attr_type))
-        if name not in ("peername", "sockname") and (... in item_types):
+        # mitmproxy reads addresses as (str, int, int, int) whatever the hint says, of any length.
+        address = name in ("peername", "sockname")
+        item_types = [str, int, int, int] if address else list(typing.get_args(attr_type))
+        if not address and ... in item_types:
             raise _Unsupported(f"{name}: {attr_type}")
         items = [_compile(item_type, name) for item_type in item_types]
 
         def convert_tuple(value: Any) -> Any:
-            if name not in ("peername", "sockname") and len(value) != len(items):
+            if not address and len(value) != len(items):
                 return slow(value)  # mitmproxy's error
             return tuple(convert(part) for convert, part in zip(items, value))
         return convert_tuple

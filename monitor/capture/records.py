@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import struct
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,9 +13,11 @@ import msgspec
 
 from mitmproxy import http
 from mitmproxy.connection import Client
-from mitmproxy.io import tnetstring
+from mitmproxy.io import compat, tnetstring
 
 from monitor.errors import CaptureError
+from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
+from monitor.store.writer import dump_line
 
 DEFAULT_BODY_CAP = 256 * 1024
 
@@ -69,12 +70,18 @@ def _body(message: http.Message | None, cap: int) -> dict[str, Any] | None:
 
 def flow_record_bytes(value: Any) -> bytes:
     """`value` (a flow's get_state()) as mitmproxy's FlowWriter writes it: byte for byte the same tnetstring,
-    so flows.mitm stays mitmproxy's own format. mitmproxy's encoder is generic pure Python and was most of
-    the addon's time per flow; this one dispatches on the exact type and joins all pieces once at the end,
-    so a large body is copied once. Anything but the plain builtin types goes to mitmproxy's encoder."""
+    so flows.mitm stays mitmproxy's own format. mitmproxy's encoder is generic pure Python and took about
+    twice as long; this one dispatches on the exact type and joins all pieces once at the end, so a large
+    body is copied once. Anything but the plain builtin types goes to mitmproxy's encoder."""
+    return b"".join(record_pieces(value))
+
+
+def record_pieces(value: Any) -> list[bytes]:
+    """The same record as pieces to write one after the other: a large body is written from its own bytes
+    object, never copied into a joined record."""
     pieces: list[bytes] = []
     _encode(value, pieces)
-    return b"".join(pieces)
+    return pieces
 
 
 # Scalars as mitmproxy's encoder writes them, for the ones that recur in every flow's state.
@@ -129,13 +136,17 @@ def client_address(client: Client) -> str | None:
     return None if client.peername is None else f"{client.peername[0]}:{client.peername[1]}"
 
 
+def request_parts(request: http.Request) -> tuple[str, str, str, str, int, str]:
+    """(host, url, method, scheme, port, path) of a request, each read once: the pretty forms parse headers
+    again on every access, and a flow is recorded under one host and URL."""
+    return request.pretty_host, request.pretty_url, request.method, request.scheme, request.port, request.path
+
+
 def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[str, Any]:
     """The flows.jsonl record of one exchange: decoded, bodies capped, for reading and reports."""
     request = flow.request
     response = flow.response
-    # Each of these parses headers again on every access; a flow is recorded under one host and URL.
-    host, url, method, scheme, port, path = (request.pretty_host, request.pretty_url, request.method, request.scheme,
-                                             request.port, request.path)
+    host, url, method, scheme, port, path = request_parts(request)
     return {
         "flow_id": flow.id,
         "ts_request_ns": ns(request.timestamp_start) or 0,
@@ -160,62 +171,6 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
             for message in (flow.websocket.messages if flow.websocket else [])
         ],
     }
-
-
-class FlowRecordEncoder:
-    """`flow_record_bytes` of flow states, remembering each connection's encoding.
-
-    The two connections are most of a flow's state, and every flow on a keep-alive connection carries the
-    same ones. A connection's encoding is reused only when its state is equal to the one it was made from
-    (one C-level comparison); the converters that build the state give every field one type (a float field
-    is always a float), so equal states encode to equal bytes."""
-
-    CONNECTION_KEYS = ("client_conn", "server_conn")
-
-    def __init__(self, remembered: int = 512) -> None:
-        self._remembered = remembered
-        self._connections: OrderedDict[Any, tuple[dict[str, Any], list[bytes], int]] = OrderedDict()
-
-    def encode(self, state: dict[str, Any]) -> bytes:
-        return b"".join(self.pieces(state))
-
-    def pieces(self, state: dict[str, Any]) -> list[bytes]:
-        """The record as pieces to write one after the other: a large body is not copied into a joined record."""
-        if type(state) is not dict:
-            return [flow_record_bytes(state)]
-        pieces: list[bytes] = [b""]
-        size = 0
-        # As _encode writes a dict: its items last to first, then the length prefix and "}".
-        for key, value in reversed(state.items()):
-            if type(key) is not str:
-                return [flow_record_bytes(state)]
-            data = key.encode("utf8")
-            head = b"%d:" % len(data)
-            pieces += (head, data, b";")
-            size += len(head) + len(data) + 1
-            if key in self.CONNECTION_KEYS and type(value) is dict:
-                size += self._connection(value, pieces)
-            else:
-                size += _encode(value, pieces)
-        pieces.append(b"}")
-        pieces[0] = b"%d:" % size
-        return pieces
-
-    def _connection(self, state: dict[str, Any], pieces: list[bytes]) -> int:
-        key = state.get("id")
-        cached = self._connections.get(key)
-        if cached is not None and cached[0] == state:
-            self._connections.move_to_end(key)
-            pieces += cached[1]
-            return cached[2]
-        own: list[bytes] = []
-        size = _encode(state, own)
-        # A copy: the caller may hand the state on to from_state, which replaces its values in place.
-        self._connections[key] = (dict(state), own, size)
-        if len(self._connections) > self._remembered:
-            self._connections.popitem(last=False)
-        pieces += own
-        return size
 
 
 # ---- the spool: flow states as recorded, until the capture finishes ----------------------------------------
@@ -244,12 +199,15 @@ def _body_bytes(state: dict[str, Any]) -> int:
     return size
 
 
+class SpoolCutShort(CaptureError):
+    """The spool's last frame is incomplete: the capture was killed while writing it."""
+
+
 class FlowSpool:
     """Appends flow states to flows.spool, each flushed before `append` returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._encoder = FlowRecordEncoder()
         try:
             self._file: BinaryIO = open(self.path, "ab")
         except OSError as exc:
@@ -259,7 +217,7 @@ class FlowSpool:
         if _body_bytes(state) > LARGE_BODY:
             # A large body would be copied whole into the msgpack buffer; as tnetstring pieces it is written
             # straight from the flow's own bytes object, and the Python encoding of the rest is small beside it.
-            pieces = self._encoder.pieces(state)
+            pieces = record_pieces(state)
             self._file.write(_FRAME.pack(b"t", sum(map(len, pieces))))
             self._file.writelines(pieces)
         else:
@@ -277,14 +235,10 @@ class FlowSpool:
             os.fsync(self._file.fileno())
             self._file.close()
 
-    @property
-    def closed(self) -> bool:
-        return self._file.closed
-
 
 def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
     """Each spooled flow in order: its state, or its finished tnetstring record ("t" frames). A frame cut
-    short (the capture was killed while writing it) raises CaptureError after the complete ones."""
+    short (the capture was killed while writing it) raises SpoolCutShort after the complete ones."""
     with open(path, "rb") as handle:
         offset = 0
         while True:
@@ -292,11 +246,11 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
             if not head:
                 return
             if len(head) < _FRAME.size:
-                raise CaptureError(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
+                raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             tag, size = _FRAME.unpack(head)
             payload = handle.read(size)
             if len(payload) < size:
-                raise CaptureError(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
+                raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             if tag == b"m":
                 yield _unpack(payload)
             elif tag == b"t":
@@ -311,7 +265,6 @@ def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_B
     """Turn flows.spool into flows.mitm (written afresh, synced) and flows.jsonl records (through
     `append_flow`), then delete the spool. Returns how many flows, and what was lost if the last frame was
     cut short (a capture killed while writing it: that flow was never whole on disk)."""
-    encoder = FlowRecordEncoder()
     count = 0
     cut_short: str | None = None
     # flows.mitm is only ever written from the spool: written afresh, so a retry after a failure is whole.
@@ -322,13 +275,11 @@ def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_B
                     out.write(item)
                     flow = io_flow_from_record(item)
                 else:
-                    out.writelines(encoder.pieces(item))
+                    out.writelines(record_pieces(item))
                     flow = http.HTTPFlow.from_state(item)  # consumes the state: after its record is written
                 append_flow(flow_record(flow, body_cap))
                 count += 1
-        except CaptureError as exc:
-            if "cut short" not in str(exc):
-                raise
+        except SpoolCutShort as exc:
             cut_short = f"{exc}; the {count} flows before it were written out"
         out.flush()
         os.fsync(out.fileno())
@@ -337,8 +288,6 @@ def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_B
 
 
 def io_flow_from_record(record: bytes) -> http.HTTPFlow:
-    from mitmproxy.io import compat
-
     state = tnetstring.loads(record)
     return http.HTTPFlow.from_state(compat.migrate_flow(state))  # type: ignore[arg-type]
 
@@ -346,9 +295,6 @@ def io_flow_from_record(record: bytes) -> http.HTTPFlow:
 def recover(run_dir: Path, body_cap: int = DEFAULT_BODY_CAP) -> tuple[int, str | None]:
     """Write out the flows a killed capture left in flows.spool: flows.mitm records and flows.jsonl lines.
     Returns how many, and what was lost if the last one was cut short while it was written."""
-    from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
-    from monitor.store.writer import dump_line
-
     run_dir = Path(run_dir)
     spool = run_dir / SPOOL_FILE
     if not spool.exists():
