@@ -75,21 +75,30 @@ function readSockaddr(address: NativePointer): { value: string | null; extra: Re
         return { value: null, extra: {} };
     }
     const family = address.readU16();
+    const host = inetAddress(address);
+    if (host === null) {
+        return { value: null, extra: { family } };
+    }
     const port = (address.add(2).readU8() << 8) | address.add(3).readU8();
-    let host: string;
+    return { value: `${host}:${port}`, extra: { host, port: String(port) } };
+}
+
+// The IP address of a struct sockaddr_in / sockaddr_in6 as text (dotted IPv4, eight hex groups for IPv6),
+// or null for another family.
+function inetAddress(address: NativePointer): string | null {
+    const family = address.readU16();
     if (family === AF_INET) {
-        host = Array.from(new Uint8Array(address.add(4).readByteArray(4)!)).join(".");
-    } else if (family === AF_INET6) {
+        return Array.from(new Uint8Array(address.add(4).readByteArray(4)!)).join(".");
+    }
+    if (family === AF_INET6) {
         const bytes = new Uint8Array(address.add(8).readByteArray(16)!);
         const groups: string[] = [];
         for (let index = 0; index < 16; index += 2) {
             groups.push(((bytes[index] << 8) | bytes[index + 1]).toString(16));
         }
-        host = groups.join(":");
-    } else {
-        return { value: null, extra: { family } };
+        return groups.join(":");
     }
-    return { value: `${host}:${port}`, extra: { host, port: String(port) } };
+    return null;
 }
 
 function hex(bytes: ArrayBuffer | null): string {
@@ -373,15 +382,8 @@ export class NativeInstaller {
                 if (family === AF_PACKET) {
                     const length = address.add(11).readU8();
                     items.push(`${name} mac ${hex(address.add(12).readByteArray(Math.min(length, 8)))}`);
-                } else if (family === AF_INET) {
-                    items.push(`${name} inet ${Array.from(new Uint8Array(address.add(4).readByteArray(4)!)).join(".")}`);
-                } else if (family === AF_INET6) {
-                    const words = new Uint8Array(address.add(8).readByteArray(16)!);
-                    const groups: string[] = [];
-                    for (let index = 0; index < 16; index += 2) {
-                        groups.push(((words[index] << 8) | words[index + 1]).toString(16));
-                    }
-                    items.push(`${name} inet6 ${groups.join(":")}`);
+                } else if (family === AF_INET || family === AF_INET6) {
+                    items.push(`${name} ${family === AF_INET ? "inet" : "inet6"} ${inetAddress(address)}`);
                 }
             }
             node = node.readPointer();
