@@ -105,8 +105,7 @@ JAVA_ROUNDS = 8
 @pytest.fixture(scope="module")
 def java_argv() -> list[str]:
     java = shutil.which("java")
-    if java is None:
-        pytest.skip("no java on PATH")
+    assert java is not None, "java is not on PATH (.ci/run installs a JDK)"
     # Frida spawns the real binary, not the alternatives symlink.
     return [str(Path(java).resolve()), "-cp", str(build_exec_probe()), "ExecProbe", str(JAVA_ROUNDS), *JAVA_COMMANDS]
 
