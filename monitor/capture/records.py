@@ -176,64 +176,111 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
 # ---- the spool: flow states as recorded, until the capture finishes ----------------------------------------
 #
 # Encoding a state as tnetstring is pure Python and cost ~0.1 ms per small flow on mitmproxy's one thread;
-# msgpack (msgspec, C) takes ~2 µs. So while capturing, each state goes to flows.spool as a frame: a tag byte
-# ("m": msgpack of the state; "t": the state already as tnetstring, for a value msgpack cannot hold), the
-# payload's length (8 bytes, little-endian), the payload. msgpack has no tuples, but neither has tnetstring:
-# both write a tuple as a list, so the flows.mitm record made from the spooled state is byte for byte the
-# one made from the live state. Unlike pickle, reading a spool someone handed over runs no code.
+# msgpack (msgspec, C) takes ~2 µs. So while capturing, each state goes to flows.spool as a frame: a tag byte,
+# the payload's length (8 bytes, little-endian), the payload. Tags:
+#   "m"  msgpack of the state;
+#   "b"  a state with large bodies: the head's length (8 bytes), the head (msgpack of [the state with each
+#        large body's content set to None, [[message, length], ...]]), then the bodies' bytes as they are,
+#        written from the flow's own bytes objects: never copied into an encoder's buffer;
+#   "t"  the state already as tnetstring, for a value msgpack cannot hold.
+# msgpack has no tuples, but neither has tnetstring: both write a tuple as a list, so the flows.mitm record
+# made from the spooled state is byte for byte the one made from the live state. Unlike pickle, reading a
+# spool someone handed over runs no code.
 
 _FRAME = struct.Struct("<cQ")
+_HEAD = struct.Struct("<Q")
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder().decode
 
-
+# A message body at least this large is written as it is ("b" frame) rather than copied into msgpack.
 LARGE_BODY = 64 * 1024
-
-
-def _body_bytes(state: dict[str, Any]) -> int:
-    size = 0
-    for part in ("request", "response"):
-        message = state.get(part)
-        if type(message) is dict and type(message.get("content")) is bytes:
-            size += len(message["content"])
-    return size
+_MESSAGES = ("request", "response")
 
 
 class SpoolCutShort(CaptureError):
     """The spool's last frame is incomplete: the capture was killed while writing it."""
 
 
+def _large_bodies(state: dict[str, Any]) -> list[tuple[str, bytes]]:
+    found = []
+    for part in _MESSAGES:
+        message = state.get(part)
+        if type(message) is dict:
+            content = message.get("content")
+            if type(content) is bytes and len(content) >= LARGE_BODY:
+                found.append((part, content))
+    return found
+
+
+def spool_frame(state: dict[str, Any]) -> list[bytes]:
+    """One flow's spool frame, as pieces to write one after the other (a large body is its own piece)."""
+    large = _large_bodies(state)
+    try:
+        if large:
+            stripped = dict(state)
+            for part, _ in large:
+                stripped[part] = {**state[part], "content": None}  # same key order: set back when read
+            head = _pack([stripped, [[part, len(content)] for part, content in large]])
+            size = _HEAD.size + len(head) + sum(len(content) for _, content in large)
+            return [_FRAME.pack(b"b", size), _HEAD.pack(len(head)), head, *(content for _, content in large)]
+        payload = _pack(state)
+        return [_FRAME.pack(b"m", len(payload)), payload]
+    except (TypeError, OverflowError, ValueError):
+        pieces = record_pieces(state)
+        return [_FRAME.pack(b"t", sum(map(len, pieces))), *pieces]
+
+
+def _unframe_bodies(payload: bytes) -> dict[str, Any]:
+    """The state a "b" frame holds, its bodies set back in place."""
+    (head_size,) = _HEAD.unpack_from(payload)
+    at = _HEAD.size + head_size
+    state, bodies = _unpack(payload[_HEAD.size:at])
+    for part, length in bodies:
+        state[part]["content"] = payload[at:at + length]
+        at += length
+    if at != len(payload):
+        raise ValueError(f"a large-body frame holds {len(payload) - at} bytes more than its bodies")
+    return state
+
+
 class FlowSpool:
-    """Appends flow states to flows.spool, each flushed before `append` returns."""
+    """Appends flow states to flows.spool, each in the kernel's hands before `append` returns (one writev
+    per flow, no buffer of ours). A failed write is cut off again, so the frames on disk stay whole."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self._file: BinaryIO = open(self.path, "ab")
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise CaptureError(f"cannot open {self.path}: {exc}", hint="choose a writable --out directory") from exc
+        self._end = os.fstat(self._fd).st_size
 
     def append(self, state: dict[str, Any]) -> None:
-        if _body_bytes(state) > LARGE_BODY:
-            # A large body would be copied whole into the msgpack buffer; as tnetstring pieces it is written
-            # straight from the flow's own bytes object, and the Python encoding of the rest is small beside it.
-            pieces = record_pieces(state)
-            self._file.write(_FRAME.pack(b"t", sum(map(len, pieces))))
-            self._file.writelines(pieces)
-        else:
+        if self._fd is None:
+            raise CaptureError(f"{self.path} is closed")
+        pieces = spool_frame(state)
+        total = sum(map(len, pieces))
+        try:
+            written = os.writev(self._fd, pieces)
+            if written < total:  # a regular file takes a short write only when it is about to fail
+                rest = memoryview(b"".join(pieces))[written:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
+        except OSError:
             try:
-                tag, payload = b"m", _pack(state)
-            except (TypeError, OverflowError, ValueError):
-                tag, payload = b"t", flow_record_bytes(state)
-            self._file.write(_FRAME.pack(tag, len(payload)))
-            self._file.write(payload)
-        self._file.flush()
+                os.ftruncate(self._fd, self._end)  # no partial frame before the next flow's
+            except OSError:
+                pass  # then the frame is cut short, which the reader reports
+            raise
+        self._end += total
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
@@ -251,13 +298,19 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
             payload = handle.read(size)
             if len(payload) < size:
                 raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
-            if tag == b"m":
-                yield _unpack(payload)
-            elif tag == b"t":
-                yield payload
-            else:
-                raise CaptureError(f"{path}: unknown frame {tag!r} at byte {offset}",
-                                   hint="the file is not a consentmon flow spool, or it was damaged")
+            try:
+                if tag == b"m":
+                    item: dict[str, Any] | bytes = _unpack(payload)
+                elif tag == b"b":
+                    item = _unframe_bodies(payload)
+                elif tag == b"t":
+                    item = payload
+                else:
+                    raise ValueError(f"unknown frame {tag!r}")
+            except (ValueError, TypeError, KeyError, struct.error) as exc:
+                raise CaptureError(f"{path}: the flow at byte {offset} cannot be read: {exc}",
+                                   hint="the file is not a consentmon flow spool, or it was damaged") from exc
+            yield item
             offset += _FRAME.size + size
 
 

@@ -51,7 +51,7 @@ def test_flows_mitm_holds_exactly_what_mitmproxy_writes_for_each_flow(tmp_path, 
         assert _post(opener, f"https://{LOOPBACK}:{server.port}/collect", b'{"oaid":"a1b2c3d4"}') == 200
         assert _post(opener, f"http://{LOOPBACK}:{server.port}/plain", b"x=1") in (400, 502)  # TLS server, plain request
         assert _post(opener, f"https://{LOOPBACK}:{free_port()}/gone", b"imei=867530912345675") == 502
-        # A large body is spooled as tnetstring pieces straight from the flow's bytes (records.FlowSpool).
+        # A large body is spooled straight from the flow's bytes, beside its msgpack head (records.spool_frame).
         assert _post(opener, f"https://{LOOPBACK}:{server.port}/upload", bytes(range(256)) * 8192) == 200
         assert _post(opener, f"https://{LOOPBACK}:{server.port}/after", b'{"n":1}') == 200
     writer.close()
@@ -179,8 +179,10 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     run_dir = tmp_path / "run"
     RunWriter(run_dir, run_info={})  # a capture that is then killed: never closed, never sealed
     large = tflow.tflow(resp=True)
-    large.request.content = bytes(range(256)) * 4096  # 1 MiB: spooled as tnetstring pieces, not msgpack
-    flows = [*_sample_flows(confdir)[:3], large]
+    large.request.content = bytes(range(256)) * 4096  # 1 MiB: spooled as it is, not copied into msgpack
+    both = tflow.tflow(resp=True)
+    both.request.content, both.response.content = b"q" * (64 << 10), b"\x00\xff" * (100 << 10)
+    flows = [*_sample_flows(confdir)[:3], large, both]
     spool = FlowSpool(run_dir / SPOOL_FILE)
     for flow in flows:
         spool.append(flow_state(flow))
@@ -190,7 +192,8 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     spooled = []
     with pytest.raises(CaptureError, match="cut short"):
         spooled.extend(spooled_states(run_dir / SPOOL_FILE))
-    assert [type(item) for item in spooled] == [dict, dict, dict, bytes]
+    assert [item["request"]["content"] for item in spooled] == [flow.request.content for flow in flows]
+    assert spooled[4]["response"]["content"] == both.response.content
     with pytest.raises(RunDirError, match="consentmon recover"):
         read_run(run_dir)
     assert any("consentmon recover" in problem for problem in verify_run(run_dir))
@@ -198,7 +201,7 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     result = CliRunner().invoke(app, ["recover", str(run_dir)])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())  # rich wraps lines to the terminal's width
-    assert "4 flows written" in output and "cut short" in output
+    assert "5 flows written" in output and "cut short" in output
     assert not (run_dir / SPOOL_FILE).exists()
     assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(flow.get_state()) for flow in flows]
     assert [flow["flow_id"] for flow in read_run(run_dir).flows] == [flow.id for flow in flows]
@@ -300,3 +303,50 @@ def test_an_http2_post_is_recorded_as_http2_with_its_body(tmp_path, confdir):
     assert flow.request.http_version == "HTTP/2.0" and flow.request.content == body
     (record,) = read_run(run_dir).flows
     assert record["http_version"] == "HTTP/2.0" and record["request"]["body"] == body.decode()
+
+
+def test_a_write_the_disk_refuses_leaves_no_partial_flow_in_the_spool(tmp_path):
+    """A spool write that fails part-way (here: the file-size limit, as a full disk would) is cut off again,
+    so the flow after it and everything before it are read back whole; the failure itself is raised."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from mitmproxy.test import tflow
+        from monitor.capture.flowstate import flow_state
+        from monitor.capture.records import FlowSpool
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        spool = FlowSpool({str(tmp_path / "flows.spool")!r})
+        small = tflow.tflow(resp=True)
+        spool.append(flow_state(small))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+        large = tflow.tflow(resp=True)
+        large.request.content = b"x" * 500_000
+        try:
+            spool.append(flow_state(large))
+        except OSError as exc:
+            print("refused", exc.errno)
+        spool.append(flow_state(small))
+        spool.close()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused")
+    states = list(spooled_states(tmp_path / "flows.spool"))
+    assert [len(state["request"]["content"]) for state in states] == [len(tflow.tflow().request.content)] * 2
+
+
+def test_a_damaged_spool_frame_is_named_by_its_offset(tmp_path):
+    from monitor.capture.records import spool_frame
+
+    large = tflow.tflow(resp=True)
+    large.request.content = b"y" * (100 << 10)
+    first = b"".join(spool_frame(flow_state(tflow.tflow(resp=True))))
+    frame = bytearray(b"".join(spool_frame(flow_state(large))))
+    frame[9:17] = (10 ** 9).to_bytes(8, "little")  # the head's length now points past the frame
+    (tmp_path / "flows.spool").write_bytes(first + bytes(frame))
+    with pytest.raises(CaptureError, match=f"flow at byte {len(first)} cannot be read") as caught:
+        list(spooled_states(tmp_path / "flows.spool"))
+    assert "damaged" in (caught.value.hint or "")
