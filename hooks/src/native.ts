@@ -83,6 +83,35 @@ function readSockaddr(address: NativePointer): { value: string | null; extra: Re
     return { value: `${host}:${port}`, extra: { host, port: String(port) } };
 }
 
+// What kind of socket a descriptor is, read with getsockopt(SO_TYPE) (Linux and Android: SOL_SOCKET 1,
+// SO_TYPE 3, SOCK_STREAM 1, SOCK_DGRAM 2): a UDP connect to port 443 is QUIC, which no HTTP proxy sees.
+const SOL_SOCKET = 1;
+const SO_TYPE = 3;
+const TRANSPORTS: Record<number, string> = { 1: "tcp", 2: "udp" };
+let getsockopt: NativeFunction<number, [number, number, number, NativePointerValue, NativePointerValue]> | null = null;
+
+function socketTransport(fd: number): string | null {
+    if (!Number.isInteger(fd) || fd < 0) {
+        return null;
+    }
+    try {
+        if (getsockopt === null) {
+            getsockopt = new NativeFunction(Module.getGlobalExportByName("getsockopt"), "int",
+                ["int", "int", "int", "pointer", "pointer"]);
+        }
+        const value = Memory.alloc(8);
+        const length = Memory.alloc(4);
+        length.writeU32(4);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, value, length) !== 0) {
+            return null;
+        }
+        const type = value.readS32();
+        return TRANSPORTS[type] ?? `type ${type}`;
+    } catch (error) {
+        return null;
+    }
+}
+
 // The IP address of a struct sockaddr_in / sockaddr_in6 as text (dotted IPv4, eight hex groups for IPv6),
 // or null for another family.
 function inetAddress(address: NativePointer): string | null {
@@ -358,8 +387,12 @@ export class NativeInstaller {
             }
             case "ifaddrs":
                 return this.readIfaddrs(state.valuePointer);
-            case "sockaddr":
-                return readSockaddr(state.valuePointer);
+            case "sockaddr": {
+                // Every socket call takes its descriptor first (connect, bind, sendto): its kind goes with the address.
+                const read = readSockaddr(state.valuePointer);
+                const transport = read.value === null ? null : socketTransport(parseInt(state.args[0], 10));
+                return transport === null ? read : { value: read.value, extra: { ...read.extra, transport } };
+            }
             case "ifreq_hwaddr": {
                 const ifreq = state.valuePointer;
                 const name = readCString(ifreq);

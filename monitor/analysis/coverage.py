@@ -5,7 +5,10 @@ to a server — push SDKs keep their own long TCP connections, some SDKs set no-
 others speak their own protocol — sends data the proxy never sees, and a report that says nothing about
 it would read as if nothing was sent. The agent records every Java socket connect with its host and port
 (catalogue: java.net.Socket.connect); here each one that did not go to the proxy is listed with who opened
-it and the consent state at that moment, so a reader knows where the traffic evidence ends.
+it and the consent state at that moment, so a reader knows where the traffic evidence ends. Each names its
+transport (Java sockets are TCP; a native connect says what the socket is) and, for a well-known port, what
+it most likely carried and what the lab can do (monitor/data/protocols.yaml): a UDP connect to port 443 is
+QUIC, which no HTTP proxy sees until UDP 443 is blocked on the device.
 
 Not listed: connects to the proxy itself (run.json `proxy.listen`; on a phone that is 127.0.0.1 through
 adb reverse), to loopback addresses (local IPC never leaves the device), and those with only the runtime
@@ -21,11 +24,13 @@ from typing import Any
 import pandas as pd
 
 from monitor.analysis.consent import iso
+from monitor.data import load_protocols
 from monitor.events import KIND_CONNECT
 
 # Java's Socket.connect and NIO's SocketChannel.connect, and libc's connect() for native code (the agent
 # skips the one a hooked Java connect makes underneath, so a connection is listed once, with the Java stack).
-SOCKET_CONNECT_APIS = frozenset({"java.net.Socket.connect", "java.nio.channels.SocketChannel.connect", "libc.so.connect"})
+JAVA_STREAM_CONNECT_APIS = frozenset({"java.net.Socket.connect", "java.nio.channels.SocketChannel.connect"})
+SOCKET_CONNECT_APIS = JAVA_STREAM_CONNECT_APIS | {"libc.so.connect"}
 
 
 def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:
@@ -55,6 +60,14 @@ def socket_endpoint(payload: Any) -> tuple[str, int | None] | None:
     return str(payload["host"]).strip().lower(), int(port) if port.isdigit() else None
 
 
+def socket_transport(api: Any, payload: Any) -> str | None:
+    """tcp or udp: what the agent read from the socket (native connect), or TCP for Java's stream sockets."""
+    transport = payload.get("transport") if isinstance(payload, dict) else None
+    if isinstance(transport, str) and transport:
+        return transport
+    return "tcp" if api in JAVA_STREAM_CONNECT_APIS else None
+
+
 def leaves_device(host: str, port: int | None, proxy: tuple[str, int] | None) -> bool:
     """Whether a connection goes out: not to loopback (local IPC) and not the hop to the capture proxy."""
     return not (is_loopback(host) or (proxy is not None and (host, port) == proxy))
@@ -68,25 +81,31 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
     if connects.empty:
         return []
     proxy = proxy_endpoint(run_info)
-    groups: dict[tuple[str, int | None, str], list[tuple[int, int, Any, Any, Any, Any, bool]]] = {}
-    columns = zip(connects["payload"].tolist(), connects["ts"].tolist(), connects["seq"].tolist(), connects["owner"].tolist(),
-                  connects["sdk_id"].tolist(), connects["sdk_frame"].tolist(), connects["consent_state"].tolist())
-    for payload, ts, seq, owner, sdk_id, frame, consent_state in columns:
+    protocols = load_protocols()
+    groups: dict[tuple[str, int | None, str | None, str], list[tuple[int, int, Any, Any, Any, Any, bool]]] = {}
+    columns = zip(connects["api"].tolist(), connects["payload"].tolist(), connects["ts"].tolist(), connects["seq"].tolist(),
+                  connects["owner"].tolist(), connects["sdk_id"].tolist(), connects["sdk_frame"].tolist(),
+                  connects["consent_state"].tolist())
+    for api, payload, ts, seq, owner, sdk_id, frame, consent_state in columns:
         endpoint = socket_endpoint(payload)
         if endpoint is None or owner == "platform" or not leaves_device(*endpoint, proxy):
             continue
         host, port = endpoint
         opener = str(sdk_id) if isinstance(sdk_id, str) and sdk_id else str(owner or "unknown")
-        groups.setdefault((host, port, opener), []).append(
+        groups.setdefault((host, port, socket_transport(api, payload), opener), []).append(
             (int(ts), int(seq), owner, sdk_id, frame, consent_state, bool(payload.get("threw"))))
     unseen = []
-    for (host, port, opener), rows in groups.items():
+    for (host, port, transport, opener), rows in groups.items():
         rows.sort(key=lambda row: (row[0], row[1]))
         first_ts, _, owner, sdk_id, frame, consent_state, _ = rows[0]
+        protocol = protocols.lookup(transport, port)
         unseen.append({
-            "host": host, "port": port, "opened_by": opener, "owner": owner if isinstance(owner, str) else None,
+            "host": host, "port": port, "transport": transport,
+            "likely_protocol": protocol.name if protocol else None, "note": protocol.note if protocol else None,
+            "opened_by": opener, "owner": owner if isinstance(owner, str) else None,
             "sdk_id": sdk_id if isinstance(sdk_id, str) else None, "frame": frame if isinstance(frame, str) else None,
             "first_seen_ns": first_ts, "first_seen": iso(first_ts),
             "consent_state_at_first": consent_state if isinstance(consent_state, str) else None,
             "count": len(rows), "failed": sum(1 for row in rows if row[6]), "event_seqs": [row[1] for row in rows[:20]]})
-    return sorted(unseen, key=lambda item: (item["first_seen_ns"], item["host"], item["port"] or 0, item["opened_by"]))
+    return sorted(unseen, key=lambda item: (item["first_seen_ns"], item["host"], item["port"] or 0,
+                                            item["transport"] or "", item["opened_by"]))

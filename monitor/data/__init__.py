@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from monitor.data.models import Catalogue, ConsentWords, SdkTable, UnpinTable
+from monitor.data.models import Catalogue, ConsentWords, ProtocolTable, SdkTable, UnpinTable
 from monitor.data.yamlfile import load_model
 
 DATA_DIR = Path(__file__).parent
@@ -16,6 +16,7 @@ CATALOGUE_FILE = DATA_DIR / "catalogue.yaml"
 SDKS_FILE = DATA_DIR / "sdks.yaml"
 CONSENT_WORDS_FILE = DATA_DIR / "consent_words.yaml"
 UNPIN_FILE = DATA_DIR / "unpin.yaml"
+PROTOCOLS_FILE = DATA_DIR / "protocols.yaml"
 
 
 @lru_cache(maxsize=8)
@@ -36,3 +37,8 @@ def load_consent_words(path: Path = CONSENT_WORDS_FILE) -> ConsentWords:
 @lru_cache(maxsize=4)
 def load_unpin(path: Path = UNPIN_FILE) -> UnpinTable:
     return load_model(path, UnpinTable)
+
+
+@lru_cache(maxsize=4)
+def load_protocols(path: Path = PROTOCOLS_FILE) -> ProtocolTable:
+    return load_model(path, ProtocolTable)

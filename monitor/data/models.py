@@ -196,7 +196,8 @@ class NativeEntry(BaseModel):
       ifaddrs — the interface list written to *argument `value_arg`: names, MACs and IPs;
       ifreq_hwaddr — the MAC the kernel wrote into the struct ifreq at argument `value_arg`;
       sockaddr — the IPv4/IPv6 address and port of the struct sockaddr at argument `value_arg` (payload
-      host and port, as Java's Socket.connect records them).
+      host and port, as Java's Socket.connect records them), and `transport` (tcp, udp) of the socket
+      whose descriptor is argument 0, as in every socket call.
     `kind` is pi_read, or connect for a connection opened (analysis/coverage.py lists those the proxy
     did not see). `success` says which return values mean the read happened (a failed open read nothing)."""
 
@@ -223,6 +224,8 @@ class NativeEntry(BaseModel):
         for index in used:
             if index >= len(self.args):
                 raise ValueError(f"argument {index} is used but `args` describes only {len(self.args)}")
+        if self.value == "sockaddr" and (not self.args or self.args[0] != "int"):
+            raise ValueError("value sockaddr needs argument 0 to be an int: the socket's descriptor")
         if self.when is not None and self.when.match == "family_in" and self.args[self.when.arg] != "pointer":
             raise ValueError(f"when.match family_in needs argument {self.when.arg} to be a pointer (a struct sockaddr)")
         if self.when is not None and self.when.match not in ("int_in", "family_in") and self.args[self.when.arg] != "cstring":
@@ -355,3 +358,36 @@ class UnpinTable(BaseModel):
     model_config = Strict
     version: str
     entries: list[UnpinEntry] = Field(min_length=1)
+
+
+class PortProtocol(BaseModel):
+    """What a connection to a well-known port most likely carried (monitor/data/protocols.yaml)."""
+
+    model_config = Strict
+    transport: Literal["tcp", "udp"]
+    port: int = Field(ge=1, le=65535)
+    name: str = Field(min_length=2)
+    note: str = Field(min_length=10)
+    source: str = Field(pattern=r"^https://")
+
+
+class ProtocolTable(BaseModel):
+    model_config = Strict
+    version: str
+    entries: list[PortProtocol] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_per_port(self) -> "ProtocolTable":
+        seen: set[tuple[str, int]] = set()
+        for entry in self.entries:
+            key = (entry.transport, entry.port)
+            if key in seen:
+                raise ValueError(f"{entry.transport}/{entry.port} is listed twice")
+            seen.add(key)
+        return self
+
+    def lookup(self, transport: str | None, port: int | None) -> PortProtocol | None:
+        for entry in self.entries:
+            if entry.transport == transport and entry.port == port:
+                return entry
+        return None

@@ -99,10 +99,11 @@ def test_native_connects_are_recorded_with_host_and_port_and_unix_sockets_are_no
     run, reads = sidechannels
     assert not reads["connect-tcp4"]["ok"] and reads["connect-udp4"]["ok"]  # refused, and UDP's peer set
     connects = by_api(run)["libc.so.connect"]
-    expected = [("127.0.0.1:1", "127.0.0.1", "1"), ("127.0.0.1:9", "127.0.0.1", "9")]
+    expected = [("127.0.0.1:1", "127.0.0.1", "1", "tcp"), ("127.0.0.1:9", "127.0.0.1", "9", "udp")]
     if reads["connect-tcp6"]["socket"]:
-        expected.append(("0:0:0:0:0:0:0:1:2", "0:0:0:0:0:0:0:1", "2"))
-    assert [(event["value"], event["payload"]["host"], event["payload"]["port"]) for event in connects] == expected
+        expected.append(("0:0:0:0:0:0:0:1:2", "0:0:0:0:0:0:0:1", "2", "tcp"))
+    assert [(event["value"], event["payload"]["host"], event["payload"]["port"], event["payload"]["transport"])
+            for event in connects] == expected
     assert all(event["kind"] == "connect" and event["payload"]["module"] == "sidechannels" for event in connects)
     # A refused connect is still on record, with what connect() returned.
     assert int(connects[0]["payload"]["returned"], 16) & 0xffffffff == 0xffffffff  # -1

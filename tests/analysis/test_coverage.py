@@ -62,3 +62,37 @@ def test_proxy_endpoint_and_loopback_forms() -> None:
     assert proxy_endpoint({"proxy": {"listen": "nonsense"}}) is None and proxy_endpoint({}) is None
     assert all(is_loopback(host) for host in ("localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "app.localhost"))
     assert not any(is_loopback(host) for host in ("10.0.2.2", "192.168.1.4", "example.com", "128.0.0.1"))
+
+
+def test_each_connection_says_its_transport_and_what_a_well_known_port_likely_carried() -> None:
+    quic = {**connect(1, "203.0.113.20", "443", sdk=None, api="libc.so.connect"), "owner": "app"}
+    quic["payload"]["transport"] = "udp"
+    tcp_same_port = {**connect(2, "203.0.113.20", "443", sdk=None, api="libc.so.connect"), "owner": "app"}
+    tcp_same_port["payload"]["transport"] = "tcp"
+    mqtt = connect(3, "push.example.com", "8883")                    # Java socket: TCP
+    private = connect(4, "push.example.com", "4711")                 # no well-known protocol
+    unseen = unseen_connections(pd.DataFrame([quic, tcp_same_port, mqtt, private]), RUN_INFO)
+    assert [(item["port"], item["transport"], item["likely_protocol"]) for item in unseen] == [
+        (443, "udp", "QUIC / HTTP/3"), (443, "tcp", "HTTPS around the proxy"), (8883, "tcp", "MQTT over TLS"),
+        (4711, "tcp", None)]
+    assert "UDP 443" in unseen[0]["note"] and unseen[3]["note"] is None
+    # A native connect recorded before transports were (an older run): listed, transport unknown.
+    old = {**connect(5, "198.51.100.7", "443", sdk=None, api="libc.so.connect"), "owner": "app"}
+    (item,) = unseen_connections(pd.DataFrame([old]), RUN_INFO)
+    assert item["transport"] is None and item["likely_protocol"] is None
+
+
+def test_the_protocol_table_is_one_entry_per_port_each_with_a_source() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from monitor.data import load_protocols
+    from monitor.data.models import ProtocolTable
+
+    table = load_protocols()
+    assert table.lookup("udp", 443) is not None and table.lookup("tcp", 443) is not None
+    assert table.lookup("udp", 443) is not table.lookup("tcp", 443)
+    assert all(entry.source.startswith("https://") for entry in table.entries)
+    entry = {"transport": "udp", "port": 443, "name": "QUIC", "note": "HTTPS over UDP", "source": "https://example.org/x"}
+    with pytest.raises(ValidationError, match="listed twice"):
+        ProtocolTable.model_validate({"version": "1", "entries": [entry, entry]})
