@@ -85,10 +85,14 @@ def test_each_flow_is_joined_to_the_code_that_opened_its_connection(agreed):
 def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
     out, findings = agreed
     unseen = findings["summary"]["unseen_connections"]
-    # The push SDK's own socket, before consent; the proxied HTTP connections are not listed.
-    assert [(item["host"], item["port"], item["opened_by"], item["consent_state_at_first"], item["failed"]) for item in unseen] == \
-        [("sdk.open.phone.igexin.invalid", 5224, "getui", "no_notice", 1)]  # before the privacy dialog was shown
+    # The push SDK's own socket, before consent, and the app's HTTP/3 (QUIC, over UDP) attempt after it; the
+    # proxied HTTP connections are not listed.
+    assert [(item["host"], item["port"], item["transport"], item["opened_by"], item["consent_state_at_first"], item["failed"])
+            for item in unseen] == [
+        ("sdk.open.phone.igexin.invalid", 5224, "tcp", "getui", "no_notice", 1),  # before the privacy dialog was shown
+        ("api.demo-app.example.com", 443, "udp", "app", "accepted", 1)]
     assert "PushManager.initialize" in unseen[0]["frame"]
+    assert unseen[1]["likely_protocol"] == "QUIC / HTTP/3" and "UDP 443" in unseen[1]["note"]
     # Each proxied connection is on record once: Java's Socket.connect, not again as the libc connect() under it.
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     proxy_port = json.loads((out / "run.json").read_text())["proxy"]["listen"].rsplit(":", 1)[1]

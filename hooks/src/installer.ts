@@ -179,6 +179,9 @@ export class Installer {
             }
             let result: JavaValue = undefined;
             let thrown: JavaValue = null;
+            // A connect hooked inside another hooked connect on this thread is the same connection (a JDK's
+            // DatagramSocket.connect runs DatagramChannel.connect): recorded once, as the app called it.
+            const innerConnect = opensConnections && (connectDepth.get(threadId) ?? 0) > 0;
             if (opensConnections) {
                 connectDepth.set(threadId, (connectDepth.get(threadId) ?? 0) + 1);
             }
@@ -199,7 +202,7 @@ export class Installer {
                     }
                 }
             }
-            if (outermost && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
+            if (outermost && !innerConnect && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
                 installer.recordingThreads.add(threadId);
                 try {
                     installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt);

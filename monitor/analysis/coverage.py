@@ -27,10 +27,12 @@ from monitor.analysis.consent import iso
 from monitor.data import load_protocols
 from monitor.events import KIND_CONNECT
 
-# Java's Socket.connect and NIO's SocketChannel.connect, and libc's connect() for native code (the agent
+# Java's and NIO's TCP and UDP connects, and libc's connect() for native code (the agent
 # skips the one a hooked Java connect makes underneath, so a connection is listed once, with the Java stack).
-JAVA_STREAM_CONNECT_APIS = frozenset({"java.net.Socket.connect", "java.nio.channels.SocketChannel.connect"})
-SOCKET_CONNECT_APIS = JAVA_STREAM_CONNECT_APIS | {"libc.so.connect"}
+# The transport of a Java socket's connect follows from its class; a native connect says what its socket is.
+JAVA_CONNECT_TRANSPORTS = {"java.net.Socket.connect": "tcp", "java.nio.channels.SocketChannel.connect": "tcp",
+                           "java.net.DatagramSocket.connect": "udp", "java.nio.channels.DatagramChannel.connect": "udp"}
+SOCKET_CONNECT_APIS = frozenset(JAVA_CONNECT_TRANSPORTS) | {"libc.so.connect"}
 
 
 def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:
@@ -61,11 +63,11 @@ def socket_endpoint(payload: Any) -> tuple[str, int | None] | None:
 
 
 def socket_transport(api: Any, payload: Any) -> str | None:
-    """tcp or udp: what the agent read from the socket (native connect), or TCP for Java's stream sockets."""
+    """tcp or udp: what the agent read from the socket (native connect), or what the Java class is."""
     transport = payload.get("transport") if isinstance(payload, dict) else None
     if isinstance(transport, str) and transport:
         return transport
-    return "tcp" if api in JAVA_STREAM_CONNECT_APIS else None
+    return JAVA_CONNECT_TRANSPORTS.get(api)
 
 
 def leaves_device(host: str, port: int | None, proxy: tuple[str, int] | None) -> bool:

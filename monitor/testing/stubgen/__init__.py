@@ -45,6 +45,8 @@ JDK_RECEIVERS = {
     # UnresolvedAddressException).
     "java.net.Socket": ("new java.net.Socket()", None),
     "sun.nio.ch.SocketChannelImpl": ("java.nio.channels.SocketChannel.open()", None),
+    "java.net.DatagramSocket": ("new java.net.DatagramSocket()", None),
+    "sun.nio.ch.DatagramChannelImpl": ("java.nio.channels.DatagramChannel.open()", None),
 }
 
 

@@ -72,6 +72,7 @@ public final class DemoApp {
             // After consent: the features the user asked for.
             String where = locator.getLastKnownLocation();
             CharSequence clip = ((ClipboardManager) context.getSystemService(Context.CLIPBOARD_SERVICE)).getText();
+            Http.tryHttp3("api.demo-app.example.com");
             Http.post("https://api.demo-app.example.com/v1/nearby", "{\"loc\":\"" + where + "\"}", "application/json");
             System.out.println("[demo] consented; location " + where + ", clipboard " + clip.length() + " chars");
         } else {

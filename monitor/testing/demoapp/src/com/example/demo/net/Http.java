@@ -2,7 +2,9 @@ package com.example.demo.net;
 
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.DatagramSocket;
 import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 
@@ -26,6 +28,19 @@ public final class Http {
         } catch (Exception error) {
             System.out.println("[demo] POST " + url + " failed: " + error);
             return -1;
+        }
+    }
+
+    /**
+     * What an HTTP/3-capable client (Cronet) does first: a UDP socket to the server's port 443, QUIC, which
+     * no HTTP proxy sees. The address is left unresolved on purpose: connect fails at once (no DNS, no
+     * packet), after being recorded.
+     */
+    public static void tryHttp3(String host) {
+        try (DatagramSocket socket = new DatagramSocket()) {
+            socket.connect(InetSocketAddress.createUnresolved(host, 443));
+        } catch (Exception expected) {
+            System.out.println("[demo] HTTP/3 to " + host + " not available: " + expected.getClass().getSimpleName());
         }
     }
 }
