@@ -92,7 +92,7 @@ def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
         ("sdk.open.phone.igexin.invalid", 5224, "tcp", "getui", "no_notice", 1),  # before the privacy dialog was shown
         ("api.demo-app.example.com", 443, "udp", "app", "accepted", 1)]
     assert "PushManager.initialize" in unseen[0]["frame"]
-    assert unseen[1]["likely_protocol"] == "QUIC / HTTP/3" and "UDP 443" in unseen[1]["note"]
+    assert unseen[1]["likely_protocol"] == "QUIC / HTTP/3" and "--block-quic" in unseen[1]["note"]
     # Each proxied connection is on record once: Java's Socket.connect, not again as the libc connect() under it.
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     proxy_port = json.loads((out / "run.json").read_text())["proxy"]["listen"].rsplit(":", 1)[1]

@@ -51,6 +51,7 @@ def run(
     follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
                                                   help="instrument the programs the target forks and execs too (the JVM's jspawnhelper is left alone: hooks/README.md)")] = True,
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
+    block_quic: Annotated[bool, typer.Option("--block-quic", help="device runs: reject UDP 443 (iptables, root) so HTTP/3 clients fall back to TCP through the proxy; undone after the run")] = False,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
 
@@ -67,7 +68,8 @@ def run(
             result = run_device(DeviceRunConfig(package=app, out=out or Path("reports") / f"{app}-{_stamp()}",
                                                 scenario=scenario or "first-launch-idle", serial=serial, apk=apk,
                                                 duration=duration, app_domains=list(app_domain or []),
-                                                frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls))
+                                                frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls,
+                                                block_quic=block_quic))
             _print_run(result)
             return
         if not command:

@@ -88,6 +88,7 @@ def setup(serial: SerialOption = None,
           frida_cache: Annotated[Optional[Path], typer.Option("--frida-cache", help="folder of frida-server-VERSION-android-ARCH[.xz] files", envvar="CONSENTMON_FRIDA_CACHE")] = None,
           download: Annotated[bool, typer.Option("--download", help="download frida-server from Frida's releases if needed")] = False,
           no_frida: Annotated[bool, typer.Option("--no-frida", help="do not start frida-server")] = False,
+          block_quic: Annotated[bool, typer.Option("--block-quic", help="reject UDP 443 (iptables) so HTTP/3 clients fall back to TCP through the proxy")] = False,
           wait: Annotated[bool, typer.Option("--wait", help="stay until Ctrl-C (or SIGTERM), then restore the device")] = False,
           state: StateDirOption = None) -> None:
     """Start frida-server, route traffic to the capture proxy and install its CA; every change is recorded first."""
@@ -95,7 +96,8 @@ def setup(serial: SerialOption = None,
         device = AndroidDevice(pick_serial(serial))
         ca_path = None if no_ca else (ca or cacert.default_ca_path())
         options = SetupOptions(proxy_port=None if no_proxy else proxy_port, ca_cert=ca_path, frida=not no_frida,
-                               frida_server=frida_server_file, frida_cache=frida_cache, allow_download=download)
+                               frida_server=frida_server_file, frida_cache=frida_cache, allow_download=download,
+                               block_quic=block_quic)
         session = DeviceSession(device, state_dir=state, keep_on_success=not wait)
         try:
             with session:

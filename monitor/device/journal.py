@@ -142,6 +142,12 @@ def undo(device, change: dict[str, Any]) -> str:
             device.shell(command, root=True, check=True)
             return f"unmounted {target}" + ("" if pid is None else f" in pid {pid}")
         return f"mount on {target}: already gone"
+    if kind == "firewall":
+        tool, rule = change["tool"], " ".join(shlex.quote(word) for word in change["rule"])
+        if not device.shell(f"{tool} -w -C {rule}", root=True).ok:
+            return f"{tool} {rule}: already gone"
+        device.shell(f"{tool} -w -D {rule}", root=True, check=True)
+        return f"{tool}: removed {rule}"
     if kind == "process":
         from monitor.device.parsers import parse_ps
 

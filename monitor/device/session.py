@@ -36,6 +36,13 @@ class SetupOptions:
     frida_server: Path | None = None        # a frida-server (or .xz) file to use
     frida_cache: Path | None = None
     allow_download: bool = False
+    block_quic: bool = False                # reject the device's UDP 443 so HTTP/3 clients fall back to TCP
+
+
+# QUIC (HTTP/3) is UDP to port 443: no HTTP proxy sees it. Rejected (not dropped), a client such as Cronet
+# fails at once and retries over TCP, through the proxy. First in OUTPUT, ahead of netd's own chains.
+QUIC_RULE = ("OUTPUT", "-p", "udp", "--dport", "443", "-j", "REJECT")
+FIREWALL_TOOLS = ("iptables", "ip6tables")
 
 
 @dataclass
@@ -124,7 +131,7 @@ class DeviceSession:
         abi = props.get("ro.product.cpu.abi", "")
         report.facts.update({"sdk": sdk, "abi": abi, "release": props.get("ro.build.version.release"),
                              "model": props.get("ro.product.model"), "root": self.device.root_mode})
-        needs_root = options.frida or options.ca_cert is not None
+        needs_root = options.frida or options.ca_cert is not None or options.block_quic
         if needs_root and self.device.root_mode is None:
             self.device.as_root("id")   # raises with the fix
         if options.frida:
@@ -133,6 +140,8 @@ class DeviceSession:
             report.steps.extend(self._route(options.proxy_port))
         if options.ca_cert is not None:
             report.steps.append(self._install_ca(cacert.load_ca(options.ca_cert), sdk))
+        if options.block_quic:
+            report.steps.extend(self._block_quic())
         return report
 
     def _apply(self, kind: str, command: str | None = None, *, as_root: bool = False, **details: Any) -> dict[str, Any]:
@@ -193,6 +202,23 @@ class DeviceSession:
             self._apply("setting", f"settings put global http_proxy {proxy}", namespace="global", key="http_proxy",
                         previous=previous)
             steps.append(f"http_proxy {previous or '(unset)'} -> {proxy}")
+        return steps
+
+    def _block_quic(self) -> list[str]:
+        rule = " ".join(QUIC_RULE[1:])
+        steps = []
+        for tool in FIREWALL_TOOLS:
+            if not self.device.shell(f"which {tool}").ok:
+                if tool == "iptables":
+                    raise DeviceError("this device has no iptables: QUIC cannot be blocked",
+                                      hint="run without --block-quic; connections the proxy did not see are still listed")
+                steps.append(f"{tool}: not on this device; IPv6 QUIC is not blocked")
+                continue
+            if self.device.shell(f"{tool} -w -C {' '.join(QUIC_RULE)}", root=True).ok:
+                steps.append(f"{tool}: UDP 443 already rejected; left as it is")
+                continue
+            self._apply("firewall", f"{tool} -w -I {' '.join(QUIC_RULE)}", as_root=True, tool=tool, rule=list(QUIC_RULE))
+            steps.append(f"{tool} -I {rule} (QUIC falls back to TCP through the proxy)")
         return steps
 
     # CA -----------------------------------------------------------------------------------------

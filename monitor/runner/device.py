@@ -48,6 +48,7 @@ class DeviceRunConfig:
     allow_download: bool = False
     block_upstream: bool = False
     unpin_tls: bool = False
+    block_quic: bool = False   # reject UDP 443 on the device: HTTP/3 falls back to TCP, through the proxy
     confdir: Path = DEFAULT_CONFDIR
     catalogue: Path = CATALOGUE_FILE
 
@@ -115,8 +116,9 @@ def run_device(config: DeviceRunConfig) -> RunResult:
     try:
         with DeviceSession(device) as session:
             setup = session.setup(SetupOptions(proxy_port=proxy.port, ca_cert=proxy.ca_cert,
-                                               frida_server=config.frida_server, allow_download=config.allow_download))
-            writer.write_run_info(device_setup={"steps": setup.steps, "facts": setup.facts})
+                                               frida_server=config.frida_server, allow_download=config.allow_download,
+                                               block_quic=config.block_quic))
+            writer.write_run_info(device_setup={"steps": setup.steps, "facts": setup.facts, "quic_blocked": config.block_quic})
             clock_start = measure_offset(device)
             app = AppControl(device, config.package)
             if config.apk is not None:

@@ -75,7 +75,7 @@ def test_each_connection_says_its_transport_and_what_a_well_known_port_likely_ca
     assert [(item["port"], item["transport"], item["likely_protocol"]) for item in unseen] == [
         (443, "udp", "QUIC / HTTP/3"), (443, "tcp", "HTTPS around the proxy"), (8883, "tcp", "MQTT over TLS"),
         (4711, "tcp", None)]
-    assert "UDP 443" in unseen[0]["note"] and unseen[3]["note"] is None
+    assert "--block-quic" in unseen[0]["note"] and unseen[3]["note"] is None
     # A native connect recorded before transports were (an older run): listed, transport unknown.
     old = {**connect(5, "198.51.100.7", "443", sdk=None, api="libc.so.connect"), "owner": "app"}
     (item,) = unseen_connections(pd.DataFrame([old]), RUN_INFO)

@@ -120,8 +120,23 @@ def test_snapshot_sees_every_kind_of_change():
     device = SimDevice(build_state(14))
     before = device.state.snapshot()
     for command in ["settings put global http_proxy 127.0.0.1:1", "su 0 mount -t tmpfs tmpfs /system/etc/security/cacerts",
-                    "echo x > /data/local/tmp/f"]:
+                    "echo x > /data/local/tmp/f", "su 0 iptables -w -I OUTPUT -p udp --dport 443 -j REJECT"]:
         changed = SimDevice(build_state(14))
         changed.run_shell(command)
         assert changed.state.snapshot() != before, command
     assert SimDevice(build_state(14)).state.snapshot() == before
+
+
+def test_iptables_checks_inserts_and_deletes_rules_as_root_only_with_its_exit_codes():
+    device = SimDevice(build_state(14))
+    rule = "OUTPUT -p udp --dport 443 -j REJECT"
+    denied = device.run_shell(f"iptables -w -I {rule}")
+    assert denied.code == 3 and b"you must be root" in denied.err
+    assert device.run_shell(f"su 0 iptables -w -C {rule}").code == 1      # not there yet
+    assert device.run_shell(f"su 0 iptables -w -I {rule}").code == 0
+    assert device.run_shell(f"su 0 iptables -w -C {rule}").code == 0
+    assert device.run_shell(f"su 0 ip6tables -w -C {rule}").code == 1     # each family has its own table
+    assert device.run_shell(f"su 0 iptables -w -D {rule}").code == 0
+    missing = device.run_shell(f"su 0 iptables -w -D {rule}")
+    assert missing.code == 1 and b"Bad rule" in missing.err
+    assert device.run_shell("su 0 iptables -w -X nonsense").code == 2

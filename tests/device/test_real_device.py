@@ -42,6 +42,8 @@ def snapshot(device: AndroidDevice) -> dict:
         "mounts": sorted(line for line in device.shell("cat /proc/mounts").out.splitlines() if "cacerts" in line),
         "frida": sorted(line.split()[-1] for line in device.shell("ps -A").out.splitlines() if "frida" in line),
         "tmp": sorted(device.shell("ls /data/local/tmp").out.split()),
+        "firewall": [device.shell(f"{tool} -w -S OUTPUT", root=device.root_mode is not None).out.strip()
+                     for tool in ("iptables", "ip6tables")],
     }
 
 
@@ -66,8 +68,9 @@ def test_setup_and_restore_leave_the_device_as_it_was(device, tmp_path):
     before = snapshot(device)
     with DeviceSession(device, state_dir=tmp_path / "state") as session:
         session.setup(SetupOptions(proxy_port=8080, ca_cert=tmp_path / "mitmproxy-ca-cert.pem",
-                                   frida_server=Path(frida_file).expanduser()))
+                                   frida_server=Path(frida_file).expanduser(), block_quic=True))
         assert device.shell("settings get global http_proxy").out.strip() == "127.0.0.1:8080"
+        assert device.shell("iptables -w -C OUTPUT -p udp --dport 443 -j REJECT", root=True).ok
     assert session.restore_report.complete
     assert snapshot(device) == before
 

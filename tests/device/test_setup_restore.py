@@ -200,3 +200,30 @@ def test_a_journal_left_by_a_crash_is_restored_before_a_new_setup(make_sim, mitm
         assert report.earlier_restore is not None and report.earlier_restore.complete
     assert sim.state.settings["global"].get("http_proxy") == before_proxy
     assert os.listdir(Journal.open(sim.serial).path.parent) == []
+
+
+def test_block_quic_rejects_udp_443_for_the_run_and_restore_removes_only_our_rule(make_sim, mitm_ca, frida_server_file,
+                                                                                  host_adb, tmp_path):
+    sim = make_sim(14)
+    # A rule the user had before (UDP 443 blocked for IPv6 already) is left alone, before and after.
+    sim.run_shell("su 0 ip6tables -w -I OUTPUT -p udp --dport 443 -j REJECT")
+    before = sim.state.snapshot()
+    process = _cli(host_adb, tmp_path, "device", "setup", "--serial", sim.serial, "--ca", str(mitm_ca),
+                   "--frida-server", str(frida_server_file), "--block-quic", "--wait")
+    output = _wait_for(process, "waiting; press Ctrl-C")
+    quic = ("-p", "udp", "--dport", "443", "-j", "REJECT")
+    assert sim.state.firewall == {"iptables": [quic], "ip6tables": [quic]}
+    assert "ip6tables: UDP 443 already rejected; left as it is" in output
+    process.send_signal(signal.SIGINT)
+    out = process.communicate(timeout=60)[0]
+    assert process.returncode == 0 and "device restored" in out, out
+    assert sim.state.snapshot() == before
+    assert sim.state.firewall == {"iptables": [], "ip6tables": [quic]}
+
+
+def test_block_quic_needs_root_and_changes_nothing_without_it(make_sim, mitm_ca):
+    sim = make_sim(14, root_mode=None)
+    before = sim.state.snapshot()
+    with pytest.raises(DeviceError) as caught, DeviceSession(AndroidDevice(sim.serial)) as session:
+        session.setup(SetupOptions(proxy_port=None, frida=False, block_quic=True))
+    assert caught.value.hint and sim.state.snapshot() == before

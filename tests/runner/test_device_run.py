@@ -18,15 +18,17 @@ def test_failed_device_run_restores_the_device_and_seals_the_run(make_sim, frida
     before = sim.state.snapshot()
     out = tmp_path / "run"
     config = DeviceRunConfig(package="com.example.demo", out=out, scenario="agree", serial=sim.serial,
-                             frida_server=frida_server_file, block_upstream=True, confdir=tmp_path / "mitm")
+                             frida_server=frida_server_file, block_upstream=True, confdir=tmp_path / "mitm",
+                             block_quic=True)
     with pytest.raises(DeviceError) as error:
         run_device(config)
     assert "Frida" in error.value.message and error.value.hint
-    assert sim.state.snapshot() == before            # proxy, reverse, CA mounts, frida-server: all undone
+    assert sim.state.snapshot() == before            # proxy, reverse, CA mounts, frida-server, firewall: all undone
     info = json.loads((out / "run.json").read_text())
     assert info["exit_reason"] == "error"
     assert info["target"]["serial"] == sim.serial and info["target"]["android"]
     assert info["device_setup"]["steps"]            # what was changed is on record
+    assert info["device_setup"]["quic_blocked"] and any(step.startswith("iptables -I") for step in info["device_setup"]["steps"])
     assert info["clock"]["device_offset_start"]["offset_ns"] is not None
     assert verify_run(out) == []
 

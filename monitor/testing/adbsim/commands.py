@@ -463,6 +463,32 @@ def h_pidof(ctx: Ctx, args: list[str]) -> Result:
     return Result(out=(" ".join(map(str, sorted(pids, reverse=True))) + "\n").encode() if pids else b"", code=0 if pids else 1)
 
 
+def h_iptables(ctx: Ctx, argv: list[str]) -> Result:
+    """iptables/ip6tables on the filter table: -C (check), -I (insert first), -A (append), -D (delete) a rule
+    of a chain, as its words; -w (wait for the xtables lock) is accepted. Exit codes as iptables(8): 1 for a
+    rule that is not there, 2 for bad arguments, 3 when not root."""
+    tool = posixpath.basename(argv[0])
+    args = [arg for arg in argv[1:] if arg != "-w"]
+    if not ctx.is_root:
+        return fail(f"{tool} v1.8.7 (legacy): can't initialize {tool} table `filter': Permission denied (you must be root)\n"
+                    f"Perhaps {tool} or your kernel needs to be upgraded.", 3)
+    if len(args) < 3 or args[0] not in ("-C", "-I", "-A", "-D") or args[1] not in ("INPUT", "OUTPUT", "FORWARD"):
+        return fail(f"{tool} v1.8.7 (legacy): unknown arguments\nTry `{tool} -h' or '{tool} --help' for more information.", 2)
+    verb, chain, rule = args[0], args[1], tuple(args[2:])
+    if chain != "OUTPUT":
+        return ok() if verb in ("-I", "-A") else fail(f"{tool}: Bad rule (does a matching rule exist in that chain?).")
+    rules = ctx.state.firewall.setdefault(tool, [])
+    if verb == "-I":
+        rules.insert(0, rule)
+    elif verb == "-A":
+        rules.append(rule)
+    elif rule not in rules:
+        return fail(f"{tool}: Bad rule (does a matching rule exist in that chain?).")
+    elif verb == "-D":
+        rules.remove(rule)
+    return ok()
+
+
 def h_kill(ctx: Ctx, args: list[str]) -> Result:
     pids = [a for a in args if not a.startswith("-") and a.isdigit()]
     for text in pids:
@@ -779,6 +805,8 @@ def make_shell() -> Shell:
         "ps": h_ps, "pidof": h_pidof, "kill": h_kill, "pm": h_pm, "cmd": h_cmd, "dumpsys": h_dumpsys, "am": h_am,
         "monkey": h_monkey, "input": h_input, "screencap": h_screencap, "uiautomator": h_uiautomator,
         "logcat": h_logcat,
+        "iptables": lambda ctx, args: h_iptables(ctx, ["iptables", *args]),
+        "ip6tables": lambda ctx, args: h_iptables(ctx, ["ip6tables", *args]),
     }
     shell = Shell(handlers, exec_file)
     bound: dict[str, Callable[[Ctx, list[str]], Result]] = {

@@ -84,7 +84,8 @@ def build_state(android: int = 14, *, abi: str = "x86_64", emulator: bool = True
         for name in SYSTEM_CA_NAMES:
             state.files[f"/apex/com.android.conscrypt/cacerts/{name}"] = state.files[f"/system/etc/security/cacerts/{name}"]
     for tool in ["sh", "toybox", "getprop", "settings", "pm", "am", "input", "screencap", "uiautomator", "logcat",
-                 "mount", "umount", "ps", "kill", "date", "id", "monkey", "cmd", "dumpsys", "nsenter"]:
+                 "mount", "umount", "ps", "kill", "date", "id", "monkey", "cmd", "dumpsys", "nsenter", "iptables",
+                 "ip6tables"]:
         state.files[f"/system/bin/{tool}"] = _file(b"\x7fELF", 0o755)
     if root_mode in ("su0", "su-c"):
         state.files["/system/xbin/su"] = _file(b"\x7fELF su", 0o6755)

@@ -87,6 +87,8 @@ class DeviceState:
         self.processes: dict[int, Process] = {}
         self.packages: dict[str, Package] = {}
         self.reverses: list[ReverseRule] = []
+        # Rules of the filter table's OUTPUT chain per tool (iptables, ip6tables), each as its argument words.
+        self.firewall: dict[str, list[tuple[str, ...]]] = {"iptables": [], "ip6tables": []}
         self.logcat: list[str] = []
         self.foreground: str | None = None         # package on screen; None is the launcher
         self.dialogs: dict[str, str] = {}          # package -> what its screen shows: "privacy", "main", "browse"
@@ -273,5 +275,6 @@ class DeviceState:
                 "processes": processes,
                 "packages": packages,
                 "reverses": sorted((r.remote, r.local) for r in self.reverses),
+                "firewall": {tool: list(rules) for tool, rules in sorted(self.firewall.items())},
                 "screen": (self.foreground, dict(self.dialogs)) if include_apps else None,
             }
