@@ -93,6 +93,11 @@ def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
         ("api.demo-app.example.com", 443, "udp", "app", "accepted", 1)]
     assert "PushManager.initialize" in unseen[0]["frame"]
     assert unseen[1]["likely_protocol"] == "QUIC / HTTP/3" and "--block-quic" in unseen[1]["note"]
+    # The crash reporter's pinned upload: the handshake with the proxy fails, nothing is decrypted; it is listed
+    # with the SDK whose code opened the connection (the URL connect joined by host, port and time).
+    assert [(item["host"], item["port"], item["side"], item["opened_by"], item["consent_state_at_first"])
+            for item in findings["summary"]["tls_failures"]] == [("android.bugly.qq.com", 443, "client", "tencent-bugly", "accepted")]
+    assert "TLS the proxy could not open (1)" in (out / "report.html").read_text()
     # Each proxied connection is on record once: Java's Socket.connect, not again as the libc connect() under it.
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     proxy_port = json.loads((out / "run.json").read_text())["proxy"]["listen"].rsplit(":", 1)[1]

@@ -20,7 +20,7 @@ import pandas as pd
 from monitor.analysis.attribution import Attributor, attribute_events
 from monitor.analysis.consent import consent_history, mark_consent
 from monitor.analysis.findings import Findings, write_findings
-from monitor.analysis.coverage import unseen_connections
+from monitor.analysis.coverage import tls_failures, unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
 from monitor.analysis.rules import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
 from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
@@ -164,6 +164,8 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         "background_intervals": int(len(intervals)),
         # Where the traffic evidence ends: sockets the app opened around the proxy (analysis/coverage.py).
         "unseen_connections": unseen_connections(timeline, run.info),
+        # TLS the proxy could not open (pinning, untrusted servers): nothing of it was decrypted.
+        "tls_failures": tls_failures(timeline, window_ns=int(attribution_table.flow_sender_window_s * 1e9)),
         "knowledge": {"rules": ruleset.version, "sdks": sdks.version, "attribution": load_attribution().version,
                       "scope": str(scope_file.source) if scope_file and scope_file.source else None,
                       "app_type": app_type_scope.id if app_type_scope else None},

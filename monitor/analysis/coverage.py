@@ -10,6 +10,11 @@ transport (Java sockets are TCP; a native connect says what the socket is) and, 
 it most likely carried and what the lab can do (monitor/data/protocols.yaml): a UDP connect to port 443 is
 QUIC, which no HTTP proxy sees until UDP 443 is blocked on the device.
 
+TLS handshakes the proxy could not complete are the other edge: nothing of them was decrypted. Each is
+listed with its host and SNI, which side refused (the app: likely certificate pinning, seen with
+`run --unpin-tls`; the server: an untrusted upstream certificate), the consent state then, and the code
+that opened the connection when a URL connect explains it (the same host/port/window join as flows).
+
 Not listed: connects to the proxy itself (run.json `proxy.listen`; on a phone that is 127.0.0.1 through
 adb reverse), to loopback addresses (local IPC never leaves the device), and those with only the runtime
 on the stack (the platform's own, e.g. a Linux JVM's DNS lookups), as PI reads of the platform are not
@@ -25,7 +30,8 @@ import pandas as pd
 
 from monitor.analysis.consent import iso
 from monitor.data import load_protocols
-from monitor.events import KIND_CONNECT
+from monitor.analysis.senders import net_senders
+from monitor.events import KIND_CONNECT, KIND_TLS_FAILED
 
 # Java's and NIO's TCP and UDP connects, and libc's connect() for native code (the agent
 # skips the one a hooked Java connect makes underneath, so a connection is listed once, with the Java stack).
@@ -111,3 +117,38 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
             "count": len(rows), "failed": sum(1 for row in rows if row[6]), "event_seqs": [row[1] for row in rows[:20]]})
     return sorted(unseen, key=lambda item: (item["first_seen_ns"], item["host"], item["port"] or 0,
                                             item["transport"] or "", item["opened_by"]))
+
+
+def tls_failures(timeline: pd.DataFrame, *, window_ns: int) -> list[dict[str, Any]]:
+    """One entry per (host, port, SNI, side) whose TLS handshake failed at the proxy, first seen first, with who
+    opened the connection when a connect event explains the first one. Needs the attribution columns on
+    connect rows."""
+    rows = timeline[((timeline["source"] == "net") & (timeline["kind"] == KIND_TLS_FAILED)).to_numpy(dtype=bool)]
+    if rows.empty:
+        return []
+    rows = rows.reset_index(drop=True)
+    senders = net_senders(timeline, rows, window_ns=window_ns).set_index("row")
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, payload in enumerate(rows["payload"].tolist()):
+        payload = payload if isinstance(payload, dict) else {}
+        port = str(payload.get("port") or "").strip()
+        key = (str(payload.get("host") or "").lower() or None, int(port) if port.isdigit() else None,
+               payload.get("sni") or None, payload.get("side") or "client")
+        groups.setdefault(key, []).append(index)
+    failures = []
+    for (host, port, sni, side), indexes in groups.items():
+        indexes.sort(key=lambda index: (int(rows.at[index, "ts"]), int(rows.at[index, "seq"])))
+        first = indexes[0]
+        payload = rows.at[first, "payload"] if isinstance(rows.at[first, "payload"], dict) else {}
+        sender = senders.loc[first] if first in senders.index else None
+        consent_state = rows.at[first, "consent_state"] if "consent_state" in rows.columns else None
+        failures.append({
+            "host": host, "port": port, "sni": sni, "side": side, "error": payload.get("error"),
+            "likely": payload.get("likely"), "count": len(indexes),
+            "first_seen_ns": int(rows.at[first, "ts"]), "first_seen": iso(int(rows.at[first, "ts"])),
+            "consent_state_at_first": consent_state if isinstance(consent_state, str) else None,
+            "opened_by": None if sender is None else (sender["sender_sdk_id"] if isinstance(sender["sender_sdk_id"], str)
+                                                     else sender["sender_owner"]),
+            "frame": None if sender is None or not isinstance(sender["sender_frame"], str) else sender["sender_frame"],
+            "event_seqs": [int(rows.at[index, "seq"]) for index in indexes[:20]]})
+    return sorted(failures, key=lambda item: (item["first_seen_ns"], item["host"] or "", item["port"] or 0, item["side"]))

@@ -59,11 +59,20 @@ def flow_senders(timeline: pd.DataFrame, *, window_ns: int) -> pd.DataFrame:
     """One row per flow that a connect event explains (SENDER_COLUMNS). Needs the attribution columns
     (owner, sdk_id, sdk_frame, attribution_confidence) on connect rows: run attribute_events with
     kind "connect" first."""
-    is_hook = (timeline["source"] == "hook").to_numpy(dtype=bool)
-    connect_rows = timeline[is_hook & (timeline["kind"] == KIND_CONNECT).to_numpy(dtype=bool)]
     flow_rows = timeline[((timeline["source"] == "net") & (timeline["kind"] == KIND_FLOW)).to_numpy(dtype=bool)]
-    if connect_rows.empty or flow_rows.empty:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+    joined = net_senders(timeline, flow_rows, window_ns=window_ns)
+    flow_ids = flow_rows["flow_id"].astype(str).to_numpy()
+    joined["flow_id"] = flow_ids[joined["row"].to_numpy(dtype=np.int64)] if len(joined) else pd.Series(dtype=object)
+    return joined[SENDER_COLUMNS].sort_values("flow_id", kind="stable").reset_index(drop=True)
+
+
+def net_senders(timeline: pd.DataFrame, rows: pd.DataFrame, *, window_ns: int) -> pd.DataFrame:
+    """For proxy events `rows` (flows, TLS failures: payload host and port), the connect event that explains
+    each: `row` (position in `rows`) and the sender columns, for the rows that one explains."""
+    columns = ["row", *SENDER_COLUMNS[1:]]
+    connect_rows = timeline[((timeline["source"] == "hook") & (timeline["kind"] == KIND_CONNECT)).to_numpy(dtype=bool)]
+    if connect_rows.empty or rows.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
     endpoints = [connect_url_endpoint(p, v, a) for p, v, a in zip(connect_rows["payload"].tolist(),
                                                                  connect_rows["value"].tolist(), connect_rows["args"].tolist())]
     connects = pd.DataFrame({
@@ -75,25 +84,25 @@ def flow_senders(timeline: pd.DataFrame, *, window_ns: int) -> pd.DataFrame:
         "sender_frame": connect_rows["sdk_frame"].tolist(),
         "sender_confidence": connect_rows["attribution_confidence"].to_numpy(dtype=float),
     }).dropna(subset=["endpoint"])
-    flows = pd.DataFrame({
-        "flow_id": flow_rows["flow_id"].astype(str).tolist(),
+    targets = pd.DataFrame({
+        "row": np.arange(len(rows), dtype=np.int64),
         "endpoint": [(_endpoint_key(p.get("host"), _port(p.get("port"))) if isinstance(p, dict) else None) or ""
-                     for p in flow_rows["payload"].tolist()],
-        "ts": flow_rows["ts"].to_numpy(dtype=np.int64),
+                     for p in rows["payload"].tolist()],
+        "ts": rows["ts"].to_numpy(dtype=np.int64),
     })
     if connects.empty:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
-    joined = pd.merge_asof(flows.sort_values("ts", kind="stable"), connects.sort_values("ts", kind="stable"),
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    joined = pd.merge_asof(targets.sort_values("ts", kind="stable"), connects.sort_values("ts", kind="stable"),
                            on="ts", by="endpoint", direction="backward", tolerance=window_ns,
                            suffixes=("", "_connect"))
     joined = joined.dropna(subset=["sender_seq"])
     if joined.empty:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENDER_COLUMNS})
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
     connect_ts = connects.set_index("sender_seq")["ts"]
     joined["sender_seq"] = joined["sender_seq"].astype(np.int64)
     joined["sender_gap_ms"] = (joined["ts"] - connect_ts.loc[joined["sender_seq"]].to_numpy()) / 1e6
     joined["sender_window_ms"] = window_ns / 1e6
-    return joined[SENDER_COLUMNS].sort_values("flow_id", kind="stable").reset_index(drop=True)
+    return joined[columns].sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def _port(value: Any) -> int | None:

@@ -1,14 +1,15 @@
 """The capture addon: a plain mitmproxy addon class whose method names are the events it handles.
 
 For every exchange it records the whole flow (full bodies: the evidence, in the end flows.mitm, mitmproxy's
-format) and a `net`/`flow` event in events.jsonl, both flushed before the app gets its response. A TLS handshake the
-client refuses becomes a `tls_failed` event (likely certificate pinning). If anything cannot be written,
-the flow is killed and the failure kept: traffic never passes unrecorded.
+format) and a `net`/`flow` event in events.jsonl, both flushed before the app gets its response. A TLS
+handshake the client refuses becomes a `tls_failed` event (likely certificate pinning), and so does one the
+server refuses. If anything cannot be written, the flow is killed and the failure kept: traffic never
+passes unrecorded.
 
 mitmproxy serves every connection from one Python thread, so whatever the addon does per flow is added
 to every request the app makes. The per-flow work is therefore only what must happen while the flow is
 live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap) appended to flows.spool
-(msgpack, flushed), and the event. When the capture finishes, the spool becomes flows.mitm (byte for byte
+(msgpack, large bodies as they are; one writev), and the event. When the capture finishes, the spool becomes flows.mitm (byte for byte
 what mitmproxy writes) and flows.jsonl (decoded, capped copies for reading and reports), and is deleted
 (monitor/capture/records.py).
 """
@@ -67,15 +68,26 @@ class CaptureAddon:
         self._record(flow)
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
+        self._tls_failed(data, "client", "certificate pinning, or a client that does not trust the proxy's CA")
+
+    def tls_failed_server(self, data: tls.TlsData) -> None:
+        self._tls_failed(data, "server", "the server's certificate is not trusted here (self-signed, expired, "
+                                         "another name) or the server refused TLS")
+
+    def _tls_failed(self, data: tls.TlsData, side: str, likely: str) -> None:
+        """A TLS handshake that failed, on the app's side of the proxy or the server's: what it was for
+        (SNI, host, port), when, and the error, as an event; nothing of it was decrypted."""
         client = data.context.client
         server = data.context.server
+        connection = client if side == "client" else server
         self.tls_failures += 1
         self._append_event({
-            "source": "net", "kind": KIND_TLS_FAILED, "ts": ns(client.timestamp_start) or 0,
+            "source": "net", "kind": KIND_TLS_FAILED, "ts": ns(connection.timestamp_start or client.timestamp_start) or 0,
             "api": "tls_handshake", "category": "tls",
-            "payload": {"sni": client.sni, "host": server.address[0] if server.address else None,
+            "payload": {"side": side, "sni": client.sni or server.sni,
+                        "host": server.address[0] if server.address else None,
                         "port": server.address[1] if server.address else None, "client": client_address(client),
-                        "error": client.error, "likely": "certificate pinning or a client that does not trust the CA"},
+                        "error": connection.error, "likely": likely},
         }, kill=None)
 
     def finish(self) -> None:

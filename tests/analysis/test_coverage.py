@@ -96,3 +96,35 @@ def test_the_protocol_table_is_one_entry_per_port_each_with_a_source() -> None:
     entry = {"transport": "udp", "port": 443, "name": "QUIC", "note": "HTTPS over UDP", "source": "https://example.org/x"}
     with pytest.raises(ValidationError, match="listed twice"):
         ProtocolTable.model_validate({"version": "1", "entries": [entry, entry]})
+
+
+def tls_failed(seq: int, host: str, port: int, *, side: str = "client", sni: str | None = None,
+               state: str = "no_notice") -> dict:
+    return {"source": "net", "kind": "tls_failed", "api": "tls_handshake", "ts": 1_767_225_600_000_000_000 + seq * 1000,
+            "seq": seq, "payload": {"side": side, "host": host, "port": port, "sni": sni or host,
+                                    "error": "certificate unknown", "likely": "certificate pinning"},
+            "value": None, "args": None, "owner": None, "sdk_id": None, "sdk_frame": None,
+            "attribution_confidence": None, "consent_state": state}
+
+
+def test_tls_failures_are_grouped_per_host_and_side_and_attributed_to_the_code_that_opened_them() -> None:
+    from monitor.analysis.coverage import tls_failures
+
+    opened = {**connect(1, None, None, api="okhttp3.OkHttpClient.newCall", sdk="umeng-analytics"),
+              "value": "Request{method=POST, url=https://pinned.example.com/log}", "args": [],
+              "attribution_confidence": 0.9}
+    timeline = pd.DataFrame([
+        opened,
+        tls_failed(2, "pinned.example.com", 443),                       # the SDK's pinned call: attributed
+        tls_failed(3, "pinned.example.com", 443, state="accepted"),    # again later: counted, first state kept
+        tls_failed(4, "pinned.example.com", 8443),                     # another port: no connect explains it
+        tls_failed(5, "self-signed.example.net", 443, side="server"),
+    ])
+    failures = tls_failures(timeline, window_ns=10_000_000_000)
+    assert [(item["host"], item["port"], item["side"], item["count"], item["consent_state_at_first"], item["opened_by"])
+            for item in failures] == [
+        ("pinned.example.com", 443, "client", 2, "no_notice", "umeng-analytics"),
+        ("pinned.example.com", 8443, "client", 1, "no_notice", None),
+        ("self-signed.example.net", 443, "server", 1, "no_notice", None)]
+    assert failures[0]["frame"] == "com.igexin.push.Conn.open(Conn.java:3)" and failures[0]["event_seqs"] == [2, 3]
+    assert tls_failures(timeline.iloc[0:1], window_ns=10_000_000_000) == []

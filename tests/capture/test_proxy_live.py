@@ -111,6 +111,25 @@ def test_client_that_refuses_the_ca_becomes_a_tls_failure_event(tmp_path, confdi
     failures = events[events["kind"] == "tls_failed"]
     assert len(failures) == 1
     assert failures.iloc[0]["payload"]["sni"] == "pinned.example.invalid"
+    assert failures.iloc[0]["payload"]["side"] == "client" and "pinning" in failures.iloc[0]["payload"]["likely"]
+
+
+def test_a_server_whose_certificate_the_proxy_refuses_becomes_a_tls_failure_event_and_an_error_flow(tmp_path, confdir):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    # The proxy verifies upstream certificates (no --ssl-insecure); this server's is self-signed.
+    with https_server(tmp_path) as server, CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
+        assert _post(_opener(proxy), f"https://localhost:{server.port}/collect", b"a=1") == 502
+        assert _wait_for(lambda: proxy.addon.tls_failures >= 1)
+    writer.close()
+    assert server.received == []  # the request never reached the server: nothing left the proxy
+    events = read_run(run_dir).events
+    (failure,) = events[events["kind"] == "tls_failed"]["payload"].tolist()
+    assert failure["side"] == "server" and failure["host"] == "localhost" and failure["port"] == server.port
+    assert failure["sni"] == "localhost" and "certificate" in failure["error"].lower()
+    # The app's request itself is still on record, decrypted, with the proxy's error.
+    (flow,) = read_run(run_dir).flows
+    assert flow["path"] == "/collect" and flow["request"]["body"] == "a=1" and flow["error"]
 
 
 def test_a_flow_that_cannot_be_recorded_is_killed_and_the_failure_kept(tmp_path, confdir):
