@@ -43,6 +43,8 @@ class CaptureAddon:
         self._run_dir = Path(run_dir)
         self._lock = threading.Lock()
         self._finished = False
+        # WebSockets still open: recorded whole when they end, or when the capture finishes with them open.
+        self._open_websockets: dict[str, http.HTTPFlow] = {}
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
         try:
@@ -61,7 +63,18 @@ class CaptureAddon:
         if flow.websocket is None:
             self._record(flow)
 
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        # Its start and each message are spooled as they pass, so a capture killed while it is open keeps them.
+        self._open_websockets[flow.id] = flow
+        self._spool_part(flow, lambda spool: spool.append_websocket_start(flow_state(flow)))
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        message = flow.websocket.messages[-1] if flow.websocket and flow.websocket.messages else None
+        if message is not None:
+            self._spool_part(flow, lambda spool: spool.append_websocket_message(flow.id, message.get_state()))
+
     def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._open_websockets.pop(flow.id, None)
         self._record(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -94,6 +107,11 @@ class CaptureAddon:
         """Turn the spool into flows.mitm and flows.jsonl (through the sink) before the run is sealed.
         Idempotent. Not mitmproxy's `done` hook: the proxy calls it once mitmproxy has stopped, so no flow
         is still being recorded."""
+        for flow in list(self._open_websockets.values()):
+            # Still open when the proxy stopped (a push or IM connection lives as long as the app): recorded
+            # with the messages so far, as mitmproxy would write it now.
+            self._open_websockets.pop(flow.id, None)
+            self._record(flow)
         with self._lock:
             if self._finished:
                 return
@@ -136,6 +154,15 @@ class CaptureAddon:
             return
         self._append_event(event, kill=flow)
         self.flows_recorded += 1
+
+    def _spool_part(self, flow: http.HTTPFlow, write: Any) -> None:
+        try:
+            with self._lock:
+                if self._finished:
+                    raise CaptureError("the capture has finished")
+                write(self._spool)
+        except (OSError, CaptureError, ValueError, TypeError) as exc:
+            self._fail(CaptureError(f"cannot record WebSocket {flow.id} to the run: {exc}"), flow)
 
     def _append_event(self, event: dict[str, Any], *, kill: http.HTTPFlow | None) -> None:
         try:

@@ -182,7 +182,12 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
 #   "b"  a state with large bodies: the head's length (8 bytes), the head (msgpack of [the state with each
 #        large body's content set to None, [[message, length], ...]]), then the bodies' bytes as they are,
 #        written from the flow's own bytes objects: never copied into an encoder's buffer;
-#   "t"  the state already as tnetstring, for a value msgpack cannot hold.
+#   "t"  the state already as tnetstring, for a value msgpack cannot hold;
+#   "s"  msgpack of a WebSocket flow's state when its handshake completed (no messages yet);
+#   "w"  msgpack of [flow id, one WebSocket message's state], as each message passes.
+# A WebSocket is recorded whole ("m"/"b"/"t") when it ends, or when the capture finishes with it still open;
+# its "s" and "w" frames are what is left of it if the capture is killed first, and they are put together
+# into its record then (its messages so far, as mitmproxy would write the flow at that moment).
 # msgpack has no tuples, but neither has tnetstring: both write a tuple as a list, so the flows.mitm record
 # made from the spooled state is byte for byte the one made from the live state. Unlike pickle, reading a
 # spool someone handed over runs no code.
@@ -256,9 +261,19 @@ class FlowSpool:
         self._end = os.fstat(self._fd).st_size
 
     def append(self, state: dict[str, Any]) -> None:
+        self._write(spool_frame(state))
+
+    def append_websocket_start(self, state: dict[str, Any]) -> None:
+        payload = _pack(state)
+        self._write([_FRAME.pack(b"s", len(payload)), payload])
+
+    def append_websocket_message(self, flow_id: str, message: Any) -> None:
+        payload = _pack([flow_id, message])
+        self._write([_FRAME.pack(b"w", len(payload)), payload])
+
+    def _write(self, pieces: list[bytes]) -> None:
         if self._fd is None:
             raise CaptureError(f"{self.path} is closed")
-        pieces = spool_frame(state)
         total = sum(map(len, pieces))
         try:
             written = os.writev(self._fd, pieces)
@@ -283,9 +298,9 @@ class FlowSpool:
                 os.close(fd)
 
 
-def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
-    """Each spooled flow in order: its state, or its finished tnetstring record ("t" frames). A frame cut
-    short (the capture was killed while writing it) raises SpoolCutShort after the complete ones."""
+def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
+    """(tag, decoded payload) of each frame in order; "b" frames come out as their state, tagged "m". A frame
+    cut short (the capture was killed while writing it) raises SpoolCutShort after the complete ones."""
     with open(path, "rb") as handle:
         offset = 0
         while True:
@@ -299,19 +314,46 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
             if len(payload) < size:
                 raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             try:
-                if tag == b"m":
-                    item: dict[str, Any] | bytes = _unpack(payload)
+                if tag in (b"m", b"s", b"w"):
+                    item: Any = _unpack(payload)
                 elif tag == b"b":
-                    item = _unframe_bodies(payload)
+                    tag, item = b"m", _unframe_bodies(payload)
                 elif tag == b"t":
                     item = payload
                 else:
                     raise ValueError(f"unknown frame {tag!r}")
+                if tag == b"w" and not (type(item) is list and len(item) == 2 and type(item[0]) is str):
+                    raise ValueError("a WebSocket message frame is not [flow id, message]")
             except (ValueError, TypeError, KeyError, struct.error) as exc:
                 raise CaptureError(f"{path}: the flow at byte {offset} cannot be read: {exc}",
                                    hint="the file is not a consentmon flow spool, or it was damaged") from exc
-            yield item
+            yield tag, item
             offset += _FRAME.size + size
+
+
+def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
+    """Each spooled flow in order: its state, or its finished tnetstring record ("t" frames); then each
+    WebSocket that never ended (the capture was killed), put together from its start and its messages. A
+    frame cut short raises SpoolCutShort after all of those."""
+    open_sockets: dict[str, dict[str, Any]] = {}
+    cut_short: SpoolCutShort | None = None
+    try:
+        for tag, item in _spool_frames(path):
+            if tag == b"s":
+                open_sockets[str(item.get("id"))] = item
+            elif tag == b"w":
+                started = open_sockets.get(item[0])
+                if started is not None and type(started.get("websocket")) is dict:
+                    started["websocket"]["messages"].append(item[1])
+            else:
+                if open_sockets:  # a WebSocket's full record supersedes its start and messages
+                    open_sockets.pop(str(item.get("id")) if type(item) is dict else io_flow_from_record(item).id, None)
+                yield item
+    except SpoolCutShort as exc:
+        cut_short = exc
+    yield from open_sockets.values()
+    if cut_short is not None:
+        raise cut_short
 
 
 def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_BODY_CAP) -> tuple[int, str | None]:

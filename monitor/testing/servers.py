@@ -87,3 +87,61 @@ def https_server(directory: Path, *, reply: bytes = b"ok") -> Iterator[LoopbackS
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def websocket_echo_server() -> Iterator[int]:
+    """A plain WebSocket server on 127.0.0.1 (yields its port) that echoes every text message and keeps each
+    connection open until the client goes: a push or IM server, as far as a capture can tell."""
+    import socket
+
+    import wsproto
+    from wsproto import events as ws_events
+
+    listener = socket.socket()
+    listener.bind((LOOPBACK, 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stopping = threading.Event()
+
+    def serve(connection: socket.socket) -> None:
+        ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        with connection:
+            while not stopping.is_set():
+                try:
+                    data = connection.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, ws_events.Request):
+                        connection.sendall(ws.send(ws_events.AcceptConnection()))
+                    elif isinstance(event, ws_events.TextMessage):
+                        connection.sendall(ws.send(ws_events.TextMessage(data=event.data)))
+                    elif isinstance(event, ws_events.CloseConnection):
+                        connection.sendall(ws.send(event.response()))
+                        return
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.settimeout(0.2)
+            threading.Thread(target=serve, args=(connection,), name="loopback-ws", daemon=True).start()
+
+    thread = threading.Thread(target=accept, name="loopback-ws-accept", daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
+        listener.close()

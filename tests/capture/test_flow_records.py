@@ -350,3 +350,82 @@ def test_a_damaged_spool_frame_is_named_by_its_offset(tmp_path):
     with pytest.raises(CaptureError, match=f"flow at byte {len(first)} cannot be read") as caught:
         list(spooled_states(tmp_path / "flows.spool"))
     assert "damaged" in (caught.value.hint or "")
+
+
+def _open_websocket() -> tuple[http.HTTPFlow, list]:
+    """A WebSocket flow as it is when its handshake completes (no messages, not closed), and the messages
+    that then pass on it."""
+    flow = tflow.twebsocketflow()
+    messages = list(flow.websocket.messages)
+    flow.websocket.messages = []
+    flow.websocket.closed_by_client = flow.websocket.close_code = flow.websocket.timestamp_end = None
+    flow.websocket.close_reason = None
+    return flow, messages
+
+
+def test_a_websocket_still_open_when_the_capture_is_killed_is_put_together_from_its_start_and_messages(tmp_path):
+    from monitor.capture.records import recover
+
+    run_dir = tmp_path / "run"
+    RunWriter(run_dir, run_info={})  # killed: never closed
+    flow, messages = _open_websocket()
+    before = tflow.tflow(resp=True)
+    spool = FlowSpool(run_dir / SPOOL_FILE)
+    spool.append_websocket_start(flow_state(flow))
+    spool.append(flow_state(before))                      # another flow finishes while the socket is open
+    for message in messages:
+        flow.websocket.messages.append(message)
+        spool.append_websocket_message(flow.id, message.get_state())
+    ended, ended_messages = _open_websocket()             # a WebSocket that ended: its whole record wins
+    spool.append_websocket_start(flow_state(ended))
+    ended.websocket.messages.extend(ended_messages)
+    ended.websocket.close_code, ended.websocket.closed_by_client = 1000, True
+    spool.append(flow_state(ended))
+    spool.close()
+    count, problem = recover(run_dir)
+    assert (count, problem) == (3, None)
+    # Byte for byte what mitmproxy would have written for the open socket at the moment of the kill.
+    assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(state) for state in
+                                             (before.get_state(), ended.get_state(), flow.get_state())]
+    records = {record["flow_id"]: record for record in read_run(run_dir).flows}
+    assert [message["content"] for message in records[flow.id]["websocket"] if message["is_text"]] == \
+        [message.text for message in messages if message.is_text]
+
+
+def test_a_websocket_open_when_the_capture_stops_is_recorded_with_its_messages(tmp_path, confdir):
+    import socket as sockets
+
+    import wsproto
+    from wsproto import events as ws_events
+
+    from monitor.testing.servers import websocket_echo_server
+
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with websocket_echo_server() as port, CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
+        app = sockets.create_connection((LOOPBACK, proxy.port), timeout=20)
+        app.sendall(f"CONNECT {LOOPBACK}:{port} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n\r\n".encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += app.recv(4096)
+        ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        app.sendall(ws.send(ws_events.Request(host=f"{LOOPBACK}:{port}", target="/push")))
+        to_send = ["bind imei=864398046598172", "heartbeat"]
+        echoed = []
+        while len(echoed) < 2:
+            ws.receive_data(app.recv(65536))
+            for event in ws.events():
+                if isinstance(event, ws_events.TextMessage):
+                    echoed.append(event.data)
+                if isinstance(event, (ws_events.AcceptConnection, ws_events.TextMessage)) and to_send:
+                    app.sendall(ws.send(ws_events.TextMessage(data=to_send.pop(0))))  # the next after each echo
+        # The app keeps its push connection open; the capture stops around it.
+    writer.close()
+    app.close()
+    proxy.check()
+    (record,) = read_run(run_dir).flows
+    assert [message["content"] for message in record["websocket"]] == \
+        ["bind imei=864398046598172", "bind imei=864398046598172", "heartbeat", "heartbeat"]
+    with open(run_dir / MITM_FILE, "rb") as handle:
+        (flow,) = list(FlowReader(handle).stream())
+    assert flow.websocket is not None and flow.websocket.close_code is None  # still open when recorded
