@@ -60,7 +60,7 @@ def _check_scope(scope: ScopeFile, path: Path) -> None:
 
 def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_package: str | None,
                          first_party_domains: tuple[str, ...], classify: Any = None,
-                         senders: pd.DataFrame | None = None) -> pd.DataFrame:
+                         senders: pd.DataFrame | None = None, moments: Any = None) -> pd.DataFrame:
     """Join value matches (monitor.analysis.matching COLUMNS) to their flow and its destination.
 
     Keeps only matches of a value a hook read (confidence "exact"): a shape alone (pattern) does not prove
@@ -68,19 +68,33 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
     moment), party, registrable_domain, dest_sdk_id, vendor (classify_host), reader_sdk_id, reader_owner,
     reader_frame, reader_confidence (the attribution of the read whose value was sent), and the sender
     columns of monitor.analysis.senders (the code that opened the connection; NaN/None when unknown).
+
+    A part sent at its own moment (a WebSocket message: the match's part_ts) is judged then, not at the
+    handshake: flow_ts is its time, and `moments` (a frame of ts and process_key → the same frame with
+    consent_state, consent_confidence, background) gives its consent state and background.
     """
     if classify is None:
         from monitor.analysis.destinations import classify_host as classify
     exact = matches[matches["confidence"] == "exact"].copy()
     flows = timeline.loc[(timeline["source"] == "net") & (timeline["kind"] == "flow"),
-                         ["flow_id", "ts", "payload", "consent_state", "consent_confidence", "background"]]
+                         ["flow_id", "ts", "payload", "consent_state", "consent_confidence", "background", "process_key"]]
     hosts = pd.Series([str(p.get("host") or "") if isinstance(p, dict) else "" for p in flows["payload"].tolist()],
                       index=flows.index, dtype=object)
     flow_table = pd.DataFrame({"flow_id": flows["flow_id"].astype(str), "flow_ts": flows["ts"], "host": hosts,
                                "consent_state": flows["consent_state"], "consent_confidence": flows["consent_confidence"],
-                               "flow_background": flows["background"]}).drop_duplicates("flow_id")
+                               "flow_background": flows["background"], "process_key": flows["process_key"]}
+                              ).drop_duplicates("flow_id")
     exact["flow_id"] = exact["flow_id"].astype(str)
     joined = exact.merge(flow_table, on="flow_id", how="inner")
+    if moments is not None and "part_ts" in joined.columns and joined["part_ts"].notna().any():
+        own = joined["part_ts"].notna().to_numpy(dtype=bool)
+        at = moments(pd.DataFrame({"ts": joined.loc[own, "part_ts"].astype("int64").to_numpy(),
+                                   "process_key": joined.loc[own, "process_key"].to_numpy()}))
+        joined["flow_ts"] = joined["flow_ts"].astype("int64")
+        joined.loc[own, "flow_ts"] = at["ts"].to_numpy()
+        joined.loc[own, "consent_state"] = at["consent_state"].to_numpy()
+        joined.loc[own, "consent_confidence"] = at["consent_confidence"].to_numpy()
+        joined.loc[own, "flow_background"] = at["background"].to_numpy()
     destinations = {host: classify(host, first_party_domains=first_party_domains, app_package=app_package)
                     for host in sorted(set(joined["host"]))}
     join_hosts = [destinations[host] for host in joined["host"].tolist()]
@@ -106,7 +120,8 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
 
 
 def _network(run: Run, timeline: pd.DataFrame, *, app_package: str | None, first_party: tuple[str, ...],
-             matches: pd.DataFrame | None, senders: pd.DataFrame | None = None) -> tuple[pd.DataFrame | None, str | None]:
+             matches: pd.DataFrame | None, senders: pd.DataFrame | None = None,
+             moments: Any = None) -> tuple[pd.DataFrame | None, str | None]:
     if matches is None:
         try:
             from monitor.analysis.matching import match_run
@@ -114,7 +129,7 @@ def _network(run: Run, timeline: pd.DataFrame, *, app_package: str | None, first
             return None, f"network value matching is not available ({exc})"
         matches = match_run(run)
     return prepare_flow_matches(timeline, matches, app_package=app_package, first_party_domains=first_party,
-                                senders=senders), None
+                                senders=senders, moments=moments), None
 
 
 def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope | None = None, rules: Path | None = None,
@@ -142,8 +157,12 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     attributor = Attributor(sdks=sdks, table=attribution_table, app_package=app_package)
     timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect"))
     senders = flow_senders(timeline, window_ns=int(attribution_table.flow_sender_window_s * 1e9))
+    def moments(frame: pd.DataFrame) -> pd.DataFrame:
+        # The same background and consent marking as the timeline's, for moments that are not events.
+        return mark_consent(mark_background(frame.assign(kind="flow"), intervals), consent)
+
     flow_matches, unavailable = _network(run, timeline, app_package=app_package, first_party=first_party, matches=matches,
-                                         senders=senders)
+                                         senders=senders, moments=moments)
 
     context = RuleContext(timeline=timeline, consent=consent, run_info=run.info, settings=settings, attributor=attributor,
                           sdks=sdks, app_package=app_package, first_party_domains=first_party, scope=scope_file,

@@ -19,6 +19,8 @@ Output columns of `match_flows` / `match_run`:
   offset      byte offset of the match inside the part's data
   confidence  "exact" (a hook's value) or "pattern" (a shape)
   detector    None, or the pattern detector: imei, mac, cn_mobile, cn_id, email, coord
+  part_ts     when the part itself was sent, in epoch ns, if not with the request (a WebSocket message;
+              Int64, <NA> otherwise): the analyzer judges such a part at its own moment
 A value is reported once per flow in the innermost part that carries it (a JSON leaf rather than the
 whole body, a query parameter rather than the URL).
 """
@@ -49,7 +51,7 @@ from monitor.store.reader import Run
 
 MATCHING_FILE = Path(__file__).resolve().parent.parent / "data" / "matching.yaml"
 
-COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector"]
+COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector", "part_ts"]
 NEEDLE_COLUMNS = ["seq", "category", "api", "value"]
 
 # Pattern detectors name a PI kind; the category column uses the hook catalogue's words for it.
@@ -225,6 +227,7 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
     found_fields: set[str] = set()
     for part in iter_flow_parts(flow, found_in=lambda part: part.field in found_fields):
         data = part.data
+        part_ts = _part_time(flow, part.field)
         if automaton is not None and data:
             found: dict[str, list[tuple[int, int, _Target]]] = defaultdict(list)
             for end_index, entries in automaton.matches(data):
@@ -240,13 +243,14 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
                     spans[part.field].append((start, end))
                     exact.append({"flow_id": flow.id, "event_seq": seq, "category": category, "value": value,
                                   "field": part.field, "encoding": target.encoding, "offset": start,
-                                  "confidence": "exact", "detector": None})
+                                  "confidence": "exact", "detector": None, "part_ts": part_ts})
         if patterns and data:
             for hit in detect(data, rules.patterns, stop_values=stop):
                 found_fields.add(part.field)
                 pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": DETECTOR_CATEGORY[hit.detector],
                                      "value": hit.value, "field": part.field, "encoding": "pattern", "offset": hit.offset,
-                                     "confidence": "pattern", "detector": hit.detector, "_length": hit.length})
+                                     "confidence": "pattern", "detector": hit.detector, "part_ts": part_ts,
+                                     "_length": hit.length})
     # A shape that a hook's exact value already explains adds nothing.
     pattern_rows = [row for row in pattern_rows
                     if not any(start < row["offset"] + row["_length"] and row["offset"] < end for start, end in spans[row["field"]])]
@@ -255,9 +259,21 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
     return rows
 
 
+def _part_time(flow: HTTPFlow, field: str) -> int | None:
+    """When a part was sent, if it was not with the request: a WebSocket message (`ws:<index>:…`) has its own
+    time, which can be long after the handshake (and on the other side of a consent decision)."""
+    if not field.startswith("ws:") or flow.websocket is None:
+        return None
+    index = field.split(":", 2)[1]
+    if not index.isdigit() or int(index) >= len(flow.websocket.messages):
+        return None
+    return int(flow.websocket.messages[int(index)].timestamp * 1_000_000_000)
+
+
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["event_seq"] = frame["event_seq"].astype("Int64")
+    frame["part_ts"] = frame["part_ts"].astype("Int64")
     frame["offset"] = frame["offset"].astype("int64")
     frame["detector"] = frame["detector"].astype(object).where(frame["detector"].notna(), None)
     frame = frame.sort_values(["flow_id", "field", "offset", "encoding", "event_seq"], kind="stable", na_position="last")

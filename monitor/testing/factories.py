@@ -155,10 +155,12 @@ def write_run(root: Path, events: Iterable[dict[str, Any]], *, flows: Iterable[d
 
 def match_row(*, flow_id: str = "flow-1", event_seq: int | None = None, category: str = "device_id",
               value: str = "867530900000001", field: str = "query:imei", encoding: str = "plain",
-              offset: int = 0, confidence: str = "exact", detector: str | None = None) -> dict[str, Any]:
-    """One row of monitor.analysis.matching's output: a read value found in a flow."""
+              offset: int = 0, confidence: str = "exact", detector: str | None = None,
+              part_ts: int | None = None) -> dict[str, Any]:
+    """One row of monitor.analysis.matching's output: a read value found in a flow (`part_ts`: when the part
+    was sent, for a WebSocket message)."""
     return {"flow_id": flow_id, "event_seq": event_seq, "category": category, "value": value, "field": field,
-            "encoding": encoding, "offset": offset, "confidence": confidence, "detector": detector}
+            "encoding": encoding, "offset": offset, "confidence": confidence, "detector": detector, "part_ts": part_ts}
 
 
 def judge(root: Path, events: Iterable[dict[str, Any]], *, matches: Iterable[dict[str, Any]] | None = None,
@@ -173,7 +175,9 @@ def judge(root: Path, events: Iterable[dict[str, Any]], *, matches: Iterable[dic
     write_run(root, events, info=info)
     frame = None
     if matches is not None:
-        frame = pd.DataFrame(list(matches), columns=["flow_id", "event_seq", "category", "value", "field", "encoding",
-                                                     "offset", "confidence", "detector"])
+        from monitor.analysis.matching import COLUMNS
+
+        frame = pd.DataFrame(list(matches), columns=COLUMNS)
         frame["event_seq"] = frame["event_seq"].astype("Int64")
+        frame["part_ts"] = frame["part_ts"].astype("Int64")
     return analyze(read_run(root), matches=frame, **options)

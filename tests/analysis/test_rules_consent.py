@@ -113,3 +113,21 @@ def test_scenario_consent_mark_decides_when_no_click_was_hooked(tmp_path):
     assert [f.last_seen_ns for f in found] == [at(1)]
     assert found[0].confidence == 0.8
     assert findings.consent["decided_by"] == "scenario"
+
+
+@pytest.mark.parametrize(("decision", "sent_at", "before", "after_refusal"), [
+    (AGREE_AT_5, 3, True, False),     # the message went out before the user agreed
+    (AGREE_AT_5, 7, False, False),    # opened before consent, but the PI was sent after the user agreed
+    (REFUSE_AT_5, 7, False, True),    # opened before the decision, sent after the user refused
+])
+def test_a_websocket_message_is_judged_at_its_own_moment_not_the_handshake(tmp_path, decision, sent_at, before,
+                                                                          after_refusal):
+    events = [pi_read(ts=at(1), stack=[UMENG_FRAME]), flow_event(ts=at(2), flow_id="ws1", host="push.umeng.com",
+                                                                 path="/ws"), *decision]
+    match = match_row(flow_id="ws1", event_seq=0, field="ws:3:client.json:imei", part_ts=at(sent_at))
+    findings = judge(tmp_path / "run", events, matches=[match])
+    flows_before = [f for f in _rules(findings, "before-consent") if f.host]
+    flows_refused = [f for f in _rules(findings, "after-refusal") if f.host]
+    assert bool(flows_before) is before and bool(flows_refused) is after_refusal
+    for finding in flows_before + flows_refused:
+        assert finding.evidence.matches[0].field == "ws:3:client.json:imei"
