@@ -21,12 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import http, tls
+from mitmproxy.flow import Error
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
 from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, request_parts, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW, KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
+
+
+# The error a request still waiting for its answer is recorded with when the capture stops.
+UNANSWERED = "the capture stopped before the server answered"
 
 
 class CaptureAddon:
@@ -45,6 +50,9 @@ class CaptureAddon:
         self._finished = False
         # WebSockets still open: recorded whole when they end, or when the capture finishes with them open.
         self._open_websockets: dict[str, http.HTTPFlow] = {}
+        # Requests sent on and not answered yet (long polls, slow servers): recorded when the capture
+        # finishes if no response or error came first. Their request, with whatever PI it carried, went out.
+        self._waiting: dict[str, http.HTTPFlow] = {}
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
         try:
@@ -54,12 +62,14 @@ class CaptureAddon:
 
     # ---- mitmproxy events ------------------------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:
+        self._waiting[flow.id] = flow
         if self.block_upstream and flow.response is None:
             # Offline labs and blocked trackers: answer locally, so nothing leaves this machine, yet the
             # request is decrypted and recorded exactly as the app sent it.
             flow.response = http.Response.make(204, b"", {"x-consentmon": "blocked-upstream"})
 
     def response(self, flow: http.HTTPFlow) -> None:
+        self._waiting.pop(flow.id, None)
         if flow.websocket is None:
             self._record(flow)
 
@@ -78,6 +88,7 @@ class CaptureAddon:
         self._record(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self._waiting.pop(flow.id, None)
         self._record(flow)
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
@@ -111,6 +122,11 @@ class CaptureAddon:
             # Still open when the proxy stopped (a push or IM connection lives as long as the app): recorded
             # with the messages so far, as mitmproxy would write it now.
             self._open_websockets.pop(flow.id, None)
+            self._record(flow)
+        for flow in list(self._waiting.values()):
+            self._waiting.pop(flow.id, None)
+            if flow.response is None and flow.error is None:
+                flow.error = Error(UNANSWERED)
             self._record(flow)
         with self._lock:
             if self._finished:

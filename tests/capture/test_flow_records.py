@@ -4,6 +4,7 @@ derived from it when the capture finishes."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -429,3 +430,40 @@ def test_a_websocket_open_when_the_capture_stops_is_recorded_with_its_messages(t
     with open(run_dir / MITM_FILE, "rb") as handle:
         (flow,) = list(FlowReader(handle).stream())
     assert flow.websocket is not None and flow.websocket.close_code is None  # still open when recorded
+
+
+def test_a_request_still_waiting_for_its_answer_when_the_capture_stops_is_recorded(tmp_path, confdir):
+    """A long poll (or a slow server): the request went out with whatever it carried; the capture records it
+    when it stops, with an error saying no answer came, instead of losing it."""
+    import socket as sockets
+    import threading
+
+    from monitor.capture.addon import UNANSWERED
+
+    silent = sockets.socket()
+    silent.bind((LOOPBACK, 0))
+    silent.listen(4)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    port = silent.getsockname()[1]
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    body = b"imei=864398046598172"
+    with CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
+        app = sockets.create_connection((LOOPBACK, proxy.port), timeout=10)
+        app.sendall(f"POST http://{LOOPBACK}:{port}/poll HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        deadline = time.monotonic() + 10
+        while not accepted and time.monotonic() < deadline:  # the proxy has sent it on: the server holds it
+            time.sleep(0.05)
+        assert _post(_opener(proxy), f"http://{LOOPBACK}:{free_port()}/other", b"x=1") == 502  # answered: once
+    writer.close()
+    app.close()
+    silent.close()
+    proxy.check()
+    run = read_run(run_dir)
+    records = {record["path"]: record for record in run.flows}
+    assert set(records) == {"/poll", "/other"} and len(run.flows) == 2
+    assert records["/poll"]["request"]["body"] == body.decode() and records["/poll"]["status"] is None
+    assert records["/poll"]["error"] == UNANSWERED
+    assert int((run.events["kind"] == "flow").sum()) == 2
