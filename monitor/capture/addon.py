@@ -9,9 +9,10 @@ passes unrecorded.
 mitmproxy serves every connection from one Python thread, so whatever the addon does per flow is added
 to every request the app makes. The per-flow work is therefore only what must happen while the flow is
 live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap) appended to flows.spool
-(msgpack, large bodies as they are; one writev), and the event. When the capture finishes, the spool becomes flows.mitm (byte for byte
-what mitmproxy writes) and flows.jsonl (decoded, capped copies for reading and reports), and is deleted
-(monitor/capture/records.py).
+(msgpack, large bodies as they are; one writev), and the event. When the capture finishes, the spool
+becomes flows.mitm (byte for byte what mitmproxy writes) and flows.jsonl (decoded, capped copies for
+reading and reports), and is deleted (monitor/capture/records.py). What mitmproxy never ends by itself is
+recorded then too: WebSockets still open, and requests still waiting for their answer.
 """
 
 from __future__ import annotations
@@ -115,9 +116,9 @@ class CaptureAddon:
         }, kill=None)
 
     def finish(self) -> None:
-        """Turn the spool into flows.mitm and flows.jsonl (through the sink) before the run is sealed.
-        Idempotent. Not mitmproxy's `done` hook: the proxy calls it once mitmproxy has stopped, so no flow
-        is still being recorded."""
+        """Record what is still open, then turn the spool into flows.mitm and flows.jsonl (through the sink)
+        before the run is sealed. Idempotent. Not mitmproxy's `done` hook: the proxy calls it once mitmproxy
+        has stopped, so no flow is still changing."""
         for flow in list(self._open_websockets.values()):
             # Still open when the proxy stopped (a push or IM connection lives as long as the app): recorded
             # with the messages so far, as mitmproxy would write it now.

@@ -322,6 +322,8 @@ def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
                     item = payload
                 else:
                     raise ValueError(f"unknown frame {tag!r}")
+                if tag in (b"m", b"s") and type(item) is not dict:
+                    raise ValueError("a flow frame does not hold a flow's state")
                 if tag == b"w" and not (type(item) is list and len(item) == 2 and type(item[0]) is str):
                     raise ValueError("a WebSocket message frame is not [flow id, message]")
             except (ValueError, TypeError, KeyError, struct.error) as exc:
