@@ -9,7 +9,7 @@ import datetime
 import ipaddress
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,9 +90,10 @@ def https_server(directory: Path, *, reply: bytes = b"ok") -> Iterator[LoopbackS
 
 
 @contextmanager
-def websocket_echo_server() -> Iterator[int]:
-    """A plain WebSocket server on 127.0.0.1 (yields its port) that echoes every text message and keeps each
-    connection open until the client goes: a push or IM server, as far as a capture can tell."""
+def websocket_server(reply: Callable[[str], str] = lambda text: text) -> Iterator[int]:
+    """A plain WebSocket server on 127.0.0.1 (yields its port) that answers every text message with
+    `reply(text)` (an echo by default) and keeps each connection open until the client goes: a push or IM
+    server, as far as a capture can tell."""
     import socket
 
     import wsproto
@@ -121,7 +122,7 @@ def websocket_echo_server() -> Iterator[int]:
                     if isinstance(event, ws_events.Request):
                         connection.sendall(ws.send(ws_events.AcceptConnection()))
                     elif isinstance(event, ws_events.TextMessage):
-                        connection.sendall(ws.send(ws_events.TextMessage(data=event.data)))
+                        connection.sendall(ws.send(ws_events.TextMessage(data=reply(event.data))))
                     elif isinstance(event, ws_events.CloseConnection):
                         connection.sendall(ws.send(event.response()))
                         return

@@ -31,6 +31,8 @@ from monitor.store.writer import RunWriter
 pytestmark = [pytest.mark.proxy, pytest.mark.timeout(90)]
 
 from monitor.testing.servers import LOOPBACK, self_signed_cert
+from monitor.testing.servers import websocket_server as loopback_websocket_server
+
 ANDROID_ID = "a1b2c3d4e5f60718"
 IMEI = "864398046598172"
 
@@ -61,34 +63,11 @@ def https_server(tmp_path: Path) -> Iterator[int]:
     server.server_close()
 
 
-def serve_one_websocket(listener: socket.socket) -> None:
-    connection, _ = listener.accept()
-    with connection:
-        ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-        while True:
-            data = connection.recv(65536)
-            if not data:
-                return
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, ws_events.Request):
-                    connection.sendall(ws.send(ws_events.AcceptConnection()))
-                elif isinstance(event, ws_events.TextMessage):
-                    connection.sendall(ws.send(ws_events.TextMessage(data="ack")))
-                elif isinstance(event, ws_events.CloseConnection):
-                    connection.sendall(ws.send(event.response()))
-                    return
-
-
 @pytest.fixture
 def websocket_server() -> Iterator[int]:
-    listener = socket.socket()
-    listener.bind((LOOPBACK, 0))
-    listener.listen(1)
-    thread = threading.Thread(target=serve_one_websocket, args=(listener,), daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    listener.close()
+    """Answers every text message with "ack"."""
+    with loopback_websocket_server(reply=lambda _text: "ack") as port:
+        yield port
 
 
 @pytest.fixture

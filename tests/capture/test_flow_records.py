@@ -399,11 +399,11 @@ def test_a_websocket_open_when_the_capture_stops_is_recorded_with_its_messages(t
     import wsproto
     from wsproto import events as ws_events
 
-    from monitor.testing.servers import websocket_echo_server
+    from monitor.testing.servers import websocket_server
 
     run_dir = tmp_path / "run"
     writer = RunWriter(run_dir, run_info={})
-    with websocket_echo_server() as port, CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
+    with websocket_server() as port, CaptureProxy(writer, run_dir, confdir=confdir) as proxy:
         app = sockets.create_connection((LOOPBACK, proxy.port), timeout=20)
         app.sendall(f"CONNECT {LOOPBACK}:{port} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n\r\n".encode())
         reply = b""
