@@ -9,8 +9,9 @@ PI that no hook reported (monitor.analysis.patterns) are added with confidence "
 
 Output columns of `match_flows` / `match_run`:
   flow_id     mitmproxy flow id (the `flow_id` of the run's net/flow event)
-  event_seq   seq of the hook event that read the value (Int64; <NA> for pattern hits): the latest read
-              at or before the flow's own event when the flow's seq is known, else the earliest read
+  event_seq   seq of the hook event that read the value (Int64; <NA> for pattern hits): for a part with its
+              own time (part_ts) the latest read at or before it when the reads' times are known, else the
+              latest read at or before the flow's own event when the flow's seq is known, else the earliest
   category    the read's category (device_id, location…) or the pattern's PI kind
   value       the value as the hook read it (or the normalised text a pattern matched)
   field       the part of the flow: url, path, query:<name>, header:<name>, cookie:<name>, body,
@@ -97,19 +98,22 @@ def _values_of(value: Any, payload: Any) -> list[str]:
 
 
 def needles_from_events(events: pd.DataFrame, *, rules: MatchingRules | None = None) -> pd.DataFrame:
-    """One row (seq, category, api, value) per searchable value read by a hook."""
+    """One row (seq, category, api, value, ts) per searchable value read by a hook."""
     rules = rules or load_matching_rules()
-    rows: list[tuple[int, Any, Any, str]] = []
+    rows: list[tuple[int, Any, Any, str, Any]] = []
     if len(events):
         reads = events[(events["source"] == "hook") & (events["kind"] == KIND_PI_READ)]
-        for seq, category, api, value, payload in zip(reads["seq"], reads["category"], reads["api"], reads["value"], reads["payload"]):
+        times = reads["ts"].tolist() if "ts" in reads.columns else [None] * len(reads)
+        for seq, category, api, value, payload, ts in zip(reads["seq"], reads["category"], reads["api"], reads["value"],
+                                                          reads["payload"], times):
             seen: set[str] = set()
             for text in _values_of(value, payload):
                 if text not in seen and unsearchable_reason(text, rules) is None:
                     seen.add(text)
-                    rows.append((int(seq), category, api, text))
-    frame = pd.DataFrame(rows, columns=NEEDLE_COLUMNS)
+                    rows.append((int(seq), category, api, text, ts))
+    frame = pd.DataFrame(rows, columns=[*NEEDLE_COLUMNS, "ts"])
     frame["seq"] = frame["seq"].astype("int64")
+    frame["ts"] = frame["ts"].astype("Int64")
     return frame
 
 
@@ -129,12 +133,19 @@ class _Reads:
     def __init__(self) -> None:
         self.seqs: list[int] = []
         self.categories: list[Any] = []
+        self.times: list[int | None] = []
 
-    def add(self, seq: int, category: Any) -> None:
+    def add(self, seq: int, category: Any, ts: int | None = None) -> None:
         self.seqs.append(seq)
         self.categories.append(category)
+        self.times.append(ts)
 
-    def pick(self, flow_seq: int | None) -> tuple[int, Any]:
+    def pick(self, flow_seq: int | None, part_ts: int | None = None) -> tuple[int, Any]:
+        if part_ts is not None:
+            # A part sent at its own moment (a WebSocket message): the latest read at or before it.
+            at_or_before = [index for index, ts in enumerate(self.times) if ts is not None and ts <= part_ts]
+            if at_or_before:
+                return self.seqs[at_or_before[-1]], self.categories[at_or_before[-1]]
         if flow_seq is not None:
             at = bisect.bisect_right(self.seqs, flow_seq) - 1
             if at >= 0:
@@ -167,10 +178,11 @@ def _build(needles: pd.DataFrame, rules: MatchingRules) -> tuple[_Scanner | None
     reads: dict[str, _Reads] = {}
     coordinate_values: set[str] = set()
     ordered = needles.sort_values("seq", kind="stable") if len(needles) else needles
-    for seq, category, value in zip(ordered["seq"], ordered["category"], ordered["value"]):
+    times = ordered["ts"].tolist() if "ts" in ordered.columns else [None] * len(ordered)
+    for seq, category, value, ts in zip(ordered["seq"], ordered["category"], ordered["value"], times):
         if unsearchable_reason(value, rules) is not None:
             continue
-        reads.setdefault(value, _Reads()).add(int(seq), category)
+        reads.setdefault(value, _Reads()).add(int(seq), category, None if ts is None or pd.isna(ts) else int(ts))
         if category in rules.coordinates.categories:
             coordinate_values.add(value)
     if not reads:
@@ -238,7 +250,7 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
             if found:
                 found_fields.add(part.field)
             for value, places in found.items():
-                seq, category = reads[value].pick(flow_seq)
+                seq, category = reads[value].pick(flow_seq, part_ts)
                 for start, end, target in _outermost(places):
                     spans[part.field].append((start, end))
                     exact.append({"flow_id": flow.id, "event_seq": seq, "category": category, "value": value,

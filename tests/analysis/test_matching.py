@@ -189,9 +189,21 @@ def test_needles_cover_list_items_and_object_fields() -> None:
         {"source": "hook", "kind": "click", "seq": 8, "category": "ui", "api": "v.View.performClick", "value": "Agree and continue", "payload": None},
     ])
     needles = needles_from_events(events)
-    assert list(needles.columns) == ["seq", "category", "api", "value"]
+    assert list(needles.columns) == ["seq", "category", "api", "value", "ts"]  # ts: <NA> where events carry none
     assert list(zip(needles["seq"], needles["value"])) == [
         (3, "com.tencent.mm"), (3, "com.eg.android.AlipayGphone"), (5, "39.908823"), (5, "116.39747"), (6, IMEI)]
+
+
+def test_a_websocket_message_names_the_latest_read_before_the_message_itself() -> None:
+    flow = tflow.tflow(ws=True)
+    flow.websocket.messages = [WebSocketMessage(Opcode.TEXT, True, f"imei={IMEI}".encode(), timestamp=1_000.0),
+                               WebSocketMessage(Opcode.TEXT, True, f"again {IMEI}".encode(), timestamp=2_000.0)]
+    needles = pd.DataFrame([(10, "device_id", "t.M.getImei", IMEI, 500 * 10**9),      # before both messages
+                            (20, "device_id", "t.M.getImei", IMEI, 1_500 * 10**9)],   # between them
+                           columns=["seq", "category", "api", "value", "ts"])
+    found = match_flows(needles, [flow], flow_seq={flow.id: 5}, patterns=False)
+    assert list(zip(found["field"], found["event_seq"], found["part_ts"])) == [
+        ("ws:0:client", 10, 1_000 * 10**9), ("ws:1:client", 20, 2_000 * 10**9)]
 
 
 def test_match_names_the_latest_read_before_the_flow() -> None:
