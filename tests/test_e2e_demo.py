@@ -15,9 +15,9 @@ from monitor.store.manifest import verify_run
 pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
 
 
-def _demo(out: Path, consent: str) -> dict:
+def _demo(out: Path, consent: str, *extra: str) -> dict:
     env = dict(os.environ, COLUMNS="200")
-    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--consent", consent],
+    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--consent", consent, *extra],
                             capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "report:" in result.stdout and "Traceback" not in result.stderr
@@ -187,3 +187,15 @@ def test_a_scenario_drives_the_demo_and_background_collection_is_found(tmp_path)
     screens = sorted(path.name for path in (out / "screens").iterdir())
     assert any(name.endswith("consent-before.png") for name in screens) and any("in-background" in name for name in screens)
     assert verify_run(out) == []
+
+
+def test_with_unpin_tls_the_pinned_upload_reaches_the_proxy_and_the_run_says_it_was_unpinned(tmp_path):
+    out = tmp_path / "unpinned"
+    findings = _demo(out, "agree", "--unpin-tls")
+    assert findings["summary"]["tls_failures"] == []   # the handshake that failed without the flag
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    uploads = [e for e in events if e["kind"] == "flow" and e["payload"]["host"] == "android.bugly.qq.com"]
+    assert len(uploads) == 1 and uploads[0]["payload"]["url"].endswith("/rqd/async")
+    bypasses = [e for e in events if e["kind"] == "tls_unpinned"]
+    assert bypasses and all(e["api"] == "javax.net.ssl.SSLContext.init" for e in bypasses)
+    assert json.loads((out / "run.json").read_text())["agent_options"]["unpin_tls"] is True

@@ -12,7 +12,7 @@ import type { JavaValue } from "./values.js";
 
 export interface UnpinEntry {
     api: string;
-    action: "skip" | "return_arg" | "proceed_arg";
+    action: "skip" | "return_arg" | "proceed_arg" | "system_trust";
     arg: number | null;
     source: string;
 }
@@ -34,6 +34,15 @@ function report(queue: EventQueue, entry: UnpinEntry, processName: string | null
     queue.push(event);
 }
 
+// The platform's default TrustManagers: TrustManagerFactory for the default algorithm over the system
+// store (init with a null KeyStore).
+function systemTrustManagers(): JavaValue {
+    const factoryClass = Java.use("javax.net.ssl.TrustManagerFactory") as JavaValue;
+    const factory = factoryClass.getInstance(factoryClass.getDefaultAlgorithm());
+    factory.init.overload("java.security.KeyStore").call(factory, null);
+    return factory.getTrustManagers();
+}
+
 // Must run inside Java.perform.
 export function installUnpin(entries: UnpinEntry[], queue: EventQueue, processName: string | null): UnpinResult[] {
     const results: UnpinResult[] = [];
@@ -49,6 +58,15 @@ export function installUnpin(entries: UnpinEntry[], queue: EventQueue, processNa
             }
             for (const overload of dispatcher.overloads as Java.Method[]) {
                 overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+                    if (entry.action === "system_trust") {
+                        // The app's own TrustManagers (pins, an empty store) give way to the platform's, which
+                        // trust the system store — where the interception CA was installed.
+                        const index = entry.arg ?? 0;
+                        const replaced = args.slice();
+                        replaced[index] = systemTrustManagers();
+                        report(queue, entry, processName, "the app's TrustManagers replaced by the system's");
+                        return overload.apply(this, replaced);
+                    }
                     if (entry.action === "skip") {
                         report(queue, entry, processName, `check skipped for ${args.length > 0 ? String(args[0]) : "?"}`);
                         return undefined;

@@ -217,8 +217,10 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="where the demo run goes (replaced if it exists)")] = Path("reports/demo"),
     consent: Annotated[str, typer.Option("--consent", help="what the demo user answers: agree, refuse or none")] = "agree",
     scenario: Annotated[str | None, typer.Option("--scenario", help="drive the demo with a scenario (name or file) instead of --consent")] = None,
+    unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning, as `run --unpin-tls` does: the crash reporter's pinned upload then reaches the proxy")] = False,
 ) -> None:
     """Run the built-in demo app under real Frida and mitmproxy, analyse it and write the report."""
+    from monitor.agent.session import AgentOptions
     from monitor.analysis import analyze_run, write_findings
     from monitor.report.html import write_html
     from monitor.runner.host import HostRunConfig, run_host
@@ -235,7 +237,8 @@ def demo(
         driver = _scenario_driver(scenario) if scenario else None
         result = run_host(HostRunConfig(argv=demo_command(classes, consent=None if scenario else consent), out=out,
                                         duration=600 if scenario else 120, app_package=DEMO_PACKAGE,
-                                        app_domains=DEMO_APP_DOMAINS, block_upstream=True, driver=driver))
+                                        app_domains=DEMO_APP_DOMAINS, block_upstream=True, driver=driver,
+                                        agent_options=AgentOptions(unpin_tls=unpin_tls)))
         _print_run(result)
         findings = analyze_run(out)
         write_findings(findings, out / FINDINGS_FILE)

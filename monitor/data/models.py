@@ -343,7 +343,7 @@ class UnpinEntry(BaseModel):
 
     model_config = Strict
     api: str
-    action: Literal["skip", "return_arg", "proceed_arg"]
+    action: Literal["skip", "return_arg", "proceed_arg", "system_trust"]
     arg: int | None = Field(default=None, ge=0)
     source: str = Field(min_length=8)
 

@@ -66,6 +66,59 @@ def test_with_the_flag_the_check_is_skipped_and_recorded(program):
     assert entries["com.android.org.conscrypt.TrustManagerImpl.verifyChain"] == "failed"
 
 
+OWN_TRUST_APP = """
+public class OwnTrustApp {
+    public static void main(String[] args) throws Exception {
+        // Pinning by a TrustManager of its own: a store holding only the SDK's pins (none of them this server's).
+        java.security.KeyStore pins = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+        pins.load(null, null);
+        javax.net.ssl.TrustManagerFactory trust = javax.net.ssl.TrustManagerFactory.getInstance(
+            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(pins);
+        javax.net.ssl.SSLContext pinned = javax.net.ssl.SSLContext.getInstance("TLS");
+        pinned.init(null, trust.getTrustManagers(), null);
+        javax.net.ssl.HttpsURLConnection connection =
+            (javax.net.ssl.HttpsURLConnection) new java.net.URL(args[0]).openConnection();
+        connection.setSSLSocketFactory(pinned.getSocketFactory());
+        try {
+            System.out.println("status " + connection.getResponseCode());
+        } catch (javax.net.ssl.SSLException error) {
+            System.out.println("refused " + error.getClass().getName());
+        }
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def own_trust(tmp_path_factory):
+    """The app above, a loopback HTTPS server, and a JVM whose system store trusts that server (as a device's
+    store trusts the capture proxy's CA after setup)."""
+    from monitor.testing.servers import https_server
+
+    src = tmp_path_factory.mktemp("owntrust")
+    (src / "OwnTrustApp.java").write_text(OWN_TRUST_APP)
+    subprocess.run(["javac", "-d", str(src), str(src / "OwnTrustApp.java")], check=True, capture_output=True, timeout=120)
+    with https_server(src) as server:
+        store = src / "system.jks"
+        subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "server", "-file", str(server.cert),
+                        "-keystore", str(store), "-storepass", "changeit"], check=True, capture_output=True, timeout=60)
+        yield (["/usr/bin/java", f"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStorePassword=changeit",
+                "-cp", str(src), "OwnTrustApp", f"https://127.0.0.1:{server.port}/collect"], server)
+
+
+def test_an_apps_own_trust_manager_gives_way_to_the_systems_only_with_the_flag(own_trust):
+    command, server = own_trust
+    plain = run_under_agent(command, options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0))
+    (line,) = plain.stdout_lines()
+    assert line.startswith("refused javax.net.ssl.SSL") and server.received == []  # the handshake fails
+    unpinned = run_under_agent(command, options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0, unpin_tls=True))
+    assert unpinned.stdout_lines() == ["status 200"] and [request.path for request in server.received] == ["/collect"]
+    bypasses = [event for event in unpinned.sink.events if event["kind"] == "tls_unpinned"]
+    assert [event["api"] for event in bypasses] == ["javax.net.ssl.SSLContext.init"]
+    assert bypasses[0]["payload"]["action"] == "system_trust"
+
+
 def test_every_unpin_entry_names_its_source():
     for entry in load_unpin().entries:
         assert entry.source.startswith("https://")
