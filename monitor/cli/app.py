@@ -50,7 +50,7 @@ def run(
     frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
     follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
                                                   help="instrument the programs the target forks and execs too (the JVM's jspawnhelper is left alone: hooks/README.md)")] = True,
-    unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
+    unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView, an app's own TrustManager) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
     block_quic: Annotated[bool, typer.Option("--block-quic", help="device runs: reject UDP 443 (iptables, root) so HTTP/3 clients fall back to TCP through the proxy; undone after the run")] = False,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
