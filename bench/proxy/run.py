@@ -418,10 +418,14 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         "whole runs of the 1 MiB workload scatter: single runs this session gave 0.90-0.94, and runs back to back "
         "0.93, 0.81, 0.87 (0.91, 0.77, 0.91 with the disk synced before each, so not the previous run's writeback): "
         "the addon's CPU per 1 MiB flow ranged 0.3-0.8 ms, against ~4.4 ms for mitmproxy's own work, so the ratio "
-        "sits at the 0.9 line and the target is not met reliably for large bodies. Not tried yet: handing each "
-        "large body to a writer process through shared memory, the response held (asynchronously) until it is "
-        "written — the proxy's core would copy 1 MiB once in user space (~0.1 ms) instead of into the page cache, "
-        "and the writing would run on another core. A phone's traffic is far below these rates. CPU per request "
+        "sits at the 0.9 line and the target is not met reliably for large bodies. Also tried and dropped (same-run "
+        "figures, in a slow phase of this VM): handing each large body to a writer process through shared memory, "
+        "the response held by an async hook until written (0.72 against 0.78 for the current path — the copy into "
+        "shared memory and the pipe and loop wake-ups cost more than the page-cache write they moved), and letting "
+        "mitmproxy stream large bodies while keeping them (0.67 against 0.71). In such phases the capture proxy's "
+        "system time per 1 MiB request rose to ~2.3 ms against ~0.7 ms for mitmdump's (cause not pinned down; in "
+        "a normal phase perf put the page-cache copy, copy_folio_from_iter_atomic, at ~0.4 ms). "
+        "A phone's traffic is far below these rates. CPU per request "
         "is the proxy process's, from /proc.",
         "",
         "| workload | plain proxy CPU ms/request | capture proxy CPU ms/request | CPU ratio | addon per live flow ms (offline) | mitmproxy get_state ms | flow_state ms | flows.mitm + flows.jsonl at the end ms/flow |",
