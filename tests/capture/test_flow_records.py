@@ -467,3 +467,19 @@ def test_a_request_still_waiting_for_its_answer_when_the_capture_stops_is_record
     assert records["/poll"]["request"]["body"] == body.decode() and records["/poll"]["status"] is None
     assert records["/poll"]["error"] == UNANSWERED
     assert int((run.events["kind"] == "flow").sum()) == 2
+
+
+def test_a_websocket_whose_start_msgpack_cannot_hold_is_still_recorded_whole(tmp_path):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    addon = CaptureAddon(writer, run_dir)
+    flow, messages = _open_websocket()
+    flow.metadata["counter"] = 2 ** 70  # beyond msgpack's integers; tnetstring writes it
+    addon.websocket_start(flow)
+    for message in messages:
+        flow.websocket.messages.append(message)
+        addon.websocket_message(flow)
+    addon.finish()  # still open: recorded whole, as tnetstring
+    writer.close()
+    assert addon.failure is None and addon.flows_recorded == 1
+    assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(flow.get_state())]
