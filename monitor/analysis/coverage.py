@@ -147,8 +147,8 @@ def tls_failures(timeline: pd.DataFrame, *, window_ns: int) -> list[dict[str, An
             "likely": payload.get("likely"), "count": len(indexes),
             "first_seen_ns": int(rows.at[first, "ts"]), "first_seen": iso(int(rows.at[first, "ts"])),
             "consent_state_at_first": consent_state if isinstance(consent_state, str) else None,
-            "opened_by": None if sender is None else (sender["sender_sdk_id"] if isinstance(sender["sender_sdk_id"], str)
-                                                     else sender["sender_owner"]),
+            "opened_by": None if sender is None else next(
+                (who for who in (sender["sender_sdk_id"], sender["sender_owner"]) if isinstance(who, str) and who), None),
             "frame": None if sender is None or not isinstance(sender["sender_frame"], str) else sender["sender_frame"],
             "event_seqs": [int(rows.at[index, "seq"]) for index in indexes[:20]]})
     return sorted(failures, key=lambda item: (item["first_seen_ns"], item["host"] or "", item["port"] or 0, item["side"]))
