@@ -21,6 +21,10 @@ def _demo(out: Path, consent: str, *extra: str) -> dict:
                             capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "report:" in result.stdout and "Traceback" not in result.stderr
+    if consent == "agree" and not extra:
+        # Where the traffic evidence ends, said at the terminal too.
+        assert "connections the proxy did not see: 2" in result.stdout and "(QUIC / HTTP/3)" in result.stdout
+        assert "TLS the proxy could not open: 1 — android.bugly.qq.com:443 refused by the app" in result.stdout
     return json.loads((out / "findings.json").read_text())
 
 

@@ -81,6 +81,23 @@ def summary_table(findings: Findings, *, width: int | None = None) -> Table:
     return table
 
 
+def evidence_edges(findings: Findings) -> list[str]:
+    """One line each for what the traffic evidence does not cover: sockets around the proxy, failed TLS."""
+    lines = []
+    unseen = findings.summary.get("unseen_connections") or []
+    if unseen:
+        shown = ", ".join(f"{item['host']}:{item['port']}" + (f"/{item['transport']}" if item.get("transport") else "")
+                          + (f" ({item['likely_protocol']})" if item.get("likely_protocol") else "")
+                          for item in unseen[:4])
+        lines.append(f"connections the proxy did not see: {len(unseen)} — {shown}" + (" …" if len(unseen) > 4 else ""))
+    failed = findings.summary.get("tls_failures") or []
+    if failed:
+        shown = ", ".join(f"{item['host'] or item['sni']}:{item['port']} refused by the {'app' if item['side'] == 'client' else 'server'}"
+                          for item in failed[:4])
+        lines.append(f"TLS the proxy could not open: {len(failed)} — {shown}" + (" …" if len(failed) > 4 else ""))
+    return lines
+
+
 def analyze(
     run_dir: Annotated[Path, typer.Argument(help="run directory written by `consentmon run`", show_default=False)],
     scope: Annotated[Path | None, typer.Option("--scope", help="YAML of the PI the privacy policy declares: app: [...], sdks: {id: [...]}",
@@ -104,6 +121,8 @@ def analyze(
     for warning in consent.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(summary_table(findings))
+    for line in evidence_edges(findings):
+        console.print(f"[yellow]{line}[/]", highlight=False)
     for rule_id, reason in findings.summary.get("skipped", {}).items():
         console.print(f"[dim]skipped {rule_id}: {reason}[/]")
     console.print(f"wrote {out}")

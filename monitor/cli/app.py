@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from monitor import __version__
-from monitor.cli.analyze import analyze, summary_table
+from monitor.cli.analyze import analyze, evidence_edges, summary_table
 from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
 
@@ -246,6 +246,8 @@ def demo(
     state = findings.consent
     console.print(f"consent: [bold]{state['final_state']}[/]" + (f" at {state['consent_time']} ({state['decided_by']})" if state.get("consent_time") else ""))
     console.print(summary_table(findings))
+    for line in evidence_edges(findings):
+        console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"report:   [bold]{report_path}[/]\nfindings: [bold]{out / FINDINGS_FILE}[/]")
 
 
