@@ -156,7 +156,9 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     attribution_table = load_attribution()
     attributor = Attributor(sdks=sdks, table=attribution_table, app_package=app_package)
     timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect"))
-    senders = flow_senders(timeline, window_ns=int(attribution_table.flow_sender_window_s * 1e9))
+    sender_window_ns = int(attribution_table.flow_sender_window_s * 1e9)
+    senders = flow_senders(timeline, window_ns=sender_window_ns)
+
     def moments(frame: pd.DataFrame) -> pd.DataFrame:
         # The same background and consent marking as the timeline's, for moments that are not events.
         return mark_consent(mark_background(frame.assign(kind="flow"), intervals), consent)
@@ -184,7 +186,7 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         # Where the traffic evidence ends: sockets the app opened around the proxy (analysis/coverage.py).
         "unseen_connections": unseen_connections(timeline, run.info),
         # TLS the proxy could not open (pinning, untrusted servers): nothing of it was decrypted.
-        "tls_failures": tls_failures(timeline, window_ns=int(attribution_table.flow_sender_window_s * 1e9)),
+        "tls_failures": tls_failures(timeline, window_ns=sender_window_ns),
         "knowledge": {"rules": ruleset.version, "sdks": sdks.version, "attribution": load_attribution().version,
                       "scope": str(scope_file.source) if scope_file and scope_file.source else None,
                       "app_type": app_type_scope.id if app_type_scope else None},

@@ -30,7 +30,7 @@ import pandas as pd
 
 from monitor.analysis.consent import iso
 from monitor.data import load_protocols
-from monitor.analysis.senders import net_senders
+from monitor.analysis.senders import net_senders, port_number
 from monitor.events import KIND_CONNECT, KIND_TLS_FAILED
 
 # Java's and NIO's TCP and UDP connects, and libc's connect() for native code (the agent
@@ -64,8 +64,7 @@ def socket_endpoint(payload: Any) -> tuple[str, int | None] | None:
     """(host, port) a socket connect event names (payload host and port, as the agent records them)."""
     if not isinstance(payload, dict) or not payload.get("host"):
         return None
-    port = str(payload.get("port") or "").strip()
-    return str(payload["host"]).strip().lower(), int(port) if port.isdigit() else None
+    return str(payload["host"]).strip().lower(), port_number(payload.get("port"))
 
 
 def socket_transport(api: Any, payload: Any) -> str | None:
@@ -131,8 +130,7 @@ def tls_failures(timeline: pd.DataFrame, *, window_ns: int) -> list[dict[str, An
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, payload in enumerate(rows["payload"].tolist()):
         payload = payload if isinstance(payload, dict) else {}
-        port = str(payload.get("port") or "").strip()
-        key = (str(payload.get("host") or "").lower() or None, int(port) if port.isdigit() else None,
+        key = (str(payload.get("host") or "").lower() or None, port_number(payload.get("port")),
                payload.get("sni") or None, payload.get("side") or "client")
         groups.setdefault(key, []).append(index)
     failures = []

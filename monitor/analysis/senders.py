@@ -86,7 +86,7 @@ def net_senders(timeline: pd.DataFrame, rows: pd.DataFrame, *, window_ns: int) -
     }).dropna(subset=["endpoint"])
     targets = pd.DataFrame({
         "row": np.arange(len(rows), dtype=np.int64),
-        "endpoint": [(_endpoint_key(p.get("host"), _port(p.get("port"))) if isinstance(p, dict) else None) or ""
+        "endpoint": [(_endpoint_key(p.get("host"), port_number(p.get("port"))) if isinstance(p, dict) else None) or ""
                      for p in rows["payload"].tolist()],
         "ts": rows["ts"].to_numpy(dtype=np.int64),
     })
@@ -105,6 +105,7 @@ def net_senders(timeline: pd.DataFrame, rows: pd.DataFrame, *, window_ns: int) -
     return joined[columns].sort_values("row", kind="stable").reset_index(drop=True)
 
 
-def _port(value: Any) -> int | None:
-    text = str(value).strip() if value is not None else ""
+def port_number(value: Any) -> int | None:
+    """A port as events carry it (a number, or its text as the agent sends it), or None."""
+    text = str(value or "").strip()
     return int(text) if text.isdigit() else None
