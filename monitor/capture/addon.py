@@ -77,12 +77,12 @@ class CaptureAddon:
     def websocket_start(self, flow: http.HTTPFlow) -> None:
         # Its start and each message are spooled as they pass, so a capture killed while it is open keeps them.
         self._open_websockets[flow.id] = flow
-        self._spool_part(flow, lambda spool: spool.append_websocket_start(flow_state(flow)))
+        self._spool_write(flow, lambda spool: spool.append_websocket_start(flow_state(flow)))
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         message = flow.websocket.messages[-1] if flow.websocket and flow.websocket.messages else None
         if message is not None:
-            self._spool_part(flow, lambda spool: spool.append_websocket_message(flow.id, message.get_state()))
+            self._spool_write(flow, lambda spool: spool.append_websocket_message(flow.id, message.get_state()))
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         self._open_websockets.pop(flow.id, None)
@@ -160,26 +160,22 @@ class CaptureAddon:
                         "request_body_bytes": len(request.raw_content or b""),
                         "websocket_messages": len(flow.websocket.messages) if flow.websocket else 0},
         }
-        try:
-            state = flow_state(flow)
-            with self._lock:
-                if self._finished:
-                    raise CaptureError("the capture has finished")
-                self._spool.append(state)
-        except (OSError, CaptureError, ValueError, TypeError) as exc:
-            self._fail(CaptureError(f"cannot record flow {flow.id} to the run: {exc}"), flow)
+        if not self._spool_write(flow, lambda spool: spool.append(flow_state(flow))):
             return
         self._append_event(event, kill=flow)
         self.flows_recorded += 1
 
-    def _spool_part(self, flow: http.HTTPFlow, write: Any) -> None:
+    def _spool_write(self, flow: http.HTTPFlow, write: Any) -> bool:
+        """Run `write(spool)` for `flow`; if it fails, the flow is killed and the failure kept (False)."""
         try:
             with self._lock:
                 if self._finished:
                     raise CaptureError("the capture has finished")
                 write(self._spool)
         except (OSError, CaptureError, ValueError, TypeError) as exc:
-            self._fail(CaptureError(f"cannot record WebSocket {flow.id} to the run: {exc}"), flow)
+            self._fail(CaptureError(f"cannot record flow {flow.id} to the run: {exc}"), flow)
+            return False
+        return True
 
     def _append_event(self, event: dict[str, Any], *, kill: http.HTTPFlow | None) -> None:
         try:

@@ -263,15 +263,14 @@ class FlowSpool:
     def append(self, state: dict[str, Any]) -> None:
         self._write(spool_frame(state))
 
-    def append_websocket_start(self, state: dict[str, Any]) -> bool:
-        """Spool an open WebSocket's state; False (nothing written) for a state msgpack cannot hold — its whole
+    def append_websocket_start(self, state: dict[str, Any]) -> None:
+        """Spool an open WebSocket's state. Nothing is written for a state msgpack cannot hold: its whole
         record, written when it ends or the capture finishes, falls back to tnetstring like any flow's."""
         try:
             payload = _pack(state)
         except (TypeError, OverflowError, ValueError):
-            return False
+            return
         self._write([_FRAME.pack(b"s", len(payload)), payload])
-        return True
 
     def append_websocket_message(self, flow_id: str, message: Any) -> None:
         payload = _pack([flow_id, message])
