@@ -38,8 +38,9 @@ function authorityOf(uri: string): string {
 // PI read it costs two JNI calls per event that nobody reads.
 const KINDS_WITH_RECEIVER_CLASS = new Set(["lifecycle", "click", "dialog"]);
 
-// Threads inside a hooked Java call that opens connections (Socket.connect): the native connect() it makes
-// underneath is the same connection, already recorded with the Java stack (native.ts skips it).
+// Threads inside a hooked Java call that opens connections (Socket.connect): a hooked connect it makes
+// underneath, Java (DatagramChannel under DatagramSocket) or native (libc connect(), native.ts), is the same
+// connection, already recorded with the Java stack of the outer call.
 const connectDepth = new Map<number, number>();
 
 export function javaHookDepth(threadId: number): number {
@@ -181,9 +182,10 @@ export class Installer {
             let thrown: JavaValue = null;
             // A connect hooked inside another hooked connect on this thread is the same connection (a JDK's
             // DatagramSocket.connect runs DatagramChannel.connect): recorded once, as the app called it.
-            const innerConnect = opensConnections && (connectDepth.get(threadId) ?? 0) > 0;
+            const depthBefore = opensConnections ? javaHookDepth(threadId) : 0;
+            const innerConnect = depthBefore > 0;
             if (opensConnections) {
-                connectDepth.set(threadId, (connectDepth.get(threadId) ?? 0) + 1);
+                connectDepth.set(threadId, depthBefore + 1);
             }
             try {
                 result = overload.apply(this, args);

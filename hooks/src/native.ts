@@ -112,6 +112,11 @@ function socketTransport(fd: number): string | null {
     }
 }
 
+// An address family as the catalogue's `family_in` and the interface list name it.
+function familyName(family: number): "inet" | "inet6" | "other" {
+    return family === AF_INET ? "inet" : family === AF_INET6 ? "inet6" : "other";
+}
+
 // The IP address of a struct sockaddr_in / sockaddr_in6 as text (dotted IPv4, eight hex groups for IPv6),
 // or null for another family.
 function inetAddress(address: NativePointer): string | null {
@@ -250,8 +255,7 @@ export class NativeInstaller {
             if (raw.isNull()) {
                 return false;
             }
-            const family = raw.readU16();
-            return condition.when.values.includes(family === AF_INET ? "inet" : family === AF_INET6 ? "inet6" : "other");
+            return condition.when.values.includes(familyName(raw.readU16()));
         }
         if (condition.when.match === "int_in") {
             return condition.integers.includes(raw.toInt32() >>> 0) || condition.integers.includes(raw.toInt32());
@@ -416,7 +420,7 @@ export class NativeInstaller {
                     const length = address.add(11).readU8();
                     items.push(`${name} mac ${hex(address.add(12).readByteArray(Math.min(length, 8)))}`);
                 } else if (family === AF_INET || family === AF_INET6) {
-                    items.push(`${name} ${family === AF_INET ? "inet" : "inet6"} ${inetAddress(address)}`);
+                    items.push(`${name} ${familyName(family)} ${inetAddress(address)}`);
                 }
             }
             node = node.readPointer();
