@@ -205,7 +205,7 @@ class DeviceSession:
         return steps
 
     def _block_quic(self) -> list[str]:
-        rule = " ".join(QUIC_RULE[1:])
+        spec = " ".join(QUIC_RULE)
         steps = []
         for tool in FIREWALL_TOOLS:
             if not self.device.shell(f"which {tool}").ok:
@@ -214,11 +214,11 @@ class DeviceSession:
                                       hint="run without --block-quic; connections the proxy did not see are still listed")
                 steps.append(f"{tool}: not on this device; IPv6 QUIC is not blocked")
                 continue
-            if self.device.shell(f"{tool} -w -C {' '.join(QUIC_RULE)}", root=True).ok:
+            if self.device.shell(f"{tool} -w -C {spec}", root=True).ok:
                 steps.append(f"{tool}: UDP 443 already rejected; left as it is")
                 continue
-            self._apply("firewall", f"{tool} -w -I {' '.join(QUIC_RULE)}", as_root=True, tool=tool, rule=list(QUIC_RULE))
-            steps.append(f"{tool} -I {rule} (QUIC falls back to TCP through the proxy)")
+            self._apply("firewall", f"{tool} -w -I {spec}", as_root=True, tool=tool, rule=list(QUIC_RULE))
+            steps.append(f"{tool} -I {spec} (QUIC falls back to TCP through the proxy)")
         return steps
 
     # CA -----------------------------------------------------------------------------------------

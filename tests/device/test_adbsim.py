@@ -136,6 +136,7 @@ def test_iptables_checks_inserts_and_deletes_rules_as_root_only_with_its_exit_co
     assert device.run_shell(f"su 0 iptables -w -I {rule}").code == 0
     assert device.run_shell(f"su 0 iptables -w -C {rule}").code == 0
     assert device.run_shell(f"su 0 ip6tables -w -C {rule}").code == 1     # each family has its own table
+    assert device.run_shell("su 0 iptables -w -C INPUT -p udp --dport 443 -j REJECT").code == 1  # each chain its own
     assert device.run_shell(f"su 0 iptables -w -D {rule}").code == 0
     missing = device.run_shell(f"su 0 iptables -w -D {rule}")
     assert missing.code == 1 and b"Bad rule" in missing.err

@@ -211,7 +211,7 @@ def test_block_quic_rejects_udp_443_for_the_run_and_restore_removes_only_our_rul
     process = _cli(host_adb, tmp_path, "device", "setup", "--serial", sim.serial, "--ca", str(mitm_ca),
                    "--frida-server", str(frida_server_file), "--block-quic", "--wait")
     output = _wait_for(process, "waiting; press Ctrl-C")
-    quic = ("-p", "udp", "--dport", "443", "-j", "REJECT")
+    quic = ("OUTPUT", "-p", "udp", "--dport", "443", "-j", "REJECT")
     assert sim.state.firewall == {"iptables": [quic], "ip6tables": [quic]}
     assert "ip6tables: UDP 443 already rejected; left as it is" in output
     process.send_signal(signal.SIGINT)

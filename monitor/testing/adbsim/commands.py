@@ -474,9 +474,7 @@ def h_iptables(ctx: Ctx, argv: list[str]) -> Result:
                     f"Perhaps {tool} or your kernel needs to be upgraded.", 3)
     if len(args) < 3 or args[0] not in ("-C", "-I", "-A", "-D") or args[1] not in ("INPUT", "OUTPUT", "FORWARD"):
         return fail(f"{tool} v1.8.7 (legacy): unknown arguments\nTry `{tool} -h' or '{tool} --help' for more information.", 2)
-    verb, chain, rule = args[0], args[1], tuple(args[2:])
-    if chain != "OUTPUT":
-        return ok() if verb in ("-I", "-A") else fail(f"{tool}: Bad rule (does a matching rule exist in that chain?).")
+    verb, rule = args[0], tuple(args[1:])  # a rule is kept with its chain: (chain, *match and target words)
     rules = ctx.state.firewall.setdefault(tool, [])
     if verb == "-I":
         rules.insert(0, rule)

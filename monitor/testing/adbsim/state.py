@@ -87,7 +87,7 @@ class DeviceState:
         self.processes: dict[int, Process] = {}
         self.packages: dict[str, Package] = {}
         self.reverses: list[ReverseRule] = []
-        # Rules of the filter table's OUTPUT chain per tool (iptables, ip6tables), each as its argument words.
+        # Rules of the filter table per tool (iptables, ip6tables), each as its words: chain, matches, target.
         self.firewall: dict[str, list[tuple[str, ...]]] = {"iptables": [], "ip6tables": []}
         self.logcat: list[str] = []
         self.foreground: str | None = None         # package on screen; None is the launcher
