@@ -203,14 +203,10 @@ def _check_run(run_dir: Path, expected: int, reported: int) -> None:
                            f"flows.jsonl {len(run.flows)}, flows.mitm {mitm}")
 
 
-def minor_faults(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
+def proc_usage(pid: int) -> tuple[float, int]:
+    """(user + system CPU seconds, minor page faults) a process has had so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[7])
 
 
 KINDS = ("mitmdump", "capture")
@@ -238,10 +234,10 @@ def measure_workload(workload: Workload, upstream: tuple[int, int], confdir: Pat
                                                              workload.connections, workload.connections), ca))
         for order in rounds_order(rounds):
             for kind in order:
-                cpu_before, faults_before = cpu_seconds(processes[kind].pid), minor_faults(processes[kind].pid)
+                cpu_before, faults_before = proc_usage(processes[kind].pid)
                 seconds = asyncio.run(_drive(ports[kind], target, workload, ca))
-                results[kind].append((seconds, cpu_seconds(processes[kind].pid) - cpu_before,
-                                      minor_faults(processes[kind].pid) - faults_before))
+                cpu_after, faults_after = proc_usage(processes[kind].pid)
+                results[kind].append((seconds, cpu_after - cpu_before, faults_after - faults_before))
     finally:
         outputs = {}
         for kind, process in processes.items():
