@@ -379,8 +379,8 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         SECTION,
         f"`bench/proxy/run.py --requests {args.requests} --large {args.large} --rounds {args.rounds} --repeat {args.repeat}` — requests through plain "
         "`mitmdump -q` and through mitmproxy with our CaptureAddon (CaptureProxy writing a RunWriter run: each flow "
-        "spooled and its event written, both handed to the kernel before the response goes on; flows.mitm and "
-        "flows.jsonl written from the spool when the proxy stops), in the same run: both proxies started once per "
+        "spooled, handed to the kernel before the response goes on; flows.mitm, flows.jsonl and the flow events "
+        "written from the spool when the proxy stops), in the same run: both proxies started once per "
         "workload and warmed up, then many short rounds through one and the other, the order flipped every round "
         "(the whole measurement repeated `--repeat` times with fresh proxies and pooled: each run's own ratio is given); "
         f"{pinned}; loopback upstream and client started by the bench, keep-alive connections (8 for small, 4 for "

@@ -1,7 +1,7 @@
 """The capture addon: a plain mitmproxy addon class whose method names are the events it handles.
 
 For every exchange it records the whole flow (full bodies: the evidence, in the end flows.mitm, mitmproxy's
-format) and a `net`/`flow` event in events.jsonl, both flushed before the app gets its response. A TLS
+format), in the kernel's hands before the app gets its response. A TLS
 handshake the client refuses becomes a `tls_failed` event (likely certificate pinning), and so does one the
 server refuses. If anything cannot be written, the flow is killed and the failure kept: traffic never
 passes unrecorded.
@@ -9,10 +9,13 @@ passes unrecorded.
 mitmproxy serves every connection from one Python thread, so whatever the addon does per flow is added
 to every request the app makes. The per-flow work is therefore only what must happen while the flow is
 live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap) appended to flows.spool
-(msgpack, large bodies as they are; one writev), and the event. When the capture finishes, the spool
-becomes flows.mitm (byte for byte what mitmproxy writes) and flows.jsonl (decoded, capped copies for
-reading and reports), and is deleted (monitor/capture/records.py). What mitmproxy never ends by itself is
-recorded then too: WebSockets still open, and requests still waiting for their answer.
+(msgpack, large bodies as they are; one writev). The spool is the record; everything else is derived from
+it when the capture finishes: flows.mitm (byte for byte what mitmproxy writes), flows.jsonl (decoded,
+capped copies for reading and reports) and each flow's `net`/`flow` event in events.jsonl (on the run's
+clock at the request's start, like every event), and the spool is deleted (monitor/capture/records.py).
+A capture killed before that leaves the spool, and `consentmon recover` derives all three from it. What
+mitmproxy never ends by itself is recorded at the end too: WebSockets still open, and requests still
+waiting for their answer.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from mitmproxy import http, tls
 from mitmproxy.flow import Error
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
-from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, request_parts, unspool
+from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
 from monitor.errors import CaptureError
-from monitor.events import KIND_FLOW, KIND_TLS_FAILED
+from monitor.events import KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
 
 
@@ -36,8 +39,8 @@ UNANSWERED = "the capture stopped before the server answered"
 
 
 class CaptureAddon:
-    """Records flows into a run. `sink` has `append(event)` and `append_flow(record)` (RunWriter); call
-    `finish()` once the proxy has stopped."""
+    """Records flows into a run. `sink` has `append(event)`, `append_many(events)` and `append_flow(record)`
+    (RunWriter); call `finish()` once the proxy has stopped."""
 
     def __init__(self, sink: Any, run_dir: Path, *, body_cap: int = DEFAULT_BODY_CAP, block_upstream: bool = False) -> None:
         self.sink = sink
@@ -113,7 +116,7 @@ class CaptureAddon:
                         "host": server.address[0] if server.address else None,
                         "port": server.address[1] if server.address else None, "client": client_address(client),
                         "error": connection.error, "likely": likely},
-        }, kill=None)
+        })
 
     def finish(self) -> None:
         """Record what is still open, then turn the spool into flows.mitm and flows.jsonl (through the sink)
@@ -136,34 +139,22 @@ class CaptureAddon:
             self._spool.close()
         try:
             # A frame cut short cannot happen while this process wrote every frame whole; said if it does.
-            _, problem = unspool(self._spool.path, self._run_dir / MITM_FILE, self.sink.append_flow, self.body_cap)
+            _, problem = unspool(self._spool.path, self._run_dir / MITM_FILE, self.sink.append_flow,
+                                 self.sink.append_many, self.body_cap)
         except (OSError, CaptureError, ValueError) as exc:
             problem = str(exc)
         if problem is not None:
             kept = self._spool.path.exists()  # unspool deletes the spool only once its flows are written out
             self.failure = self.failure or CaptureError(
-                f"cannot turn {self._spool.path} into {MITM_FILE} and flows.jsonl: {problem}",
+                f"cannot turn {self._spool.path} into {MITM_FILE}, flows.jsonl and the flow events: {problem}",
                 hint=f"every recorded flow is still in {SPOOL_FILE}; `consentmon recover {self._run_dir}` retries" if kept else None)
 
     # ---- recording -------------------------------------------------------------------------------
     def _record(self, flow: http.HTTPFlow) -> None:
-        request = flow.request
-        response = flow.response
-        host, url, method, scheme, port, path = request_parts(request)
-        event = {
-            "source": "net", "kind": KIND_FLOW, "ts": ns(request.timestamp_start) or 0, "flow_id": flow.id,
-            "api": f"{method} {scheme}://{host}{path.split('?')[0]}",
-            "payload": {"method": method, "url": url, "host": host,
-                        "port": port, "scheme": scheme, "status": response.status_code if response else None,
-                        "error": flow.error.msg if flow.error else None, "http_version": request.http_version,
-                        # As sent, before any content-encoding is undone: decoding it here would cost every request.
-                        "request_body_bytes": len(request.raw_content or b""),
-                        "websocket_messages": len(flow.websocket.messages) if flow.websocket else 0},
-        }
-        if not self._spool_write(flow, lambda spool: spool.append(flow_state(flow))):
-            return
-        self._append_event(event, kill=flow)
-        self.flows_recorded += 1
+        # Only the state, spooled: its event and flows.jsonl record are derived from the spool at the end, off
+        # the loop that every request waits on.
+        if self._spool_write(flow, lambda spool: spool.append(flow_state(flow))):
+            self.flows_recorded += 1
 
     def _spool_write(self, flow: http.HTTPFlow, write: Any) -> bool:
         """Run `write(spool)` for `flow`; if it fails, the flow is killed and the failure kept (False)."""
@@ -177,11 +168,11 @@ class CaptureAddon:
             return False
         return True
 
-    def _append_event(self, event: dict[str, Any], *, kill: http.HTTPFlow | None) -> None:
+    def _append_event(self, event: dict[str, Any]) -> None:
         try:
             self.sink.append(event)
         except CaptureError as exc:
-            self._fail(exc, kill)
+            self._fail(exc, None)
 
     def _fail(self, error: CaptureError, flow: http.HTTPFlow | None) -> None:
         self.failure = self.failure or error

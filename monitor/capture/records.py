@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from mitmproxy.connection import Client
 from mitmproxy.io import compat, tnetstring
 
 from monitor.errors import CaptureError
-from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
-from monitor.store.writer import dump_line
+from monitor.events import KIND_FLOW
+from monitor.store import EVENTS_FILE, FLOWS_FILE, MITM_FILE, SPOOL_FILE
+from monitor.store.writer import dump_line, to_record
 
 DEFAULT_BODY_CAP = 256 * 1024
 
@@ -140,6 +142,23 @@ def request_parts(request: http.Request) -> tuple[str, str, str, str, int, str]:
     """(host, url, method, scheme, port, path) of a request, each read once: the pretty forms parse headers
     again on every access, and a flow is recorded under one host and URL."""
     return request.pretty_host, request.pretty_url, request.method, request.scheme, request.port, request.path
+
+
+def flow_event(flow: http.HTTPFlow) -> dict[str, Any]:
+    """The `net`/`flow` event of one exchange in events.jsonl: on the run's clock at the request's start."""
+    request = flow.request
+    response = flow.response
+    host, url, method, scheme, port, path = request_parts(request)
+    return {
+        "source": "net", "kind": KIND_FLOW, "ts": ns(request.timestamp_start) or 0, "flow_id": flow.id,
+        "api": f"{method} {scheme}://{host}{path.split('?')[0]}",
+        "payload": {"method": method, "url": url, "host": host,
+                    "port": port, "scheme": scheme, "status": response.status_code if response else None,
+                    "error": flow.error.msg if flow.error else None, "http_version": request.http_version,
+                    # As sent, before any content-encoding is undone (flows.jsonl has the decoded body).
+                    "request_body_bytes": len(request.raw_content or b""),
+                    "websocket_messages": len(flow.websocket.messages) if flow.websocket else 0},
+    }
 
 
 def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[str, Any]:
@@ -363,12 +382,19 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
         raise cut_short
 
 
-def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_BODY_CAP) -> tuple[int, str | None]:
-    """Turn flows.spool into flows.mitm (written afresh, synced) and flows.jsonl records (through
-    `append_flow`), then delete the spool. Returns how many flows, and what was lost if the last frame was
-    cut short (a capture killed while writing it: that flow was never whole on disk)."""
+# Events are written in batches of this many flows at the end: one flush per batch.
+EVENT_BATCH = 512
+
+
+def unspool(spool: Path, mitm: Path, append_flow: Any, append_events: Any, body_cap: int = DEFAULT_BODY_CAP,
+            *, evented: frozenset[str] = frozenset()) -> tuple[int, str | None]:
+    """Turn flows.spool into flows.mitm (written afresh, synced), flows.jsonl records (through `append_flow`)
+    and each flow's event (through `append_events`, a list at a time; none for a flow id in `evented`, whose
+    event is already in events.jsonl), then delete the spool. Returns how many flows, and what was lost if
+    the last frame was cut short (a capture killed while writing it: that flow was never whole on disk)."""
     count = 0
     cut_short: str | None = None
+    events: list[dict[str, Any]] = []
     # flows.mitm is only ever written from the spool: written afresh, so a retry after a failure is whole.
     with open(mitm, "wb") as out:
         try:
@@ -380,9 +406,16 @@ def unspool(spool: Path, mitm: Path, append_flow: Any, body_cap: int = DEFAULT_B
                     out.writelines(record_pieces(item))
                     flow = http.HTTPFlow.from_state(item)  # consumes the state: after its record is written
                 append_flow(flow_record(flow, body_cap))
+                if flow.id not in evented:
+                    events.append(flow_event(flow))
+                    if len(events) >= EVENT_BATCH:
+                        append_events(events)
+                        events = []
                 count += 1
         except SpoolCutShort as exc:
             cut_short = f"{exc}; the {count} flows before it were written out"
+        if events:
+            append_events(events)
         out.flush()
         os.fsync(out.fileno())
     spool.unlink()
@@ -394,16 +427,87 @@ def io_flow_from_record(record: bytes) -> http.HTTPFlow:
     return http.HTTPFlow.from_state(compat.migrate_flow(state))  # type: ignore[arg-type]
 
 
+class _EventsAppender:
+    """Appends events to the events.jsonl of a run whose capture was killed (never sealed): numbered on from
+    its last whole line. A last line cut short (the process died inside a write) is moved, as it was, to
+    events.jsonl.torn rather than left for the next line to be glued onto. The run stays unsealed: a killed
+    capture's record is never presented as whole."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.torn = False
+        size = path.stat().st_size if path.exists() else 0
+        with open(path, "rb") as handle:
+            tail = b""
+            # The last whole line: read backwards in blocks until a newline before it is found.
+            position = size
+            while position > 0:
+                step = min(64 * 1024, position)
+                position -= step
+                handle.seek(position)
+                tail = handle.read(step) + tail
+                if tail.count(b"\n") >= 2 or (position == 0 and tail):
+                    break
+        keep = tail.rfind(b"\n") + 1
+        if keep < len(tail):  # a torn last line
+            with open(path.with_name(path.name + ".torn"), "ab") as side:
+                side.write(tail[keep:])
+                side.flush()
+                os.fsync(side.fileno())
+            os.truncate(path, size - (len(tail) - keep))
+            self.torn = True
+        last = tail[:keep].rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        self.seq = int(json.loads(last)["seq"]) + 1 if last.strip() else 0
+        self.evented = _flow_ids_with_events(path)
+
+    def append(self, events: list[dict[str, Any]]) -> None:
+        lines = []
+        for event in events:
+            record = to_record(event)
+            record.seq = self.seq  # type: ignore[attr-defined]
+            self.seq += 1
+            lines.append(dump_line(record))
+        with open(self.path, "ab") as handle:
+            handle.write(b"".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _flow_ids_with_events(path: Path) -> frozenset[str]:
+    """The flow ids that already have a `flow` event (a capture killed while it wrote them out at the end)."""
+    found = set()
+    marker = b'"kind":"%s"' % KIND_FLOW.encode()
+    with open(path, "rb") as handle:
+        for line in handle:
+            if marker in line:
+                flow_id = json.loads(line).get("flow_id")
+                if flow_id:
+                    found.add(flow_id)
+    return frozenset(found)
+
+
 def recover(run_dir: Path, body_cap: int = DEFAULT_BODY_CAP) -> tuple[int, str | None]:
-    """Write out the flows a killed capture left in flows.spool: flows.mitm records and flows.jsonl lines.
-    Returns how many, and what was lost if the last one was cut short while it was written."""
+    """Write out the flows a killed capture left in flows.spool: flows.mitm records, flows.jsonl lines and
+    their events. Returns how many, and what was lost if the last one was cut short while it was written."""
     run_dir = Path(run_dir)
     spool = run_dir / SPOOL_FILE
     if not spool.exists():
         raise CaptureError(f"{spool} does not exist: nothing to recover", hint="this run's flows were already written out")
+    events_path = run_dir / EVENTS_FILE
+    if not events_path.exists():
+        raise CaptureError(f"{events_path} is missing: {run_dir} is not a run directory `consentmon run` wrote",
+                           hint="point at the run directory whose capture was killed")
+    try:
+        events = _EventsAppender(events_path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CaptureError(f"{events_path}: its last line is not an event ({exc})",
+                           hint="the file was edited; restore it, then run `consentmon recover` again") from exc
     with open(run_dir / FLOWS_FILE, "wb") as jsonl:  # derived from the spool only: afresh, like flows.mitm
-        outcome = unspool(spool, run_dir / MITM_FILE, lambda record: jsonl.write(dump_line(record)), body_cap)
+        count, cut_short = unspool(spool, run_dir / MITM_FILE, lambda record: jsonl.write(dump_line(record)),
+                                   events.append, body_cap, evented=events.evented)
         jsonl.flush()
         os.fsync(jsonl.fileno())
-    return outcome
-
+    if events.torn:
+        torn = f"the last line of {EVENTS_FILE} was cut short by the kill; it is kept as it was in {EVENTS_FILE}.torn"
+        cut_short = f"{cut_short}; {torn}" if cut_short else torn
+    return count, cut_short

@@ -132,12 +132,12 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
 
 @app.command("recover")
 def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory whose capture was killed")]) -> None:
-    """Write out the flows a killed capture left in flows.spool (to flows.mitm and flows.jsonl)."""
+    """Write out the flows a killed capture left in flows.spool (to flows.mitm, flows.jsonl and their events)."""
     from monitor.capture.records import recover as recover_flows
 
     with user_errors():
         count, cut_short = recover_flows(run_dir)
-    console.print(f"[green]✓[/] {run_dir}: {count} flows written to flows.mitm and flows.jsonl. The run was not sealed "
+    console.print(f"[green]✓[/] {run_dir}: {count} flows written to flows.mitm and flows.jsonl, with their events. The run was not sealed "
                   "when its capture was killed, so `consentmon verify` will still say so.")
     if cut_short:
         console.print(f"[yellow]![/] {cut_short}")

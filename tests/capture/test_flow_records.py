@@ -210,6 +210,57 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
     assert again.exit_code != 0 and "nothing to recover" in " ".join(again.output.split())
 
 
+def test_recover_gives_every_spooled_flow_its_event_once_numbered_on_and_keeps_a_torn_last_line(tmp_path):
+    from monitor.capture.records import flow_event, recover
+    from monitor.store import EVENTS_FILE
+
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})  # killed: never closed
+    writer.append({"source": "hook", "kind": "pi_read", "ts": 5, "api": "TelephonyManager.getDeviceId", "value": "867530912345675"})
+    flows = [tflow.tflow(resp=True) for _ in range(3)]
+    for index, flow in enumerate(flows):
+        flow.request.timestamp_start = 1_700_000_000.0 + index
+    spool = FlowSpool(run_dir / SPOOL_FILE)
+    for flow in flows:
+        spool.append(flow_state(flow))
+    spool.close()
+    # Killed while writing out at the end: the first flow's event was already written, then a line torn.
+    writer.append_many([flow_event(flows[0])])
+    torn = b'{"source":"hook","kind":"pi_re'
+    with open(run_dir / EVENTS_FILE, "ab") as handle:
+        handle.write(torn)
+
+    count, problem = recover(run_dir)
+    assert count == 3 and problem is not None and f"{EVENTS_FILE}.torn" in problem
+    assert (run_dir / f"{EVENTS_FILE}.torn").read_bytes() == torn  # kept as it was, not glued to a new line
+    events = read_run(run_dir).events
+    assert events["seq"].tolist() == [0, 1, 2, 3]
+    flow_events = events[events["kind"] == "flow"]
+    assert flow_events["flow_id"].tolist() == [flow.id for flow in flows]  # each once
+    assert flow_events["ts"].tolist() == [int((1_700_000_000.0 + index) * 1e9) for index in range(3)]
+    assert flow_events["payload"].iloc[2]["url"] == flows[2].request.pretty_url
+
+
+def test_a_capture_writes_each_flow_event_when_it_finishes_on_the_request_clock(tmp_path):
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    addon = CaptureAddon(writer, run_dir)
+    flow = tflow.tflow(resp=True)
+    addon.request(flow)
+    addon.response(flow)
+    writer.append({"source": "hook", "kind": "pi_read", "ts": int(flow.request.timestamp_start * 1e9) + 1,
+                   "api": "Settings.Secure.getString", "value": "9774d56d682e549c"})
+    assert addon.flows_recorded == 1 and (run_dir / SPOOL_FILE).exists()
+    addon.finish()
+    writer.close()
+    events = read_run(run_dir).events
+    (row,) = events[events["kind"] == "flow"].itertuples()
+    assert row.flow_id == flow.id and row.ts == int(flow.request.timestamp_start * 1e9)
+    assert row.api == f"{flow.request.method} {flow.request.scheme}://{flow.request.pretty_host}{flow.request.path}"
+    assert row.payload["url"] == flow.request.pretty_url and row.payload["status"] == flow.response.status_code
+    assert events["seq"].is_unique
+
+
 def test_flows_that_cannot_be_written_out_at_the_end_stay_in_the_spool_and_the_run_says_so(tmp_path, confdir):
     import json
 

@@ -133,22 +133,45 @@ def test_a_server_whose_certificate_the_proxy_refuses_becomes_a_tls_failure_even
 
 
 def test_a_flow_that_cannot_be_recorded_is_killed_and_the_failure_kept(tmp_path, confdir):
+    import os
+
     run_dir = tmp_path / "run"
     writer = RunWriter(run_dir, run_info={})
+    with CaptureProxy(writer, run_dir, confdir=confdir, block_upstream=True) as proxy:
+        assert _post(_opener(proxy), "https://tracker.invalid/first", b"a=1") == 204
+        spool = proxy.addon._spool  # noqa: SLF001 - the disk refuses the next write (a read-only descriptor)
+        writable, spool._fd = spool._fd, os.open(os.devnull, os.O_RDONLY)  # noqa: SLF001
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            _opener(proxy).open(urllib.request.Request("https://tracker.invalid/x", data=b"a", method="POST"), timeout=10).read()
+        with pytest.raises(CaptureError, match="cannot record flow"):
+            proxy.check()
+        os.close(spool._fd)  # noqa: SLF001
+        spool._fd = writable  # noqa: SLF001
+    writer.close()
+    # The app never got an answer for the flow that could not be recorded; the one before it is whole.
+    assert [flow["path"] for flow in read_run(run_dir).flows] == ["/first"]
+
+
+def test_flows_the_run_cannot_take_at_the_end_stay_in_the_spool(tmp_path, confdir):
+    run_dir = tmp_path / "run"
 
     class BrokenSink:
         def append(self, event):  # noqa: ANN001, ANN201
             raise CaptureError("disk full (simulated)")
 
+        def append_many(self, events):  # noqa: ANN001, ANN201
+            raise CaptureError("disk full (simulated)")
+
         def append_flow(self, record):  # noqa: ANN001, ANN201
             raise CaptureError("disk full (simulated)")
 
+    RunWriter(run_dir, run_info={})
     with CaptureProxy(BrokenSink(), run_dir, confdir=confdir, block_upstream=True) as proxy:
-        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
-            _opener(proxy).open(urllib.request.Request("https://tracker.invalid/x", data=b"a", method="POST"), timeout=10).read()
-        with pytest.raises(CaptureError, match="disk full"):
-            proxy.check()
-    writer.close()
+        assert _post(_opener(proxy), "https://tracker.invalid/x", b"a=1") == 204  # in the spool before the answer
+    with pytest.raises(CaptureError, match="disk full") as failure:
+        proxy.check()
+    assert "consentmon recover" in (failure.value.hint or "")
+    assert (run_dir / "flows.spool").stat().st_size > 0
 
 
 def _unrelated_ca_pem(directory) -> str:
