@@ -20,6 +20,7 @@ waiting for their answer.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ from monitor.store import MITM_FILE, SPOOL_FILE
 
 # The error a request still waiting for its answer is recorded with when the capture stops.
 UNANSWERED = "the capture stopped before the server answered"
+
+# A request still unanswered this many seconds after it was read is spooled as it is, so that a capture
+# killed while it waits (a long poll, a slow or dead server) still has it; almost every answer comes sooner
+# and costs only a timer set and cancelled.
+PENDING_SPOOL_AFTER = 1.0
 
 
 class CaptureAddon:
@@ -54,9 +60,10 @@ class CaptureAddon:
         self._finished = False
         # WebSockets still open: recorded whole when they end, or when the capture finishes with them open.
         self._open_websockets: dict[str, http.HTTPFlow] = {}
-        # Requests sent on and not answered yet (long polls, slow servers): recorded when the capture
-        # finishes if no response or error came first. Their request, with whatever PI it carried, went out.
-        self._waiting: dict[str, http.HTTPFlow] = {}
+        # Requests sent on and not answered yet (long polls, slow servers), each with its pending-spool timer:
+        # recorded when the capture finishes if no response or error came first. Their request, with
+        # whatever PI it carried, went out.
+        self._waiting: dict[str, tuple[http.HTTPFlow, asyncio.TimerHandle | None]] = {}
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
         try:
@@ -66,14 +73,19 @@ class CaptureAddon:
 
     # ---- mitmproxy events ------------------------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:
-        self._waiting[flow.id] = flow
+        try:
+            timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+                PENDING_SPOOL_AFTER, self._spool_pending, flow)
+        except RuntimeError:
+            timer = None  # called outside mitmproxy's loop (offline): no capture to be killed while it waits
+        self._waiting[flow.id] = (flow, timer)
         if self.block_upstream and flow.response is None:
             # Offline labs and blocked trackers: answer locally, so nothing leaves this machine, yet the
             # request is decrypted and recorded exactly as the app sent it.
             flow.response = http.Response.make(204, b"", {"x-consentmon": "blocked-upstream"})
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._waiting.pop(flow.id, None)
+        self._answered(flow)
         if flow.websocket is None:
             self._record(flow)
 
@@ -92,8 +104,19 @@ class CaptureAddon:
         self._record(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._waiting.pop(flow.id, None)
+        self._answered(flow)
         self._record(flow)
+
+    def _answered(self, flow: http.HTTPFlow) -> None:
+        waiting = self._waiting.pop(flow.id, None)
+        if waiting is not None and waiting[1] is not None:
+            waiting[1].cancel()
+
+    def _spool_pending(self, flow: http.HTTPFlow) -> None:
+        """Still unanswered after PENDING_SPOOL_AFTER: its state so far goes to the spool ("q" frame), kept
+        if the capture is killed before the answer, superseded by the whole flow when it ends."""
+        if flow.id in self._waiting and flow.response is None and flow.error is None:
+            self._spool_write(flow, lambda spool: spool.append_pending(flow_state(flow)))
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         self._tls_failed(data, "client", "certificate pinning, or a client that does not trust the proxy's CA")
@@ -127,8 +150,8 @@ class CaptureAddon:
             # with the messages so far, as mitmproxy would write it now.
             self._open_websockets.pop(flow.id, None)
             self._record(flow)
-        for flow in list(self._waiting.values()):
-            self._waiting.pop(flow.id, None)
+        for flow, _ in list(self._waiting.values()):
+            self._answered(flow)
             if flow.response is None and flow.error is None:
                 flow.error = Error(UNANSWERED)
             self._record(flow)

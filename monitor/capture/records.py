@@ -14,6 +14,7 @@ import msgspec
 
 from mitmproxy import http
 from mitmproxy.connection import Client
+from mitmproxy.flow import Error
 from mitmproxy.io import compat, tnetstring
 
 from monitor.errors import CaptureError
@@ -203,7 +204,10 @@ def flow_record(flow: http.HTTPFlow, body_cap: int = DEFAULT_BODY_CAP) -> dict[s
 #        written from the flow's own bytes objects: never copied into an encoder's buffer;
 #   "t"  the state already as tnetstring, for a value msgpack cannot hold;
 #   "s"  msgpack of a WebSocket flow's state when its handshake completed (no messages yet);
-#   "w"  msgpack of [flow id, one WebSocket message's state], as each message passes.
+#   "w"  msgpack of [flow id, one WebSocket message's state], as each message passes;
+#   "q"  a request still unanswered a while after it was read (a long poll, a slow server): a whole "m", "b" or
+#        "t" frame of its state so far, nested. Superseded by the flow's own record when it ends; if the capture
+#        is killed first, it is recorded with the error KILLED_UNANSWERED (its request went out all the same).
 # A WebSocket is recorded whole ("m"/"b"/"t") when it ends, or when the capture finishes with it still open;
 # its "s" and "w" frames are what is left of it if the capture is killed first, and they are put together
 # into its record then (its messages so far, as mitmproxy would write the flow at that moment).
@@ -291,6 +295,11 @@ class FlowSpool:
             return
         self._write([_FRAME.pack(b"s", len(payload)), payload])
 
+    def append_pending(self, state: dict[str, Any]) -> None:
+        """Spool a request still waiting for its answer: its whole frame, nested in a "q" frame."""
+        pieces = spool_frame(state)
+        self._write([_FRAME.pack(b"q", sum(map(len, pieces))), *pieces])
+
     def append_websocket_message(self, flow_id: str, message: Any) -> None:
         payload = _pack([flow_id, message])
         self._write([_FRAME.pack(b"w", len(payload)), payload])
@@ -322,9 +331,36 @@ class FlowSpool:
                 os.close(fd)
 
 
+# The error a request whose pending frame outlived the capture is recorded with.
+KILLED_UNANSWERED = "the capture was killed while this request waited for its answer"
+
+
+def _decode(tag: bytes, payload: bytes) -> tuple[bytes, Any]:
+    """(tag, item) of one frame's payload: "b" comes out as its state tagged "m"; "q" as its nested frame's
+    item, tagged "q". Raises ValueError, TypeError, KeyError or struct.error on a frame that is not ours."""
+    if tag in (b"m", b"s", b"w"):
+        item: Any = _unpack(payload)
+    elif tag == b"b":
+        tag, item = b"m", _unframe_bodies(payload)
+    elif tag == b"t":
+        item = payload
+    elif tag == b"q":
+        inner, size = _FRAME.unpack_from(payload)
+        if inner not in (b"m", b"b", b"t") or size != len(payload) - _FRAME.size:
+            raise ValueError("a pending-request frame does not hold one whole flow frame")
+        _, item = _decode(inner, payload[_FRAME.size:])
+    else:
+        raise ValueError(f"unknown frame {tag!r}")
+    if tag in (b"m", b"s") and type(item) is not dict:
+        raise ValueError("a flow frame does not hold a flow's state")
+    if tag == b"w" and not (type(item) is list and len(item) == 2 and type(item[0]) is str):
+        raise ValueError("a WebSocket message frame is not [flow id, message]")
+    return tag, item
+
+
 def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
-    """(tag, decoded payload) of each frame in order; "b" frames come out as their state, tagged "m". A frame
-    cut short (the capture was killed while writing it) raises SpoolCutShort after the complete ones."""
+    """(tag, decoded payload) of each frame in order (see _decode). A frame cut short (the capture was killed
+    while writing it) raises SpoolCutShort after the complete ones."""
     with open(path, "rb") as handle:
         offset = 0
         while True:
@@ -338,30 +374,32 @@ def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
             if len(payload) < size:
                 raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             try:
-                if tag in (b"m", b"s", b"w"):
-                    item: Any = _unpack(payload)
-                elif tag == b"b":
-                    tag, item = b"m", _unframe_bodies(payload)
-                elif tag == b"t":
-                    item = payload
-                else:
-                    raise ValueError(f"unknown frame {tag!r}")
-                if tag in (b"m", b"s") and type(item) is not dict:
-                    raise ValueError("a flow frame does not hold a flow's state")
-                if tag == b"w" and not (type(item) is list and len(item) == 2 and type(item[0]) is str):
-                    raise ValueError("a WebSocket message frame is not [flow id, message]")
+                yield _decode(tag, payload)
             except (ValueError, TypeError, KeyError, struct.error) as exc:
                 raise CaptureError(f"{path}: the flow at byte {offset} cannot be read: {exc}",
                                    hint="the file is not a consentmon flow spool, or it was damaged") from exc
-            yield tag, item
             offset += _FRAME.size + size
+
+
+def _flow_id(item: dict[str, Any] | bytes) -> str:
+    return str(item.get("id")) if type(item) is dict else io_flow_from_record(item).id  # type: ignore[union-attr]
+
+
+def _unanswered(item: dict[str, Any] | bytes, when: float) -> dict[str, Any]:
+    """A pending request's state with the error saying the capture was killed while it waited."""
+    state = item if type(item) is dict else io_flow_from_record(item).get_state()  # type: ignore[arg-type]
+    if state.get("error") is None and state.get("response") is None:
+        state["error"] = Error(KILLED_UNANSWERED, when).get_state()
+    return state  # type: ignore[return-value]
 
 
 def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
     """Each spooled flow in order: its state, or its finished tnetstring record ("t" frames); then each
-    WebSocket that never ended (the capture was killed), put together from its start and its messages. A
-    frame cut short raises SpoolCutShort after all of those."""
+    WebSocket that never ended (the capture was killed), put together from its start and its messages; then
+    each request that was still waiting for its answer, with the error KILLED_UNANSWERED timed at the spool's
+    last write (the capture was alive until then). A frame cut short raises SpoolCutShort after all of those."""
     open_sockets: dict[str, dict[str, Any]] = {}
+    pending: dict[str, dict[str, Any] | bytes] = {}
     cut_short: SpoolCutShort | None = None
     try:
         for tag, item in _spool_frames(path):
@@ -371,13 +409,21 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
                 started = open_sockets.get(item[0])
                 if started is not None and type(started.get("websocket")) is dict:
                     started["websocket"]["messages"].append(item[1])
+            elif tag == b"q":
+                pending[_flow_id(item)] = item
             else:
-                if open_sockets:  # a WebSocket's full record supersedes its start and messages
-                    open_sockets.pop(str(item.get("id")) if type(item) is dict else io_flow_from_record(item).id, None)
+                if open_sockets or pending:  # a flow's full record supersedes what was spooled while it was open
+                    flow_id = _flow_id(item)
+                    open_sockets.pop(flow_id, None)
+                    pending.pop(flow_id, None)
                 yield item
     except SpoolCutShort as exc:
         cut_short = exc
     yield from open_sockets.values()
+    if pending:
+        last_write = os.stat(path).st_mtime
+        for item in pending.values():
+            yield _unanswered(item, last_write)
     if cut_short is not None:
         raise cut_short
 

@@ -9,6 +9,7 @@ import datetime
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,8 +57,9 @@ class LoopbackServer:
 
 
 @contextmanager
-def https_server(directory: Path, *, reply: bytes = b"ok") -> Iterator[LoopbackServer]:
-    """An HTTPS server on 127.0.0.1 that answers every GET/POST with `reply` and keeps what it received."""
+def https_server(directory: Path, *, reply: bytes = b"ok", delay: float = 0.0) -> Iterator[LoopbackServer]:
+    """An HTTPS server on 127.0.0.1 that answers every GET/POST with `reply` (`delay` seconds after it has
+    read the request: a slow server or long poll) and keeps what it received."""
     cert, key = self_signed_cert(directory)
     state = LoopbackServer(port=0, cert=cert)
 
@@ -65,6 +67,8 @@ def https_server(directory: Path, *, reply: bytes = b"ok") -> Iterator[LoopbackS
         def _answer(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0") or 0))
             state.received.append(ReceivedRequest(self.command, self.path, dict(self.headers), body))
+            if delay:
+                time.sleep(delay)
             self.send_response(200)
             self.send_header("content-length", str(len(reply)))
             self.end_headers()

@@ -261,6 +261,83 @@ def test_a_capture_writes_each_flow_event_when_it_finishes_on_the_request_clock(
     assert events["seq"].is_unique
 
 
+def test_a_request_still_waiting_when_the_capture_is_killed_is_recovered_with_the_error_saying_so(tmp_path):
+    import os
+
+    from mitmproxy.flow import Error
+
+    from monitor.capture.records import KILLED_UNANSWERED, recover
+
+    run_dir = tmp_path / "run"
+    RunWriter(run_dir, run_info={})  # killed: never closed
+    long_poll = tflow.tflow()  # no response yet
+    long_poll.request.content = b"imei=867530912345675"
+    large = tflow.tflow()
+    large.request.content = bytes(range(256)) * 1024  # 256 KiB: its nested frame is a "b" frame
+    answered = tflow.tflow()  # waited a while, then answered: its whole record supersedes the pending one
+    spool = FlowSpool(run_dir / SPOOL_FILE)
+    spool.append_pending(flow_state(long_poll))
+    spool.append_pending(flow_state(answered))
+    spool.append_pending(flow_state(large))
+    answered.response = tflow.tresp()
+    spool.append(flow_state(answered))
+    spool.close()
+    killed_at = 1_700_000_123.5
+    os.utime(run_dir / SPOOL_FILE, (killed_at, killed_at))
+
+    count, problem = recover(run_dir)
+    assert (count, problem) == (3, None)
+    with open(run_dir / MITM_FILE, "rb") as handle:
+        flows = {flow.id: flow for flow in FlowReader(handle).stream()}
+    assert set(flows) == {long_poll.id, answered.id, large.id}
+    assert flows[answered.id].error is None and flows[answered.id].response is not None
+    for waiting in (long_poll, large):
+        assert flows[waiting.id].request.content == waiting.request.content and flows[waiting.id].response is None
+        assert flows[waiting.id].error.msg == KILLED_UNANSWERED and flows[waiting.id].error.timestamp == killed_at
+    # Byte for byte what mitmproxy writes for the request with that error.
+    long_poll.error = Error(KILLED_UNANSWERED, killed_at)
+    assert tnetstring.dumps(long_poll.get_state()) in _records(run_dir / MITM_FILE)
+    events = read_run(run_dir).events
+    errors = {row.flow_id: row.payload["error"] for row in events[events["kind"] == "flow"].itertuples()}
+    assert errors == {long_poll.id: KILLED_UNANSWERED, large.id: KILLED_UNANSWERED, answered.id: None}
+
+
+def test_a_slow_answer_is_spooled_while_it_waits_and_recorded_once_when_it_comes(tmp_path, confdir, monkeypatch):
+    import shutil
+    import threading
+
+    from monitor.capture import addon as capture_addon
+    from monitor.capture.records import KILLED_UNANSWERED, recover
+
+    monkeypatch.setattr(capture_addon, "PENDING_SPOOL_AFTER", 0.2)
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with https_server(tmp_path, delay=2.0) as server, \
+            CaptureProxy(writer, run_dir, confdir=confdir, ssl_insecure=True) as proxy:
+        statuses: list[int] = []
+        sender = threading.Thread(target=lambda: statuses.append(
+            _post(_opener(proxy), f"https://localhost:{server.port}/poll", b"oaid=a1b2c3d4")))
+        sender.start()
+        deadline = time.monotonic() + 10
+        while (run_dir / SPOOL_FILE).stat().st_size == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The capture killed now would leave this spool: what `recover` makes of it.
+        killed = tmp_path / "killed"
+        RunWriter(killed, run_info={})
+        shutil.copy(run_dir / SPOOL_FILE, killed / SPOOL_FILE)
+        sender.join(timeout=15)
+        assert statuses == [200]
+    writer.close()
+    assert recover(killed) == (1, None)
+    (lost,) = read_run(killed).flows
+    assert lost["path"] == "/poll" and lost["request"]["body"] == "oaid=a1b2c3d4" and lost["error"] == KILLED_UNANSWERED
+    # The capture that was not killed has the flow once, answered.
+    (flow,) = read_run(run_dir).flows
+    assert flow["status"] == 200 and flow["error"] is None
+    events = read_run(run_dir).events
+    assert events[events["kind"] == "flow"]["flow_id"].tolist() == [flow["flow_id"]]
+
+
 def test_flows_that_cannot_be_written_out_at_the_end_stay_in_the_spool_and_the_run_says_so(tmp_path, confdir):
     import json
 
