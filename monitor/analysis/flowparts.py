@@ -13,6 +13,7 @@ Bodies are read in full from flows.mitm, after Content-Encoding is undone: match
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -130,14 +131,44 @@ def _inflate(data: bytes) -> tuple[str, bytes] | None:
         return None
 
 
+# A number in exponent form whose plain digits form a run long enough to be an identifier: Java's
+# Double.toString (Gson, org.json, Jackson) writes every double from 10^7 up so, with a capital E, and
+# parsing gives the digits back up to 10^15 (json.dumps of a larger float is in exponent form again).
+# Smaller exponents reveal nothing; JavaScript and Dart write plain digits in that range.
+JSON_EXPONENT = re.compile(rb"(?<![0-9A-Za-z_.])[0-9]+(?:\.[0-9]+)?[eE]\+?(?:[7-9]|1[0-5])(?![0-9A-Za-z])")
+
+
 def _may_hide(data: bytes, how: str) -> bool:
     """Whether decoding `data` as `how` can produce bytes that `data` does not contain as they are.
-    JSON without a backslash, or a form without % and +, holds every string value verbatim."""
+    JSON without a backslash holds every string value verbatim, and without a large number in exponent form
+    (8.67530912345675E14: JSON_EXPONENT, looked for only where an E or an e+ is) every number's digits; a
+    form or query without % and + holds every value verbatim; a multipart field is a slice of the body;
+    anything inflated is new bytes."""
     if how == "json":
-        return b"\\" in data
+        return b"\\" in data or ((b"E" in data or b"e+" in data) and JSON_EXPONENT.search(data) is not None)
     if how == "form":
         return b"%" in data or b"+" in data
-    return how != "multipart"
+    return how not in ("multipart", "verbatim")
+
+
+def decoding_between(parent: str, child: str) -> str:
+    """How iter_flow_parts cut part `child` out of part `parent` (its parent_fields()[0]): "json" (a leaf),
+    "inflate" (gzip or zlib), "form" (a form or query value), "multipart" or "verbatim" (a path, a cookie)."""
+    rest = child[len(parent):] if child.startswith(parent) else ""
+    if rest.startswith(".json:"):
+        return "json"
+    if rest.startswith((".gunzip", ".inflate")):
+        return "inflate"
+    if child.startswith(("form:", "query:")):
+        return "form"
+    if child.startswith("multipart:"):
+        return "multipart"
+    return "verbatim"
+
+
+def may_reveal(data: bytes, decoding: str) -> bool:
+    """Whether the parts cut out of `data` by `decoding` (decoding_between) can hold bytes it lacks."""
+    return _may_hide(data, decoding)
 
 
 def _wanted(part: FlowPart, how: str, found_in: FoundIn | None) -> bool:

@@ -41,7 +41,7 @@ import pandas as pd
 from mitmproxy.http import HTTPFlow
 
 from monitor.analysis.encodings import derive_needles
-from monitor.analysis.flowparts import iter_flow_parts, load_flows, parent_fields
+from monitor.analysis.flowparts import decoding_between, iter_flow_parts, load_flows, may_reveal, parent_fields
 from monitor.analysis.patterns import detect
 from monitor.data.matching_models import MatchingRules
 from monitor.data.yamlfile import load_model
@@ -237,8 +237,12 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
     pattern_rows: list[dict[str, Any]] = []
     stop = rules.stop_set()
     found_fields: set[str] = set()
+    shaped: set[str] = set()         # parts where a PI shape was found
+    seen: dict[str, bytes] = {}      # each part's bytes, for the parts cut out of it after it
+    reveals: dict[tuple[str, str], bool] = {}  # (part, decoding): whether the parts cut out of it may hold more
     for part in iter_flow_parts(flow, found_in=lambda part: part.field in found_fields):
         data = part.data
+        seen[part.field] = data
         part_ts = _part_time(flow, part.field)
         if automaton is not None and data:
             found: dict[str, list[tuple[int, int, _Target]]] = defaultdict(list)
@@ -256,9 +260,10 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
                     exact.append({"flow_id": flow.id, "event_seq": seq, "category": category, "value": value,
                                   "field": part.field, "encoding": target.encoding, "offset": start,
                                   "confidence": "exact", "detector": None, "part_ts": part_ts})
-        if patterns and data:
+        if patterns and data and _shapes_possible(part.field, shaped, seen, reveals):
             for hit in detect(data, rules.patterns, stop_values=stop):
                 found_fields.add(part.field)
+                shaped.add(part.field)
                 pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": DETECTOR_CATEGORY[hit.detector],
                                      "value": hit.value, "field": part.field, "encoding": "pattern", "offset": hit.offset,
                                      "confidence": "pattern", "detector": hit.detector, "part_ts": part_ts,
@@ -269,6 +274,25 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
     rows = _innermost(exact, lambda row: ("exact", row["value"]))
     rows += _innermost(pattern_rows, lambda row: (row["detector"], row["value"]))
     return rows
+
+
+def _shapes_possible(field: str, shaped: set[str], seen: Mapping[str, bytes], reveals: dict[tuple[str, str], bool]) -> bool:
+    """Whether the shape detectors can find anything in part `field` that they did not find in the part it was
+    cut out of. A part holds its parent's bytes as they are unless decoding changed them, and the detectors
+    refuse a shape glued to letters or digits, which a JSON, form, query or cookie delimiter never is: a parent
+    without a shape has none to give. One with a shape does: its innermost part is the one reported. Whether a
+    decoding may reveal more is decided once per parent (`reveals`), not once per leaf."""
+    parents = parent_fields(field)
+    if not parents or parents[0] not in seen:
+        return True
+    parent = parents[0]
+    if parent in shaped:
+        return True
+    key = (parent, decoding_between(parent, field))
+    verdict = reveals.get(key)
+    if verdict is None:
+        verdict = reveals[key] = may_reveal(seen[parent], key[1])
+    return verdict
 
 
 def _part_time(flow: HTTPFlow, field: str) -> int | None:

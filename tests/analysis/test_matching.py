@@ -259,3 +259,49 @@ def test_output_sorted_and_typed() -> None:
 def test_no_needles_and_no_flows_give_an_empty_frame_with_the_columns() -> None:
     empty = match_flows(needles_of(), [])
     assert list(empty.columns) == COLUMNS and empty.empty
+
+
+EXPONENT_IMEI = f"{IMEI[0]}.{IMEI[1:]}E14"  # the IMEI as a double in Java's notation: 8.64398046598172E14
+SHAPED_IMEI = "867530912345673"  # Luhn-valid: found by its shape alone
+
+
+def test_a_number_sent_in_exponent_form_is_found_in_its_json_field() -> None:
+    # Gson and org.json write a large double so: the digits stand only in the parsed number, not in the body.
+    flow = post(f'{{"d": {EXPONENT_IMEI}, "t": 1}}'.encode(), content_type="application/json")
+    found = match_flows(needles_of(("device_id", IMEI)), [flow], patterns=False)
+    assert list(zip(found["field"], found["encoding"])) == [("body.json:d", "plain")]
+
+
+def _shape_bodies() -> list[http.HTTPFlow]:
+    """Flows with PI shapes in every kind of part, plainly and behind each decoding iter_flow_parts undoes."""
+    escaped = json.dumps({"mail": "ops@example.org"}).replace("@", "\\u0040")
+    return [
+        post(json.dumps({"user": {"phone": "13912345678", "id": "110101199003074514"}, "n": 3,
+                         "aid": md5(ANDROID_ID)}).encode(), content_type="application/json"),
+        post(escaped.encode(), content_type="application/json"),                       # '@' only once decoded
+        post(json.dumps({"wrapped": json.dumps({"mac": MAC, "imei": SHAPED_IMEI})}).encode(), content_type="application/json"),
+        post(f"lat=39.908823&lng=116.397470&mail={quote('a.b@example.org')}&x=1".encode(),
+             content_type="application/x-www-form-urlencoded"),
+        post(b"plain body", url=f"https://api.example.com/c?who={quote('c@example.org')}&imei={SHAPED_IMEI}&loc=39.9088,116.3975"),
+        post(f'{{"d": {SHAPED_IMEI[0]}.{SHAPED_IMEI[1:]}E14}}'.encode(), content_type="application/json"),
+        post(b'{"coords": "31.230416,121.473701", "k": "v"}', content_type="application/json",
+             headers={"cookie": f"m={MAC}; p=13812345678"}),
+    ]
+
+
+def test_shapes_are_found_exactly_as_by_scanning_every_part(monkeypatch) -> None:
+    # Shapes are looked for in a part cut out of another only when decoding could reveal something or the
+    # outer part had a shape (monitor.analysis.matching._shapes_possible): the rows must be the same as
+    # when every part is scanned.
+    import monitor.analysis.matching as matching
+
+    flows = _shape_bodies()
+    needles = needles_of(("device_id", ANDROID_ID))
+    found = match_flows(needles, flows)
+    monkeypatch.setattr(matching, "_shapes_possible", lambda field, shaped, seen, reveals: True)
+    every_part = match_flows(needles, flows)
+    pd.testing.assert_frame_equal(found, every_part)
+    detected = set(zip(found["detector"].dropna(), found["field"][found["detector"].notna()]))
+    assert {("cn_mobile", "body.json:user.phone"), ("cn_id", "body.json:user.id"), ("email", "body.json:mail"),
+            ("mac", "body.json:wrapped.json:mac"), ("imei", "body.json:wrapped.json:imei"), ("email", "form:mail"),
+            ("email", "query:who"), ("imei", "body.json:d"), ("mac", "cookie:m")} <= detected
