@@ -405,6 +405,7 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
         for tag, item in _spool_frames(path):
             if tag == b"s":
                 open_sockets[str(item.get("id"))] = item
+                pending.pop(str(item.get("id")), None)  # its handshake was answered: a WebSocket now
             elif tag == b"w":
                 started = open_sockets.get(item[0])
                 if started is not None and type(started.get("websocket")) is dict:

@@ -505,6 +505,9 @@ def test_a_websocket_still_open_when_the_capture_is_killed_is_put_together_from_
     for message in messages:
         flow.websocket.messages.append(message)
         spool.append_websocket_message(flow.id, message.get_state())
+    slow, slow_messages = _open_websocket()               # its handshake waited a while, then it opened
+    spool.append_pending(flow_state(slow))
+    spool.append_websocket_start(flow_state(slow))
     ended, ended_messages = _open_websocket()             # a WebSocket that ended: its whole record wins
     spool.append_websocket_start(flow_state(ended))
     ended.websocket.messages.extend(ended_messages)
@@ -512,10 +515,10 @@ def test_a_websocket_still_open_when_the_capture_is_killed_is_put_together_from_
     spool.append(flow_state(ended))
     spool.close()
     count, problem = recover(run_dir)
-    assert (count, problem) == (3, None)
-    # Byte for byte what mitmproxy would have written for the open socket at the moment of the kill.
+    assert (count, problem) == (4, None)  # the slow one once, as the open WebSocket it became
+    # Byte for byte what mitmproxy would have written for the open sockets at the moment of the kill.
     assert _records(run_dir / MITM_FILE) == [tnetstring.dumps(state) for state in
-                                             (before.get_state(), ended.get_state(), flow.get_state())]
+                                             (before.get_state(), ended.get_state(), flow.get_state(), slow.get_state())]
     records = {record["flow_id"]: record for record in read_run(run_dir).flows}
     assert [message["content"] for message in records[flow.id]["websocket"] if message["is_text"]] == \
         [message.text for message in messages if message.is_text]
