@@ -338,6 +338,75 @@ def test_a_slow_answer_is_spooled_while_it_waits_and_recorded_once_when_it_comes
     assert events[events["kind"] == "flow"]["flow_id"].tolist() == [flow["flow_id"]]
 
 
+def test_a_capture_process_killed_during_a_long_poll_keeps_every_request_it_had_sent(tmp_path, confdir):
+    """The real thing: the capture proxy in its own process, SIGKILLed while a request waits for a slow
+    server; `consentmon recover` then writes out the answered flow and the waiting request, with their events."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import threading
+
+    from typer.testing import CliRunner
+
+    from monitor.capture.records import KILLED_UNANSWERED
+    from monitor.cli.app import app
+
+    run_dir = tmp_path / "run"
+    port = free_port()
+    script = textwrap.dedent(f"""
+        import sys, time
+        from monitor.capture import addon
+        from monitor.capture.proxy import CaptureProxy
+        from monitor.store.writer import RunWriter
+        addon.PENDING_SPOOL_AFTER = 0.2
+        writer = RunWriter({str(run_dir)!r}, run_info={{}})
+        CaptureProxy(writer, {str(run_dir)!r}, confdir={str(confdir)!r}, port={port}, ssl_insecure=True).start()
+        print("listening", flush=True)
+        time.sleep(600)
+    """)
+    capture = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert capture.stdout.readline().strip() == "listening", capture.stderr.read()
+        proxies = {"https": f"http://{LOOPBACK}:{port}"}
+        import ssl
+        import urllib.request
+        from monitor.capture.ca import ensure_ca
+        context = ssl.create_default_context(cafile=str(ensure_ca(confdir)))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler(proxies), urllib.request.HTTPSHandler(context=context))
+        (tmp_path / "slow").mkdir()
+        with https_server(tmp_path, delay=0.0) as quick, https_server(tmp_path / "slow", delay=30.0) as slow:
+            assert _post(opener, f"https://localhost:{quick.port}/config", b"v=1") == 200
+            waiting = threading.Thread(target=lambda: _post_ignoring_errors(
+                opener, f"https://localhost:{slow.port}/poll", b"imei=867530912345673"), daemon=True)
+            waiting.start()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and b"imei=867530912345673" not in (run_dir / SPOOL_FILE).read_bytes():
+                time.sleep(0.05)
+            capture.send_signal(signal.SIGKILL)
+            capture.wait(timeout=30)
+    finally:
+        if capture.poll() is None:
+            capture.kill()
+    assert capture.returncode == -signal.SIGKILL
+
+    result = CliRunner().invoke(app, ["recover", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    flows = {flow["path"]: flow for flow in read_run(run_dir).flows}
+    assert flows["/config"]["status"] == 200 and flows["/config"]["error"] is None
+    assert flows["/poll"]["request"]["body"] == "imei=867530912345673" and flows["/poll"]["error"] == KILLED_UNANSWERED
+    events = read_run(run_dir).events
+    flow_events = events[events["kind"] == "flow"]
+    assert sorted(flow_events["flow_id"]) == sorted(flow["flow_id"] for flow in flows.values())
+
+
+def _post_ignoring_errors(opener, url: str, body: bytes) -> None:  # noqa: ANN001
+    try:
+        _post(opener, url, body)
+    except OSError:
+        pass  # the proxy was killed under it
+
+
 def test_flows_that_cannot_be_written_out_at_the_end_stay_in_the_spool_and_the_run_says_so(tmp_path, confdir):
     import json
 
