@@ -138,8 +138,9 @@ def _inflate(data: bytes) -> tuple[str, bytes] | None:
 JSON_EXPONENT = re.compile(rb"(?<![0-9A-Za-z_.])[0-9]+(?:\.[0-9]+)?[eE]\+?(?:[7-9]|1[0-5])(?![0-9A-Za-z])")
 
 
-def _may_hide(data: bytes, how: str) -> bool:
-    """Whether decoding `data` as `how` can produce bytes that `data` does not contain as they are.
+def may_hide(data: bytes, how: str) -> bool:
+    """Whether decoding `data` as `how` (a decoding_between kind) can produce bytes that `data` does not
+    contain as they are.
     JSON without a backslash holds every string value verbatim, and without a large number in exponent form
     (8.67530912345675E14: JSON_EXPONENT, looked for only where an E or an e+ is) every number's digits; a
     form or query without % and + holds every value verbatim; a multipart field is a slice of the body;
@@ -166,13 +167,8 @@ def decoding_between(parent: str, child: str) -> str:
     return "verbatim"
 
 
-def may_reveal(data: bytes, decoding: str) -> bool:
-    """Whether the parts cut out of `data` by `decoding` (decoding_between) can hold bytes it lacks."""
-    return _may_hide(data, decoding)
-
-
 def _wanted(part: FlowPart, how: str, found_in: FoundIn | None) -> bool:
-    return found_in is None or found_in(part) or _may_hide(part.data, how)
+    return found_in is None or found_in(part) or may_hide(part.data, how)
 
 
 def _content_parts(flow_id: str, field: str, data: bytes, found_in: FoundIn | None = None, depth: int = 0) -> Iterator[FlowPart]:

@@ -41,7 +41,7 @@ import pandas as pd
 from mitmproxy.http import HTTPFlow
 
 from monitor.analysis.encodings import derive_needles
-from monitor.analysis.flowparts import decoding_between, iter_flow_parts, load_flows, may_reveal, parent_fields
+from monitor.analysis.flowparts import decoding_between, iter_flow_parts, load_flows, may_hide, parent_fields
 from monitor.analysis.patterns import detect
 from monitor.data.matching_models import MatchingRules
 from monitor.data.yamlfile import load_model
@@ -291,7 +291,7 @@ def _shapes_possible(field: str, shaped: set[str], seen: Mapping[str, bytes], re
     key = (parent, decoding_between(parent, field))
     verdict = reveals.get(key)
     if verdict is None:
-        verdict = reveals[key] = may_reveal(seen[parent], key[1])
+        verdict = reveals[key] = may_hide(seen[parent], key[1])
     return verdict
 
 
