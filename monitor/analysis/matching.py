@@ -140,12 +140,19 @@ class _Reads:
         self.categories.append(category)
         self.times.append(ts)
 
-    def pick(self, flow_seq: int | None, part_ts: int | None = None) -> tuple[int, Any]:
-        if part_ts is not None:
-            # A part sent at its own moment (a WebSocket message): the latest read at or before it.
-            at_or_before = [index for index, ts in enumerate(self.times) if ts is not None and ts <= part_ts]
-            if at_or_before:
-                return self.seqs[at_or_before[-1]], self.categories[at_or_before[-1]]
+    def pick(self, flow_seq: int | None, when: int | None = None) -> tuple[int, Any]:
+        """The read a part most plausibly carries: the latest read at or before `when` (the moment the part
+        was sent: its flow's request, or a WebSocket message's own time), by time — the order events reached
+        events.jsonl is not the order they happened (agent events come in batches; flow events are written
+        when the capture finishes). Without times, the latest read written before the flow's event
+        (`flow_seq`); else the first read."""
+        if when is not None:
+            best: int | None = None
+            for index, ts in enumerate(self.times):
+                if ts is not None and ts <= when and (best is None or ts >= self.times[best]):  # type: ignore[operator]
+                    best = index
+            if best is not None:
+                return self.seqs[best], self.categories[best]
         if flow_seq is not None:
             at = bisect.bisect_right(self.seqs, flow_seq) - 1
             if at >= 0:
@@ -240,6 +247,8 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
     shaped: set[str] = set()         # parts where a PI shape was found
     seen: dict[str, bytes] = {}      # each part's bytes, for the parts cut out of it after it
     reveals: dict[tuple[str, str], bool] = {}  # (part, decoding): whether the parts cut out of it may hold more
+    started = flow.request.timestamp_start
+    sent_at = None if started is None else int(started * 1_000_000_000)  # the request's moment, on the run's clock
     for part in iter_flow_parts(flow, found_in=lambda part: part.field in found_fields):
         data = part.data
         seen[part.field] = data
@@ -254,7 +263,7 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
             if found:
                 found_fields.add(part.field)
             for value, places in found.items():
-                seq, category = reads[value].pick(flow_seq, part_ts)
+                seq, category = reads[value].pick(flow_seq, part_ts if part_ts is not None else sent_at)
                 for start, end, target in _outermost(places):
                     spans[part.field].append((start, end))
                     exact.append({"flow_id": flow.id, "event_seq": seq, "category": category, "value": value,

@@ -213,6 +213,20 @@ def test_match_names_the_latest_read_before_the_flow() -> None:
     assert match_flows(needles, [flow], patterns=False)["event_seq"].tolist() == [1]
 
 
+def test_match_names_the_latest_read_before_the_request_by_time_not_by_where_it_was_written() -> None:
+    flow = post(f"imei={IMEI}".encode())
+    flow.request.timestamp_start = 200.0
+    needles = pd.DataFrame([(1, "device_id", "t.M.getImei", IMEI, 100 * 10**9),    # before the request
+                            (2, "device_id", "t.M.getImei", IMEI, 300 * 10**9),    # after it
+                            (50, "device_id", "t.M.getImei", IMEI, 150 * 10**9)],  # before it, written late (a batch)
+                           columns=["seq", "category", "api", "value", "ts"])
+    # The flow's own event is written when the capture finishes: after every read in events.jsonl.
+    found = match_flows(needles, [flow], flow_seq={flow.id: 99}, patterns=False)
+    assert found["event_seq"].tolist() == [50]
+    flow.request.timestamp_start = 120.0
+    assert match_flows(needles, [flow], flow_seq={flow.id: 99}, patterns=False)["event_seq"].tolist() == [1]
+
+
 def test_value_reported_once_in_the_innermost_part() -> None:
     inner = json.dumps({"imei": IMEI})
     flow = post(json.dumps({"data": inner, "aid": md5(ANDROID_ID)}).encode(), content_type="application/json",
