@@ -5,10 +5,12 @@ value without separators (MAC, UUID, spaced phone numbers), a phone number with 
 SSID without Android's quotes, a coordinate rounded or cut to fewer decimals. Then each text form is
 *encoded* the ways SDKs do before sending: URL-encoding, hex, base64 (standard and URL-safe, at each of
 the three byte alignments a value can have inside a longer base64 string), MD5/SHA-1/SHA-256 in lower
-and upper hex.
+and upper hex. A digest's own bytes (Java's MessageDigest gives bytes), as they are in a binary body or
+in base64, are `digest_byte_forms`: searched apart from these (monitor.analysis.matching says why).
 
 Encoding names compose like function calls and leave out `plain`: `md5` is the MD5 (lower hex) of the
 value as read, `MD5` the same digest in upper hex, `md5(upper)` the MD5 of the upper-cased value,
+`md5:bytes` its 16 bytes as they are, `base64(md5:bytes)` those bytes in base64,
 `base64url(no-separators)` the URL-safe base64 of the MAC without colons, `coord:4dp` a coordinate
 rounded to 4 decimals and `coord:4dp-cut` one truncated to 4 decimals.
 """
@@ -143,3 +145,18 @@ def derive_needles(value: str, *, coordinate_decimals: tuple[int, ...] = (), min
             add(digest.encode(), _name(hash_name, form), False)
             add(digest.upper().encode(), _name(hash_name.upper(), form), False)
     return list(needles.values())
+
+
+def digest_byte_forms(value: str) -> list[tuple[str, bytes]]:
+    """(encoding name, digest bytes) of every text form of `value` (coordinates aside, like the hex digests)
+    under each hash: the bytes an app sends as they are, or in base64, when it skips the hex."""
+    forms: list[tuple[str, bytes]] = []
+    seen: set[bytes] = set()
+    for form, text in text_forms(value):
+        raw = text.encode("utf-8")
+        for hash_name, hash_function in HASHES:
+            digest = hash_function(raw).digest()
+            if digest not in seen:
+                seen.add(digest)
+                forms.append((_name(f"{hash_name}:bytes", form), digest))
+    return forms

@@ -72,6 +72,10 @@ ENCODERS = {
     "sha1": lambda v: hashlib.sha1(v.encode()).hexdigest(),
     "sha256": lambda v: hashlib.sha256(v.encode()).hexdigest(),
     "SHA256": lambda v: hashlib.sha256(v.encode()).hexdigest().upper(),
+    # Java's Base64.encodeToString(MessageDigest.getInstance(…).digest(value)): the digest's bytes, not its hex.
+    "base64(md5:bytes)": lambda v: base64.b64encode(hashlib.md5(v.encode()).digest()).decode(),
+    "base64(sha1:bytes)": lambda v: base64.b64encode(hashlib.sha1(v.encode()).digest()).decode(),
+    "base64url(sha256:bytes)": lambda v: base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).decode(),
 }
 
 
@@ -83,6 +87,8 @@ def expected_encodings(value: str, written: str) -> set[str]:
         return {"hex"}
     if written == "urlencoded" and quote(value, safe="") == value:
         return {"plain"}
+    if written.startswith("base64url("):  # a base64 without '+' and '/' is both: reported as plain base64
+        return {written, written.replace("base64url(", "base64(", 1)}
     return {written}
 
 
@@ -319,3 +325,23 @@ def test_shapes_are_found_exactly_as_by_scanning_every_part(monkeypatch) -> None
     assert {("cn_mobile", "body.json:user.phone"), ("cn_id", "body.json:user.id"), ("email", "body.json:mail"),
             ("mac", "body.json:wrapped.json:mac"), ("imei", "body.json:wrapped.json:imei"), ("email", "form:mail"),
             ("email", "query:who"), ("imei", "body.json:d"), ("mac", "cookie:m")} <= detected
+
+
+@pytest.mark.parametrize("hash_name", ["md5", "sha1", "sha256"])
+def test_a_digest_sent_as_its_own_bytes_in_a_binary_body_is_found(hash_name: str) -> None:
+    digest = hashlib.new(hash_name, ANDROID_ID.encode()).digest()
+    # A protobuf message: field 1 (varint 1), field 2 (the digest's bytes), field 3 (a string).
+    body = b"\x08\x01\x12" + bytes([len(digest)]) + digest + b"\x1a\x04demo"
+    found = match_flows(needles_of(("device_id", ANDROID_ID)), [post(body)], patterns=False)
+    assert list(zip(found["field"], found["encoding"], found["offset"])) == [("body", f"{hash_name}:bytes", 4)]
+    other = hashlib.new(hash_name, (ANDROID_ID[:-1] + "0").encode()).digest()  # a near miss: another id's digest
+    assert match_flows(needles_of(("device_id", ANDROID_ID)), [post(body.replace(digest, other))], patterns=False).empty
+
+
+def test_a_base64_digest_is_found_as_a_whole_json_field_and_not_inside_a_longer_token() -> None:
+    token = base64.b64encode(hashlib.md5(IMEI.encode()).digest()).decode()
+    flow = post(json.dumps({"did": token, "n": 1}).encode(), content_type="application/json")
+    found = match_flows(needles_of(("device_id", IMEI)), [flow], patterns=False)
+    assert list(zip(found["field"], found["encoding"])) == [("body.json:did", "base64(md5:bytes)")]
+    glued = post(json.dumps({"did": "QQ" + token}).encode(), content_type="application/json")
+    assert match_flows(needles_of(("device_id", IMEI)), [glued], patterns=False).empty
