@@ -397,7 +397,7 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         "(the whole measurement repeated `--repeat` times with fresh proxies and pooled: each run's own ratio is given); "
         f"{pinned}; loopback upstream and client started by the bench, keep-alive connections (8 for small, 4 for "
         "large). When a workload ends, the capture's run is read back and must hold every request of every round in "
-        "all three files. Target: ratio ≥ 0.9.",
+        f"all three files. Target: ratio ≥ {TARGET}.",
         "",
         "| workload | requests × rounds | plain mitmdump | with CaptureAddon | ratio | ratio of each run | median of round ratios | middle half of rounds |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -147,16 +147,24 @@ def derive_needles(value: str, *, coordinate_decimals: tuple[int, ...] = (), min
     return list(needles.values())
 
 
-def digest_byte_forms(value: str) -> list[tuple[str, bytes]]:
-    """(encoding name, digest bytes) of every text form of `value` (coordinates aside, like the hex digests)
-    under each hash: the bytes an app sends as they are, or in base64, when it skips the hex."""
-    forms: list[tuple[str, bytes]] = []
+def digest_byte_forms(value: str) -> list[tuple[str, bytes, list[tuple[str, bytes]]]]:
+    """(encoding name, digest bytes, [(name, whole padded base64 token)]) of every text form of `value`
+    (coordinates aside, like the hex digests) under each hash: the bytes an app sends as they are, or in
+    base64 (standard, and URL-safe where it differs), when it skips the hex."""
+    forms: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
     seen: set[bytes] = set()
     for form, text in text_forms(value):
         raw = text.encode("utf-8")
         for hash_name, hash_function in HASHES:
             digest = hash_function(raw).digest()
-            if digest not in seen:
-                seen.add(digest)
-                forms.append((_name(f"{hash_name}:bytes", form), digest))
+            if digest in seen:
+                continue
+            seen.add(digest)
+            name = _name(f"{hash_name}:bytes", form)
+            standard = base64.b64encode(digest)
+            tokens = [(_name("base64", name), standard)]
+            urlsafe = base64.urlsafe_b64encode(digest)
+            if urlsafe != standard:
+                tokens.append((_name("base64url", name), urlsafe))
+            forms.append((name, digest, tokens))
     return forms

@@ -9,9 +9,10 @@ PI that no hook reported (monitor.analysis.patterns) are added with confidence "
 
 Output columns of `match_flows` / `match_run`:
   flow_id     mitmproxy flow id (the `flow_id` of the run's net/flow event)
-  event_seq   seq of the hook event that read the value (Int64; <NA> for pattern hits): for a part with its
-              own time (part_ts) the latest read at or before it when the reads' times are known, else the
-              latest read at or before the flow's own event when the flow's seq is known, else the earliest
+  event_seq   seq of the hook event that read the value (Int64; <NA> for pattern hits): the latest read at
+              or before the moment the part was sent (its own part_ts, else the flow's request) when the reads'
+              times are known; else the latest read written before the flow's own event when the flow's seq
+              is known; else the earliest
   category    the read's category (device_id, location…) or the pattern's PI kind
   value       the value as the hook read it (or the normalised text a pattern matched)
   field       the part of the flow: url, path, query:<name>, header:<name>, cookie:<name>, body,
@@ -28,7 +29,6 @@ whole body, a query parameter rather than the URL).
 
 from __future__ import annotations
 
-import base64
 import bisect
 import re
 from collections import defaultdict
@@ -163,8 +163,9 @@ class _Reads:
 
 
 class _Scanner:
-    """One automaton over every needle's bytes; `matches` gives (end index, targets) like a classic
-    Aho-Corasick iterator: every occurrence of every needle, overlapping, by end, longest first."""
+    """One automaton over every needle's bytes, and the digests searched apart (`_Digests`); `matches` gives
+    (end index, targets) like a classic Aho-Corasick iterator: every occurrence of every needle, overlapping,
+    by end, longest first."""
 
     def __init__(self, targets: dict[bytes, list[_Target]], digests: "_Digests | None" = None) -> None:
         self._digests = digests
@@ -230,13 +231,10 @@ def _digests_of(values: Iterable[str]) -> _Digests | None:
     raw: dict[bytes, list[_Target]] = defaultdict(list)
     tokens: dict[bytes, list[_Target]] = defaultdict(list)
     for value in values:
-        for encoding, digest in digest_byte_forms(value):
-            raw[digest].append(_Target(value, encoding, False, len(digest), leading_digit=False, trailing_digit=False))
-            standard = base64.b64encode(digest)
-            tokens[standard].append(_Target(value, f"base64({encoding})", False, len(standard), False, False))
-            urlsafe = base64.urlsafe_b64encode(digest)
-            if urlsafe != standard:
-                tokens[urlsafe].append(_Target(value, f"base64url({encoding})", False, len(urlsafe), False, False))
+        for encoding, digest, base64_forms in digest_byte_forms(value):
+            raw[digest].append(_Target(value, encoding, False, len(digest), False, False))
+            for token_encoding, token in base64_forms:
+                tokens[token].append(_Target(value, token_encoding, False, len(token), False, False))
     return _Digests(raw, tokens) if raw else None
 
 

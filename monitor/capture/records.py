@@ -404,8 +404,9 @@ def spooled_states(path: Path) -> Iterator[dict[str, Any] | bytes]:
     try:
         for tag, item in _spool_frames(path):
             if tag == b"s":
-                open_sockets[str(item.get("id"))] = item
-                pending.pop(str(item.get("id")), None)  # its handshake was answered: a WebSocket now
+                flow_id = str(item.get("id"))
+                open_sockets[flow_id] = item
+                pending.pop(flow_id, None)  # its handshake was answered: a WebSocket now
             elif tag == b"w":
                 started = open_sockets.get(item[0])
                 if started is not None and type(started.get("websocket")) is dict:
@@ -483,7 +484,7 @@ class _EventsAppender:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.torn = False
-        size = path.stat().st_size if path.exists() else 0
+        size = path.stat().st_size
         with open(path, "rb") as handle:
             tail = b""
             # The last whole line: read backwards in blocks until a newline before it is found.
