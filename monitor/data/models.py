@@ -284,6 +284,10 @@ class Sdk(BaseModel):
     # Why a prefix or domain is there when it is not obvious (e.g. a framework listed only so its
     # frames are not taken for its vendor's SDK).
     notes: str | None = None
+    # The id of the entry a regulator's notice names this one under: a module of a family whose back end
+    # is listed on one umbrella entry (umeng-analytics → umeng). Its reads, connects and the flows to the
+    # umbrella's domains are then one subject in a report's cases (monitor/analysis/cases.py).
+    group: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 class SdkTable(BaseModel):
@@ -303,7 +307,21 @@ class SdkTable(BaseModel):
                 if prefix in owners:
                     raise ValueError(f"package prefix {prefix} claimed by both {owners[prefix]} and {sdk.id}")
                 owners[prefix] = sdk.id
+        by_id = {sdk.id: sdk for sdk in self.sdks}
+        for sdk in self.sdks:
+            if sdk.group is None:
+                continue
+            umbrella = by_id.get(sdk.group)
+            if umbrella is None or umbrella.id == sdk.id:
+                raise ValueError(f"{sdk.id}: group {sdk.group!r} is not another SDK's id")
+            if umbrella.group is not None:
+                raise ValueError(f"{sdk.id}: group {sdk.group!r} is itself in group {umbrella.group!r}; name the umbrella entry")
         return self
+
+    def subject_of(self, sdk_id: str) -> str:
+        """The SDK id a case names `sdk_id` under: its group's, else its own."""
+        sdk = next((entry for entry in self.sdks if entry.id == sdk_id), None)
+        return sdk.group if sdk is not None and sdk.group else sdk_id
 
 
 def normalise_words(text: str) -> str:
