@@ -7,6 +7,7 @@ Steps (each a pure DataFrame → DataFrame function that copies its input, see i
   attribution.attribute_events app / SDK / unknown code behind each read
   matching.match_run           PI values found in flows (another module), joined to destination parties
   rules.REGISTRY.run           rules.yaml × registered checks → findings
+  cases.build_cases            findings grouped as a notice states them: rule × subject (app, SDK, unknown code)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.analysis.attribution import Attributor, attribute_events
+from monitor.analysis.cases import build_cases
 from monitor.analysis.consent import consent_history, mark_consent
 from monitor.analysis.findings import Findings, write_findings
 from monitor.analysis.coverage import tls_failures, unseen_connections
@@ -191,7 +193,8 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
                       "scope": str(scope_file.source) if scope_file and scope_file.source else None,
                       "app_type": app_type_scope.id if app_type_scope else None},
     }
-    return Findings(run=dict(run.info), consent=consent.to_dict(), findings=found, summary=summary)
+    cases = build_cases(found, sdks=sdks, app_package=app_package)
+    return Findings(run=dict(run.info), consent=consent.to_dict(), findings=found, summary=summary, cases=cases)
 
 
 def analyze_run(run_root: Path, *, scope: Path | None = None, app_type: str | None = None, rules: Path | None = None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.analysis.cases import Case
 from monitor.errors import RunDirError
 
 FINDINGS_SCHEMA = 1
@@ -95,6 +96,8 @@ class Findings(BaseModel):
     consent: dict[str, Any]
     findings: list[Finding]
     summary: dict[str, Any]
+    # The findings grouped as a notice states them (rule × subject): monitor/analysis/cases.py.
+    cases: list[Case] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), ensure_ascii=False, sort_keys=True, indent=2) + "\n"

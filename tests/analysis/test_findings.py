@@ -55,7 +55,7 @@ def test_two_analyses_of_one_run_are_byte_identical(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     data = json.loads(first.read_text(encoding="utf-8"))
     assert data["schema"] == 1
-    assert set(data) == {"schema", "run", "consent", "findings", "summary"}
+    assert set(data) == {"schema", "run", "consent", "findings", "summary", "cases"}
     assert data["run"]["app"]["package"] == "com.example.demo"
     assert "不同意" in first.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
     assert read_findings(first).findings == analyze_run(root).findings
