@@ -21,9 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test rig (support.*) is not part of the package
 
 from monitor.store.writer import dump_line  # noqa: E402
-from monitor.testing.benchmarks import replace_section  # noqa: E402
+from support.benchwriter import replace_section  # noqa: E402
 from monitor.testing.factories import (APP_FRAME, UMENG_FRAME, at, click, dialog, flow_event, lifecycle,  # noqa: E402
                                        pi_read, run_info)
 

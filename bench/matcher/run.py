@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +27,11 @@ from mitmproxy import http, io
 from mitmproxy.test import tflow
 
 from monitor.analysis.encodings import derive_needles, digest_byte_forms
-from monitor.analysis.flowparts import iter_flow_parts, load_flows
+from monitor.analysis.flowparts import iter_flow_parts
+from monitor.store.flows import load_flows
 from monitor.analysis.matching import load_matching_rules, match_flows
-from monitor.testing.benchmarks import replace_section
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # the test rig (support.*) is not part of the package
+from support.benchwriter import replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## matcher"

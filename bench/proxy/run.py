@@ -38,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test rig (support.*) is not part of the package
 
 LOOPBACK = "127.0.0.1"
 SECTION = "## proxy"
@@ -86,7 +87,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
 
 
 async def _upstream(port: int, tls_port: int, directory: Path) -> None:
-    from monitor.testing.servers import self_signed_cert
+    from support.servers import self_signed_cert
 
     cert, key = self_signed_cert(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -193,7 +194,7 @@ def _start_proxy(kind: str, port: int, confdir: Path, run_dir: Path) -> subproce
 
 def _check_run(run_dir: Path, expected: int, reported: int) -> None:
     """Every request the client completed is recorded three times over, or the figures mean nothing."""
-    from monitor.analysis.flowparts import load_flows
+    from monitor.store.flows import load_flows
     from monitor.store.reader import read_run
 
     run = read_run(run_dir)
@@ -447,7 +448,7 @@ def write_section(results: list[dict[str, object]], args: argparse.Namespace) ->
         f"round moves: read the ratio as ± that much.",
         "",
     ])
-    from monitor.testing.benchmarks import replace_section
+    from support.benchwriter import replace_section
     replace_section(SECTION, section)
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.agent.programs import is_jvm_command, resolve_program
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.data.models import Catalogue
-from monitor.runner.host import is_jvm_command, resolve_program
+from monitor.store.sink import event_dict
 
 
 class CountingSink:
@@ -28,6 +30,12 @@ class CountingSink:
         with self._lock:
             self.events.append(event)
             return len(self.events)
+
+    def append_many(self, events: Iterable[Any]) -> int:
+        batch = [event_dict(event) for event in events]
+        with self._lock:
+            self.events.extend(batch)
+        return len(batch)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 import frida
 import msgspec
@@ -21,6 +21,7 @@ from monitor.agent.build import build_agent
 from monitor.data import load_unpin
 from monitor.data.models import Catalogue
 from monitor.errors import AgentError, CaptureError, TargetError
+from monitor.store.sink import EventSink
 from monitor.store.writer import AgentRecord
 
 
@@ -87,10 +88,6 @@ def _stamp(events: list[dict[str, Any]], base_ns: int, offset_ns: int) -> list[d
         event["ts"] = device_ts + offset_ns
         event["seq"] = -1
     return events
-
-
-class EventSink(Protocol):
-    def append(self, event: dict[str, Any]) -> int: ...
 
 
 @dataclass
@@ -266,13 +263,8 @@ class AgentHost:
                     events = _stamp(payload["events"] if "events" in payload else _decode_batch(data), base, offset)
                 if len(events) != payload.get("count", len(events)):
                     raise CaptureError(f"pid {state.pid} announced {payload.get('count')} events and sent {len(events)}")
-                # A sink that takes a batch (RunWriter) flushes once per batch, not once per event.
-                append_many = getattr(self.sink, "append_many", None)
-                if append_many is not None:
-                    append_many(events)
-                else:
-                    for event in events:
-                        self.sink.append(msgspec.structs.asdict(event) if isinstance(event, msgspec.Struct) else event)
+                # One call per batch: the run writer flushes once per batch, not once per event.
+                self.sink.append_many(events)
             elif kind == "agent:status":
                 self._on_status(state, payload)
         except Exception as exc:  # noqa: BLE001 - recorded and re-raised by check(): capture fails loudly

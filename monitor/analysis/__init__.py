@@ -24,10 +24,11 @@ from monitor.analysis.consent import consent_history, mark_consent
 from monitor.analysis.findings import Findings, write_findings
 from monitor.analysis.coverage import tls_failures, unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
-from monitor.analysis.rules import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
+from monitor.analysis.engine import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
+import monitor.analysis.checks  # noqa: F401,E402 - registers every check with REGISTRY
 from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
-from monitor.data import load_catalogue, load_consent_words, load_sdks
-from monitor.data.rule_models import RULES_FILE, ScopeFile, load_attribution, load_rules, load_scope
+from monitor.data import RULES_FILE, load_attribution, load_catalogue, load_consent_words, load_rules, load_scope, load_sdks
+from monitor.data.rule_models import ScopeFile
 from monitor.data.yamlfile import read_yaml
 from monitor.errors import DataFileError
 from monitor.store.reader import Run, read_run

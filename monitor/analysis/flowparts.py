@@ -7,7 +7,8 @@ form field `data` is `form:data.json:<json.path>`; a body that the app gzipped i
 Content-Encoding) is `body.gunzip`. `parent_fields` gives that nesting, so the matcher can report a
 value once, in the most specific part that carries it.
 
-Bodies are read in full from flows.mitm, after Content-Encoding is undone: matching is never capped.
+Bodies are read in full from flows.mitm (monitor.store.flows.load_flows), after Content-Encoding is undone:
+matching is never capped.
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from mitmproxy import http, io
-from mitmproxy.exceptions import FlowReadException
-
-from monitor.errors import RunDirError
-from monitor.store import MITM_FILE
+from mitmproxy import http
 
 # A string inside JSON that is itself JSON ('{"data": "{\"imei\": ...}"}') is parsed again, this deep.
 MAX_NESTING = 4
@@ -44,26 +40,6 @@ class FlowPart:
 
 
 FoundIn = Callable[[FlowPart], bool]
-
-
-def load_flows(run_root: Path) -> list[http.HTTPFlow]:
-    """Every HTTP flow (WebSocket ones included) in a run's flows.mitm, in capture order."""
-    path = Path(run_root) / MITM_FILE
-    if not path.exists():
-        raise RunDirError(f"{path} is missing: the run holds no captured traffic",
-                          hint="capture with the proxy on (`consentmon run` starts it), or analyse without network evidence")
-    flows: list[http.HTTPFlow] = []
-    try:
-        with open(path, "rb") as handle:
-            for flow in io.FlowReader(handle).stream():
-                if isinstance(flow, http.HTTPFlow):
-                    flows.append(flow)
-    except (FlowReadException, ValueError, KeyError, TypeError) as exc:
-        raise RunDirError(f"{path}: unreadable after {len(flows)} flows ({exc})",
-                          hint="the file was truncated or edited; restore it from the sealed copy or re-capture") from exc
-    except OSError as exc:
-        raise RunDirError(f"{path}: cannot read ({exc})") from exc
-    return flows
 
 
 def parent_fields(field: str) -> list[str]:

@@ -34,7 +34,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,23 +42,21 @@ import pandas as pd
 from mitmproxy.http import HTTPFlow
 
 from monitor.analysis.encodings import derive_needles, digest_byte_forms
-from monitor.analysis.flowparts import decoding_between, iter_flow_parts, load_flows, may_hide, parent_fields
+from monitor.analysis.flowparts import decoding_between, iter_flow_parts, may_hide, parent_fields
 from monitor.analysis.patterns import detect
 from monitor.data.matching_models import MatchingRules
-from monitor.data.yamlfile import load_model
+from monitor.data import load_matching_rules
 from monitor.errors import RunDirError
 from monitor.events import KIND_FLOW, KIND_PI_READ
 from monitor.store import MITM_FILE
+from monitor.store.flows import has_traffic, load_flows
 from monitor.store.reader import Run
 
-MATCHING_FILE = Path(__file__).resolve().parent.parent / "data" / "matching.yaml"
 
 COLUMNS = ["flow_id", "event_seq", "category", "value", "field", "encoding", "offset", "confidence", "detector", "part_ts"]
 NEEDLE_COLUMNS = ["seq", "category", "api", "value"]
 
 # Pattern detectors name a PI kind; the category column uses the hook catalogue's words for it.
-DETECTOR_CATEGORY = {"imei": "device_id", "mac": "device_id", "cn_mobile": "phone_number",
-                     "cn_id": "identity", "email": "email", "coord": "location"}
 
 DIGITS = frozenset(b"0123456789")
 
@@ -69,10 +66,6 @@ DIGITS = frozenset(b"0123456789")
 # contiguous NFA instead: still several times pyahocorasick, in bounded memory.
 DFA_MAX_NEEDLE_BYTES = 1 << 20
 
-
-@lru_cache(maxsize=4)
-def load_matching_rules(path: Path = MATCHING_FILE) -> MatchingRules:
-    return load_model(path, MatchingRules)
 
 
 def unsearchable_reason(value: str, rules: MatchingRules) -> str | None:
@@ -330,7 +323,7 @@ def _flow_rows(flow: HTTPFlow, automaton: _Scanner | None, reads: Mapping[str, _
             for hit in detect(data, rules.patterns, stop_values=stop):
                 found_fields.add(part.field)
                 shaped.add(part.field)
-                pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": DETECTOR_CATEGORY[hit.detector],
+                pattern_rows.append({"flow_id": flow.id, "event_seq": pd.NA, "category": rules.patterns.category_of()[hit.detector],
                                      "value": hit.value, "field": part.field, "encoding": "pattern", "offset": hit.offset,
                                      "confidence": "pattern", "detector": hit.detector, "part_ts": part_ts,
                                      "_length": hit.length})
@@ -405,7 +398,7 @@ def match_run(run: Run) -> pd.DataFrame:
     """`match_flows` over a run: its hook reads against the full flows in its flows.mitm."""
     events = run.events
     net_flows = events[(events["source"] == "net") & (events["kind"] == KIND_FLOW)] if len(events) else events
-    if not (Path(run.root) / MITM_FILE).exists():
+    if not has_traffic(run.root):
         if len(net_flows):
             raise RunDirError(f"{Path(run.root) / MITM_FILE} is missing but events.jsonl records {len(net_flows)} flows",
                               hint="the captured traffic was lost or moved; restore flows.mitm from the sealed copy")

@@ -12,7 +12,7 @@ live: its state (monitor/capture/flowstate.py, mitmproxy's get_state made cheap)
 (msgpack, large bodies as they are; one writev). The spool is the record; everything else is derived from
 it when the capture finishes: flows.mitm (byte for byte what mitmproxy writes), flows.jsonl (decoded,
 capped copies for reading and reports) and each flow's `net`/`flow` event in events.jsonl (on the run's
-clock at the request's start, like every event), and the spool is deleted (monitor/capture/records.py).
+clock at the request's start, like every event), and the spool is deleted (monitor/store/flows.py).
 A capture killed before that leaves the spool, and `consentmon recover` derives all three from it. What
 mitmproxy never ends by itself is recorded at the end too: WebSockets still open, and requests still
 waiting for their answer.
@@ -29,10 +29,11 @@ from mitmproxy import http, tls
 from mitmproxy.flow import Error
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
-from monitor.capture.records import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
+from monitor.store.flows import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
+from monitor.store.sink import FlowSink
 
 
 # The error a request still waiting for its answer is recorded with when the capture stops.
@@ -48,7 +49,7 @@ class CaptureAddon:
     """Records flows into a run. `sink` has `append(event)`, `append_many(events)` and `append_flow(record)`
     (RunWriter); call `finish()` once the proxy has stopped."""
 
-    def __init__(self, sink: Any, run_dir: Path, *, body_cap: int = DEFAULT_BODY_CAP, block_upstream: bool = False) -> None:
+    def __init__(self, sink: FlowSink, run_dir: Path, *, body_cap: int = DEFAULT_BODY_CAP, block_upstream: bool = False) -> None:
         self.sink = sink
         self.body_cap = body_cap
         self.block_upstream = block_upstream

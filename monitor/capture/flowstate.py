@@ -169,7 +169,7 @@ def _check_agreement() -> bool:
     """Whether the fast path gives the very bytes get_state gives, on flows with every optional part."""
     from mitmproxy.test import tflow
 
-    from monitor.capture.records import flow_record_bytes
+    from monitor.store.flows import flow_record_bytes
 
     samples = [tflow.tflow(resp=True), tflow.tflow(err=True), tflow.twebsocketflow(), tflow.tflow(resp=True)]
     samples[3].metadata["note"] = {"nested": [1, 2]}

@@ -133,7 +133,7 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
 @app.command("recover")
 def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory whose capture was killed")]) -> None:
     """Write out the flows a killed capture left in flows.spool (to flows.mitm, flows.jsonl and their events)."""
-    from monitor.capture.records import recover as recover_flows
+    from monitor.store.recover import recover as recover_flows
 
     with user_errors():
         count, cut_short = recover_flows(run_dir)
@@ -225,7 +225,7 @@ def demo(
     from monitor.report.html import write_html
     from monitor.runner.host import HostRunConfig, run_host
     from monitor.store import FINDINGS_FILE
-    from monitor.testing.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command
+    from monitor.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command
 
     with user_errors():
         if consent not in {"agree", "refuse", "none"}:

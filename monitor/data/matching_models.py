@@ -3,6 +3,8 @@ and the knobs of the encodings the matcher derives from a value."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, model_validator
 
 from monitor.data.models import Strict
@@ -102,12 +104,38 @@ class GeoBox(BaseModel):
         return self.lat_min <= lat <= self.lat_max and self.lng_min <= lng <= self.lng_max
 
 
+class DetectorCategory(BaseModel):
+    """Which PI category a value found by its shape alone (no hook read it) is reported under."""
+
+    model_config = Strict
+    detector: Literal["imei", "mac", "cn_mobile", "cn_id", "email", "coord"]
+    category: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    why: str = Field(min_length=8)
+    source: str = Field(min_length=8)
+
+
 class PatternRules(BaseModel):
     model_config = Strict
+    detector_categories: list[DetectorCategory]
     imei_reporting_bodies: CodeList
     email_excluded_suffixes: SuffixList
     china_box: GeoBox
     min_world_decimals: int = Field(ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _every_detector_once(self) -> "PatternRules":
+        named = [entry.detector for entry in self.detector_categories]
+        missing = sorted(set(DetectorCategory.model_fields["detector"].annotation.__args__) - set(named))
+        if missing or len(named) != len(set(named)):
+            raise ValueError(f"detector_categories must name each detector once (missing {missing}, given {named})")
+        return self
+
+    def category_of(self) -> dict[str, str]:
+        return self._categories
+
+    def model_post_init(self, context: object) -> None:
+        # Frozen model: the lookup is built once, not per pattern hit.
+        object.__setattr__(self, "_categories", {entry.detector: entry.category for entry in self.detector_categories})
 
 
 MatchingRules.model_rebuild()

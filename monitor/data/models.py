@@ -409,3 +409,38 @@ class ProtocolTable(BaseModel):
             if entry.transport == transport and entry.port == port:
                 return entry
         return None
+
+
+class PermissionResult(BaseModel):
+    """How a runtime-permission answer appears in an event (a constant, or its name) and what it means."""
+
+    model_config = Strict
+    value: str = Field(min_length=1)
+    means: Literal["granted", "denied"]
+    source: str = Field(min_length=8)
+
+
+class SchedulingApi(BaseModel):
+    """APIs by which an app schedules its own later start (self-start when used before consent)."""
+
+    model_config = Strict
+    prefix: str = Field(min_length=4)
+    what: str = Field(min_length=4)
+    source: str = Field(min_length=8)
+
+
+class PlatformFacts(BaseModel):
+    """Android constants the rules read (platform.yaml)."""
+
+    model_config = Strict
+    version: str
+    permission_results: list[PermissionResult] = Field(min_length=1)
+    scheduling_apis: list[SchedulingApi] = Field(min_length=1)
+
+    def permission_result(self, value: object) -> str | None:
+        """'granted' / 'denied' for an answer as events carry it (0, -1, "granted"…), else None."""
+        wanted = str(value).casefold()
+        return next((entry.means for entry in self.permission_results if entry.value.casefold() == wanted), None)
+
+    def scheduling_prefixes(self) -> tuple[str, ...]:
+        return tuple(entry.prefix for entry in self.scheduling_apis)

@@ -8,19 +8,13 @@ every file still goes through `monitor.data.yamlfile.load_model`, so errors name
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-from monitor.data.yamlfile import load_model
 
 Strict = ConfigDict(extra="forbid", frozen=True)
 
-DATA_DIR = Path(__file__).parent
-RULES_FILE = DATA_DIR / "rules.yaml"
-ATTRIBUTION_FILE = DATA_DIR / "attribution.yaml"
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]*$"
 Severity = Literal["high", "medium", "low", "info"]
@@ -180,18 +174,3 @@ class ScopeFile(BaseModel):
 
     def categories(self) -> set[str]:
         return set(self.app).union(*self.sdks.values()) if self.sdks else set(self.app)
-
-
-@lru_cache(maxsize=8)
-def load_rules(path: Path = RULES_FILE) -> RuleSet:
-    return load_model(Path(path), RuleSet)
-
-
-@lru_cache(maxsize=8)
-def load_attribution(path: Path = ATTRIBUTION_FILE) -> AttributionTable:
-    return load_model(Path(path), AttributionTable)
-
-
-def load_scope(path: Path) -> ScopeFile:
-    return load_model(Path(path), ScopeFile)
-

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.errors import DataFileError
-from monitor.data.yamlfile import load_model
 
 Strict = ConfigDict(extra="forbid", frozen=True)
 
-APP_TYPES_FILE = Path(__file__).parent / "app_types.yaml"
 
 CATEGORY_NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -110,7 +106,3 @@ class AppTypeTable(BaseModel):
     def hookable_categories(self) -> list[str]:
         return sorted(name for name, category in self.categories.items() if category.hookable)
 
-
-@lru_cache(maxsize=8)
-def load_app_types(path: Path = APP_TYPES_FILE) -> AppTypeTable:
-    return load_model(path, AppTypeTable)

@@ -28,8 +28,7 @@ from monitor.errors import DeviceError, MonitorError
 from monitor.runner.common import RunResult, run_header, seal_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
-from monitor.scenario.target import DeviceTarget
-from monitor.store import SCREENS_DIR
+from monitor.scenario.device import DeviceTarget
 from monitor.store.writer import RunWriter
 
 LOGCAT_FILE = "logcat.txt"
@@ -138,7 +137,7 @@ def run_device(config: DeviceRunConfig) -> RunResult:
                     deadline_timer = threading.Timer(config.duration, stop.set)
                     deadline_timer.start()
                 try:
-                    result = run_scenario(scenario, target, writer, config.out / SCREENS_DIR,
+                    result = run_scenario(scenario, target, writer, writer.screens_dir,
                                           should_stop=lambda: stop.is_set() or agents.failure is not None,
                                           sleep=lambda seconds: stop.wait(seconds))
                     writer.write_run_info(scenario={"name": scenario.name, "ok": result.ok, "consent": result.consent,

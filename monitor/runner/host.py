@@ -18,11 +18,13 @@ from typing import Any
 
 import frida
 
+from monitor.agent.programs import is_jvm_command, resolve_program
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_truststore
 from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
-from monitor.errors import MonitorError, TargetError
+from monitor.errors import MonitorError
+from monitor.scenario.host import CONTROL_ENV
 from monitor.runner.common import RunResult, run_header, seal_run
 from monitor.store.writer import RunWriter
 
@@ -53,22 +55,6 @@ class HostRunHandle:
     control_port: int
 
 
-def is_jvm_command(argv: list[str]) -> bool:
-    return Path(argv[0]).name in {"java", "java.exe"}
-
-
-def resolve_program(argv: list[str]) -> list[str]:
-    """Frida spawns by path, not through a shell: look the program up on PATH like a shell would."""
-    program = argv[0]
-    if os.sep in program:
-        return argv
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(directory) / program
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate.resolve()), *argv[1:]]
-    raise TargetError(f"{program}: command not found on PATH", hint="give the full path of the program after --")
-
-
 def jvm_options(proxy_port: int, truststore: Path) -> str:
     # The JVM bypasses proxies for localhost and 127.* by default; a never-matching nonProxyHosts
     # makes loopback servers (tests, local backends) go through the proxy too.
@@ -93,7 +79,7 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, co
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
         env[name] = str(proxy.ca_cert)
     if control_port is not None:
-        env["CONSENTMON_CONTROL_PORT"] = str(control_port)
+        env[CONTROL_ENV] = str(control_port)
     return env
 
 
@@ -112,7 +98,7 @@ def run_host(config: HostRunConfig) -> RunResult:
         "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0,
                   "method": "the target runs on this host: agent and proxy read the same wall clock"},
     })
-    target_log = open(config.out / TARGET_LOG, "ab")
+    target_log = writer.open_log(TARGET_LOG)
     log_lock = threading.Lock()
 
     def on_output(pid: int, fd: int, data: bytes) -> None:

@@ -1,121 +1,27 @@
-"""Scenarios against a program on this machine, through its control channel.
-
-A host program that wants to be driven listens on 127.0.0.1:$CONSENTMON_CONTROL_PORT and answers one
-command per connection (`dump`, `tap X Y`, `home`, `resume`, `back`, `quit`; see the demo app's
-ControlServer). `HostTarget` speaks that protocol and implements the same ScenarioTarget as a device,
-so one scenario file runs on both. What a host program cannot do (permissions, relaunch) fails the step
-with a clear error instead of pretending.
-"""
+"""Scenarios against a program this machine runs (`run --host --scenario`, `demo --scenario`)."""
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 from monitor.errors import TargetError
+from monitor.runner.host import HostRunHandle
+from monitor.scenario.host import HostTarget
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
-from monitor.scenario.uitree import parse_ui
-from monitor.store import SCREENS_DIR
 from monitor.store.writer import RunWriter
-from monitor.testing.adbsim.ui import Node, render_png
-
-LOOPBACK = "127.0.0.1"
-CONTROL_ENV = "CONSENTMON_CONTROL_PORT"
 
 
-class HostTarget:
-    name = "host"
-
-    def __init__(self, port: int, *, connect_timeout: float = 60.0, should_stop: Callable[[], bool] = lambda: False) -> None:
-        self.port = port
-        self.connect_timeout = connect_timeout
-        self.should_stop = should_stop
-        self._ready = False
-
-    def _command(self, command: str) -> str:
-        deadline = time.monotonic() + (5.0 if self._ready else self.connect_timeout)
-        last_error: OSError | None = None
-        while time.monotonic() < deadline and not self.should_stop():
-            try:
-                with socket.create_connection((LOOPBACK, self.port), timeout=10) as connection:
-                    connection.sendall(command.encode() + b"\n")
-                    chunks = []
-                    while chunk := connection.recv(65536):
-                        chunks.append(chunk)
-                self._ready = True
-                reply = b"".join(chunks).decode("utf-8", errors="replace")
-                if reply.startswith("error "):
-                    raise TargetError(f"the host program refused `{command}`: {reply[6:]}")
-                return reply
-            except OSError as error:  # not listening yet (still starting) or gone
-                last_error = error
-                time.sleep(0.1)
-        raise TargetError(f"no control channel on {LOOPBACK}:{self.port} ({last_error})",
-                          hint="the program must listen on $CONSENTMON_CONTROL_PORT to be driven by a scenario; "
-                               "the demo app does")
-
-    def launch(self) -> None:
-        # The runner started the program already; `launch` brings it to the front.
-        self._command("resume")
-
-    def relaunch(self) -> None:
-        raise TargetError("relaunch is not available on a host target", hint="run this scenario on a device or emulator")
-
-    def force_stop(self) -> None:
-        self._command("quit")
-
-    def home(self) -> None:
-        self._command("home")
-
-    def back(self) -> None:
-        self._command("back")
-
-    def tap_point(self, x: int, y: int) -> None:
-        if self._command(f"tap {x} {y}") != "ok":
-            raise TargetError(f"nothing clickable at ({x}, {y})")
-
-    def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int) -> None:
-        raise TargetError("swipe is not available on a host target", hint="run this scenario on a device or emulator")
-
-    def input_text(self, text: str) -> None:
-        raise TargetError("text input is not available on a host target", hint="run this scenario on a device or emulator")
-
-    def grant(self, permission: str) -> None:
-        raise TargetError("runtime permissions exist only on a device", hint="run this scenario on a device or emulator")
-
-    def revoke(self, permission: str) -> None:
-        self.grant(permission)
-
-    def ui_dump(self) -> str:
-        return self._command("dump")
-
-    def screenshot(self, path: Path) -> Path:
-        """A PNG drawn from the UI tree: the host program has no framebuffer, but the picture shows which
-        screen (dialog, main, launcher) was up and where its buttons were."""
-        nodes = parse_ui(self.ui_dump())
-        width = max((node.bounds[2] for node in nodes), default=1080)
-        height = max((node.bounds[3] for node in nodes), default=2340)
-        root = Node("android.widget.FrameLayout", "host", (0, 0, width, height))
-        root.children = [Node(node.cls, node.package, node.bounds, text=node.text) for node in nodes]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(render_png(root, width, height))
-        return path
-
-
-def scenario_driver(name_or_path: str) -> Callable[[RunWriter, object], None]:
+def scenario_driver(name_or_path: str) -> Callable[[RunWriter, HostRunHandle], None]:
     """A driver for `run_host`: runs the scenario against the program, then ends the program."""
     scenario = load_scenario(name_or_path)
 
-    def drive(writer: RunWriter, handle: object) -> None:
-        port = getattr(handle, "control_port")
-        stop = getattr(handle, "stop_requested")
-        target = HostTarget(port, should_stop=stop.is_set)
+    def drive(writer: RunWriter, handle: HostRunHandle) -> None:
+        stop = handle.stop_requested
+        target = HostTarget(handle.control_port, should_stop=stop.is_set)
         writer.write_run_info(scenario={"name": scenario.name, "description": scenario.description,
                                         "target": target.name})
-        result = run_scenario(scenario, target, writer, writer.root / SCREENS_DIR, should_stop=stop.is_set,
+        result = run_scenario(scenario, target, writer, writer.screens_dir, should_stop=stop.is_set,
                               sleep=lambda seconds: stop.wait(seconds))
         writer.write_run_info(scenario={"name": scenario.name, "description": scenario.description, "target": target.name,
                                         "ok": result.ok, "consent": result.consent,

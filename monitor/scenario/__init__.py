@@ -1,8 +1,9 @@
-"""Scenarios: a YAML list of steps (model), run against any ScenarioTarget (runner)."""
+"""Scenarios: a YAML list of steps (model), run against any Target (runner)."""
 
 from monitor.scenario.model import Scenario, builtin_names, load_scenario
-from monitor.scenario.runner import EventSink, ScenarioResult, run_scenario
-from monitor.scenario.target import DeviceTarget, ScenarioTarget
+from monitor.scenario.runner import ScenarioResult, run_scenario
+from monitor.scenario.device import DeviceTarget
+from monitor.scenario.target import Target
 
-__all__ = ["DeviceTarget", "EventSink", "Scenario", "ScenarioResult", "ScenarioTarget", "builtin_names", "load_scenario",
+__all__ = ["DeviceTarget", "Scenario", "ScenarioResult", "Target", "builtin_names", "load_scenario",
            "run_scenario"]

@@ -1,4 +1,4 @@
-"""Run a scenario against any `ScenarioTarget`, writing one `scenario`/`mark` event per step.
+"""Run a scenario against any `Target`, writing one `scenario`/`mark` event per step.
 
 The event's `ts` is the moment of the step's action (for consent: just before the tap that gives or
 refuses it), on the host clock the rest of the run uses. A failing step is recorded with ok=false
@@ -11,22 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from monitor.data import load_consent_words
 from monitor.data.models import ConsentWords
 from monitor.errors import MonitorError, TargetError
 from monitor.events import KIND_MARK
 from monitor.scenario.model import ConsentStep, Scenario, ScreenshotStep, TapStep, WaitStep
-from monitor.scenario.target import ScenarioTarget
+from monitor.scenario.target import Target
+from monitor.store.sink import EventSink
 from monitor.scenario.uitree import UiNode, find_by_resource_id, find_by_text, parse_ui
 
 POLL_SECONDS = 0.5
 SETTLE_SECONDS = 1.0
-
-
-class EventSink(Protocol):
-    def append(self, event: dict[str, Any]) -> int: ...
 
 
 @dataclass
@@ -63,7 +60,7 @@ class _StepFailed(TargetError):
 
 
 class _Runner:
-    def __init__(self, scenario: Scenario, target: ScenarioTarget, screens_dir: Path, clock: Callable[[], int],
+    def __init__(self, scenario: Scenario, target: Target, screens_dir: Path, clock: Callable[[], int],
                  sleep: Callable[[float], None], should_stop: Callable[[], bool], words: ConsentWords) -> None:
         self.scenario = scenario
         self.target = target
@@ -191,7 +188,7 @@ def _step_arguments(step: Any) -> dict[str, Any]:
     return {step.name: argument}
 
 
-def run_scenario(scenario: Scenario, target: ScenarioTarget, sink: EventSink, screens_dir: Path,
+def run_scenario(scenario: Scenario, target: Target, sink: EventSink, screens_dir: Path,
                  *, clock: Callable[[], int] = time.time_ns, sleep: Callable[[float], None] = time.sleep,
                  should_stop: Callable[[], bool] = lambda: False, consent_words: ConsentWords | None = None) -> ScenarioResult:
     runner = _Runner(scenario, target, screens_dir, clock, sleep, should_stop, consent_words or load_consent_words())

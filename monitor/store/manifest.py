@@ -15,6 +15,12 @@ from monitor.errors import RunDirError
 from monitor.store import DERIVED_FILES, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
 
 CHUNK = 1 << 20
+# The hash chain over events.jsonl: chain_n = sha256(chain_{n-1} || line_n), starting here.
+GENESIS = "0" * 64
+
+
+def chain_next(previous: str, line: bytes) -> str:
+    return hashlib.sha256(previous.encode() + line).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
@@ -41,8 +47,6 @@ def write_manifest(root: Path, *, chain_head: str, event_count: int) -> dict[str
 
 def events_chain(path: Path) -> tuple[str, int]:
     """Recompute the hash chain over an events file: (head, line count)."""
-    from monitor.store.writer import GENESIS, chain_next
-
     head, count = GENESIS, 0
     with open(path, "rb") as handle:
         for line in handle:

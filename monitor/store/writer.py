@@ -29,9 +29,7 @@ import msgspec
 from monitor.errors import CaptureError
 from monitor.events import Event
 from monitor.store import EVENTS_FILE, FLOWS_FILE, RUN_FILE, SCREENS_DIR
-from monitor.store.manifest import write_manifest
-
-GENESIS = "0" * 64
+from monitor.store.manifest import GENESIS, write_manifest
 
 
 
@@ -72,10 +70,6 @@ def dump_line(record: dict[str, Any] | msgspec.Struct) -> bytes:
         if isinstance(record, msgspec.Struct):
             record = msgspec.structs.asdict(record)
         return (json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
-
-
-def chain_next(previous: str, line: bytes) -> str:
-    return hashlib.sha256(previous.encode() + line).hexdigest()
 
 
 def to_record(event: Event | dict[str, Any] | msgspec.Struct) -> msgspec.Struct:
@@ -122,6 +116,20 @@ class RunWriter:
         self.counts: dict[str, int] = {}
         self.run_info: dict[str, Any] = {"schema": 1, "started_ns": time.time_ns(), **run_info}
         self.write_run_info()
+
+    @property
+    def screens_dir(self) -> Path:
+        """Where screenshots and UI dumps of this run go (sealed with the rest)."""
+        return self.root / SCREENS_DIR
+
+    def open_log(self, name: str) -> BinaryIO:
+        """A side log kept with the evidence and sealed with it (the target's own output): append-only."""
+        if "/" in name or name in {EVENTS_FILE, FLOWS_FILE, RUN_FILE} or name.startswith("."):
+            raise CaptureError(f"{name!r} is not a log name a run directory can hold")
+        try:
+            return open(self.root / name, "ab")
+        except OSError as exc:
+            raise CaptureError(f"cannot write {self.root / name}: {exc}", hint="free disk space or choose another --out") from exc
 
     @property
     def seq(self) -> int:
@@ -187,7 +195,7 @@ class RunWriter:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def append_flow(self, flow_record: dict[str, Any]) -> None:
-        """One decoded HTTP exchange (see capture.records.flow_record for its fields)."""
+        """One decoded HTTP exchange (see store.flows.flow_record for its fields)."""
         with self._lock:
             if self._closed:
                 raise CaptureError("a flow arrived after the run was closed; it would be lost")

@@ -11,6 +11,7 @@ from monitor.agent.session import AgentHost, AgentOptions, local_device
 from monitor.data import load_catalogue
 from monitor.data.models import Catalogue
 from monitor.events import Event
+from monitor.store.sink import event_dict
 
 
 class ListSink:
@@ -25,6 +26,13 @@ class ListSink:
         with self._lock:
             self.events.append(event)
             return len(self.events)
+
+    def append_many(self, events: Any) -> int:
+        count = 0
+        for event in events:
+            self.append(event_dict(event))
+            count += 1
+        return count
 
     def hooks(self) -> list[dict[str, Any]]:
         return [event for event in self.events if event["source"] == "hook"]

@@ -14,7 +14,7 @@ from monitor.cli.app import app
 from monitor.data.models import Catalogue
 from monitor.data.yamlfile import load_model
 from monitor.errors import DataFileError
-from monitor.testing.native import build_native_targets
+from support.native import build_native_targets
 
 REFERENCE = Path("/work/shared/reference/android-pi-apis.yaml")
 

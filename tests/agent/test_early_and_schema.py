@@ -14,7 +14,7 @@ from monitor.agent.build import HOOKS_DIR
 from monitor.agent.session import AgentOptions
 from monitor.data.models import Catalogue
 from monitor.events import EVENT_FIELDS
-from monitor.testing.stubgen import STUB_PACKAGE, build_stubs
+from support.stubgen import STUB_PACKAGE, build_stubs
 
 from agentrun import run_under_agent
 

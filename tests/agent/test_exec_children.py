@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from monitor.agent.session import AgentOptions
-from monitor.testing.native import build_exec_probe, build_native_targets
+from support.native import build_exec_probe, build_native_targets
 
 from agentrun import AgentRun, run_under_agent
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from monitor.agent.session import AgentOptions
-from monitor.testing.native import build_native_targets
+from support.native import build_native_targets
 
 from agentrun import AgentRun, run_under_agent
 

@@ -14,7 +14,7 @@ import pytest
 
 from monitor.agent.session import AgentOptions
 from monitor.data.models import Catalogue
-from monitor.testing.stubgen import OWN_PACKAGE, Call, build_stubs, exerciser_command
+from support.stubgen import OWN_PACKAGE, Call, build_stubs, exerciser_command
 
 from agentrun import AgentRun, run_under_agent
 

@@ -94,7 +94,7 @@ public class OwnTrustApp {
 def own_trust(tmp_path_factory):
     """The app above, a loopback HTTPS server, and a JVM whose system store trusts that server (as a device's
     store trusts the capture proxy's CA after setup)."""
-    from monitor.testing.servers import https_server
+    from support.servers import https_server
 
     src = tmp_path_factory.mktemp("owntrust")
     (src / "OwnTrustApp.java").write_text(OWN_TRUST_APP)

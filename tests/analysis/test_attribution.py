@@ -8,7 +8,7 @@ from monitor.analysis.attribution import Attributor, attribute_events, frame_cla
 from monitor.analysis.timeline import build_timeline
 from monitor.data import load_sdks
 from monitor.data.models import LocalName, Sdk, SdkTable
-from monitor.data.rule_models import load_attribution
+from monitor.data import load_attribution
 from monitor.store.reader import read_run
 from monitor.testing.factories import APP, APP_FRAME, UMENG_FRAME, at, pi_read, write_run
 
@@ -107,7 +107,7 @@ def test_bundled_table_names_the_vendor_of_a_umeng_frame():
 def test_a_stack_of_only_the_runtime_is_the_platform_not_the_app():
     from monitor.analysis.attribution import PLATFORM, Attributor
     from monitor.data import load_sdks
-    from monitor.data.rule_models import load_attribution
+    from monitor.data import load_attribution
 
     attributor = Attributor(sdks=load_sdks(), table=load_attribution(), app_package="com.example.demo")
     jvm_start = ["0x7fc78ce234c6 libjvm.so!_ZN2os5fopenEPKcS1_+0x36", "0x7fc78cabe9cf libjvm.so!JNI_CreateJavaVM+0x4f",

@@ -8,7 +8,7 @@ from monitor.analysis.consent import consent_history, iso, mark_consent
 from monitor.analysis.timeline import build_timeline
 from monitor.cli.analyze import TimeArgumentError, parse_time
 from monitor.data import load_consent_words
-from monitor.data.rule_models import load_rules
+from monitor.data import load_rules
 from monitor.store.reader import read_run
 from monitor.testing.factories import at, click, dialog, mark, pi_read, prefs, write_run
 

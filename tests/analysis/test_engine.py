@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.analysis.rules import REGISTRY, RuleEngineError, RuleRegistry
-from monitor.data.rule_models import RULES_FILE, load_attribution, load_rules
+from monitor.analysis.engine import REGISTRY, RuleEngineError, RuleRegistry
+from monitor.data import RULES_FILE, load_attribution, load_rules
 from monitor.data.yamlfile import load_model
 from monitor.data.rule_models import RuleSet
 from monitor.errors import DataFileError

@@ -13,7 +13,8 @@ from mitmproxy.test import tflow
 from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import Opcode
 
-from monitor.analysis.flowparts import iter_flow_parts, load_flows, parent_fields
+from monitor.analysis.flowparts import iter_flow_parts, parent_fields
+from monitor.store.flows import load_flows
 from monitor.analysis.matching import match_run
 from monitor.errors import RunDirError
 from monitor.store.reader import read_run

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import wsproto
 import wsproto.events as ws_events
-from monitor.analysis.flowparts import load_flows
+from monitor.store.flows import load_flows
 from monitor.analysis.matching import match_flows
 from monitor.capture.proxy import CaptureProxy
 from monitor.store.reader import read_run
@@ -30,8 +30,8 @@ from monitor.store.writer import RunWriter
 
 pytestmark = [pytest.mark.proxy, pytest.mark.timeout(90)]
 
-from monitor.testing.servers import LOOPBACK, self_signed_cert
-from monitor.testing.servers import websocket_server as loopback_websocket_server
+from support.servers import LOOPBACK, self_signed_cert
+from support.servers import websocket_server as loopback_websocket_server
 
 ANDROID_ID = "a1b2c3d4e5f60718"
 IMEI = "864398046598172"

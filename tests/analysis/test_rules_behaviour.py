@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from monitor.analysis.attribution import Attributor
-from monitor.analysis.rules import AppTypeScope
+from monitor.analysis.engine import AppTypeScope
 from monitor.data import load_sdks
-from monitor.data.rule_models import load_attribution
+from monitor.data import load_attribution
 from monitor.errors import DataFileError
 from monitor.testing.factories import (APP, APP_FRAME, UMENG_FRAME, app_start, at, click, connect, dialog, judge,
                                        lifecycle, mark, permission, pi_read)
@@ -78,7 +78,7 @@ def test_over_frequency_counts_each_reader_separately(tmp_path):
 
 def test_over_frequency_thresholds_come_from_the_rules_file(tmp_path):
     rules = tmp_path / "rules.yaml"
-    from monitor.data.rule_models import RULES_FILE
+    from monitor.data import RULES_FILE
     rules.write_text(RULES_FILE.read_text(encoding="utf-8").replace("      max_reads: 1\n", "      max_reads: 3\n"), encoding="utf-8")
     events = [*AGREE_AT_0, *_reads([1, 2, 3])]
     assert _rules(judge(tmp_path / "a", events), "over-frequency")

@@ -15,12 +15,12 @@ from mitmproxy.test import tflow
 from monitor.capture.addon import CaptureAddon
 from monitor.capture.flowstate import fast_path_in_use, flow_state
 from monitor.capture.proxy import CaptureProxy, free_port
-from monitor.capture.records import FlowSpool, flow_record_bytes, spooled_states
+from monitor.store.flows import FlowSpool, flow_record_bytes, spooled_states
 from monitor.errors import CaptureError, RunDirError
 from monitor.store import FLOWS_FILE, MITM_FILE, SPOOL_FILE
 from monitor.store.reader import read_run
 from monitor.store.writer import RunWriter
-from monitor.testing.servers import LOOPBACK, https_server
+from support.servers import LOOPBACK, https_server
 
 from test_proxy_live import _opener, _post
 
@@ -211,7 +211,8 @@ def test_a_killed_capture_leaves_its_flows_in_the_spool_and_recover_writes_them_
 
 
 def test_recover_gives_every_spooled_flow_its_event_once_numbered_on_and_keeps_a_torn_last_line(tmp_path):
-    from monitor.capture.records import flow_event, recover
+    from monitor.store.flows import flow_event
+    from monitor.store.recover import recover
     from monitor.store import EVENTS_FILE
 
     run_dir = tmp_path / "run"
@@ -266,7 +267,8 @@ def test_a_request_still_waiting_when_the_capture_is_killed_is_recovered_with_th
 
     from mitmproxy.flow import Error
 
-    from monitor.capture.records import KILLED_UNANSWERED, recover
+    from monitor.store.flows import KILLED_UNANSWERED
+    from monitor.store.recover import recover
 
     run_dir = tmp_path / "run"
     RunWriter(run_dir, run_info={})  # killed: never closed
@@ -307,7 +309,8 @@ def test_a_slow_answer_is_spooled_while_it_waits_and_recorded_once_when_it_comes
     import threading
 
     from monitor.capture import addon as capture_addon
-    from monitor.capture.records import KILLED_UNANSWERED, recover
+    from monitor.store.flows import KILLED_UNANSWERED
+    from monitor.store.recover import recover
 
     monkeypatch.setattr(capture_addon, "PENDING_SPOOL_AFTER", 0.2)
     run_dir = tmp_path / "run"
@@ -349,7 +352,7 @@ def test_a_capture_process_killed_during_a_long_poll_keeps_every_request_it_had_
 
     from typer.testing import CliRunner
 
-    from monitor.capture.records import KILLED_UNANSWERED
+    from monitor.store.flows import KILLED_UNANSWERED
     from monitor.cli.app import app
 
     run_dir = tmp_path / "run"
@@ -514,7 +517,7 @@ def test_a_write_the_disk_refuses_leaves_no_partial_flow_in_the_spool(tmp_path):
         import resource, signal, sys
         from mitmproxy.test import tflow
         from monitor.capture.flowstate import flow_state
-        from monitor.capture.records import FlowSpool
+        from monitor.store.flows import FlowSpool
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
         spool = FlowSpool({str(tmp_path / "flows.spool")!r})
         small = tflow.tflow(resp=True)
@@ -537,7 +540,7 @@ def test_a_write_the_disk_refuses_leaves_no_partial_flow_in_the_spool(tmp_path):
 
 
 def test_a_damaged_spool_frame_is_named_by_its_offset(tmp_path):
-    from monitor.capture.records import spool_frame
+    from monitor.store.flows import spool_frame
 
     large = tflow.tflow(resp=True)
     large.request.content = b"y" * (100 << 10)
@@ -562,7 +565,7 @@ def _open_websocket() -> tuple[http.HTTPFlow, list]:
 
 
 def test_a_websocket_still_open_when_the_capture_is_killed_is_put_together_from_its_start_and_messages(tmp_path):
-    from monitor.capture.records import recover
+    from monitor.store.recover import recover
 
     run_dir = tmp_path / "run"
     RunWriter(run_dir, run_info={})  # killed: never closed
@@ -599,7 +602,7 @@ def test_a_websocket_open_when_the_capture_stops_is_recorded_with_its_messages(t
     import wsproto
     from wsproto import events as ws_events
 
-    from monitor.testing.servers import websocket_server
+    from support.servers import websocket_server
 
     run_dir = tmp_path / "run"
     writer = RunWriter(run_dir, run_info={})

@@ -17,7 +17,7 @@ from monitor.errors import CaptureError
 from monitor.store import FLOWS_FILE, MITM_FILE
 from monitor.store.reader import read_run
 from monitor.store.writer import RunWriter
-from monitor.testing.servers import LOOPBACK, https_server
+from support.servers import LOOPBACK, https_server
 
 pytestmark = pytest.mark.proxy
 
@@ -175,7 +175,7 @@ def test_flows_the_run_cannot_take_at_the_end_stay_in_the_spool(tmp_path, confdi
 
 
 def _unrelated_ca_pem(directory) -> str:
-    from monitor.testing.servers import self_signed_cert
+    from support.servers import self_signed_cert
     other = directory / "other-ca"
     other.mkdir()
     cert, _ = self_signed_cert(other, "unrelated-ca.test")
@@ -195,7 +195,7 @@ def _wait_for(condition, timeout: float = 5.0) -> bool:
 def test_flow_previews_keep_text_readable_and_binary_short():
     from mitmproxy.test import tflow
 
-    from monitor.capture.records import BINARY_PREVIEW, _body
+    from monitor.store.flows import BINARY_PREVIEW, _body
 
     text_flow = tflow.tflow()
     text_flow.request.content = ("设备标识" * 100_000).encode()   # 1.2 MB of UTF-8, cut inside a character

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from monitor.data import load_catalogue
-from monitor.data.scope_models import AppTypeTable, load_app_types
+from monitor.data import load_app_types
+from monitor.data.scope_models import AppTypeTable
 from monitor.data.yamlfile import load_model
 from monitor.errors import DataFileError
 

@@ -11,7 +11,7 @@ import pytest
 from monitor.analysis.attribution import Attributor
 from monitor.data import load_sdks
 from monitor.data.models import SdkTable
-from monitor.data.rule_models import load_attribution
+from monitor.data import load_attribution
 from monitor.data.yamlfile import load_model
 from monitor.errors import DataFileError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.testing.adbsim import SimDevice, build_state
+from support.adbsim import SimDevice, build_state
 
 
 def adb(host_adb, serial: str, *args: str) -> subprocess.CompletedProcess[str]:

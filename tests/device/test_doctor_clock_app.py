@@ -13,8 +13,8 @@ from monitor.device.clock import measure_offset
 from monitor.device.doctor import check_device
 from monitor.device.journal import Journal
 from monitor.device.session import DeviceSession, SetupOptions, restore
-from monitor.testing.adbsim import DEMO_PACKAGE
-from monitor.testing.adbsim.apk import build_apk, make_signer
+from support.adbsim import DEMO_PACKAGE
+from support.adbsim.apk import build_apk, make_signer
 
 
 def by_name(report):

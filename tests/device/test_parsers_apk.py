@@ -13,7 +13,7 @@ from monitor.device.apk import read_apk_info
 from monitor.device.parsers import parse_dumpsys_package, parse_getprop, parse_ps
 from monitor.errors import DeviceError
 from monitor.scenario.uitree import find_by_text, parse_ui
-from monitor.testing.adbsim.apk import build_apk, make_signer
+from support.adbsim.apk import build_apk, make_signer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "android"
 REAL_SIGNER = "07150f76008b1d93ff383b2f0d07776938833fce07b7c6b566b8c337ff9358b8"

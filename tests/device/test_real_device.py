@@ -22,7 +22,7 @@ from monitor.device.doctor import check_device
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
-from monitor.scenario.target import DeviceTarget
+from monitor.scenario.device import DeviceTarget
 
 pytestmark = pytest.mark.device
 

@@ -11,10 +11,11 @@ from monitor.errors import DataFileError
 from monitor.events import Event
 from monitor.scenario.model import builtin_names, load_scenario
 from monitor.scenario.runner import run_scenario
-from monitor.scenario.target import DeviceTarget, ScenarioTarget
+from monitor.scenario.device import DeviceTarget
+from monitor.scenario.target import Target
 from monitor.store.reader import read_run
 from monitor.store.writer import RunWriter
-from monitor.testing.adbsim import DEMO_PACKAGE
+from support.adbsim import DEMO_PACKAGE
 
 BUILTIN = ["agree", "background", "first-launch-idle", "refuse", "relaunch-after-deny"]
 
@@ -70,7 +71,7 @@ def test_tap_needs_exactly_one_way_to_say_where(tmp_path):
 
 
 def test_device_target_implements_the_protocol(make_sim):
-    assert isinstance(target_for(make_sim(14)), ScenarioTarget)
+    assert isinstance(target_for(make_sim(14)), Target)
 
 
 @pytest.mark.parametrize("name", BUILTIN)

@@ -6,7 +6,7 @@ Android 14 emulator image); the per-version numbers (release, SDK, codename) are
 
 from __future__ import annotations
 
-from monitor.testing.adbsim.state import INIT_NS, DeviceState, Package
+from support.adbsim.state import INIT_NS, DeviceState, Package
 
 # release, sdk, build id, whether `date +%s%N` works (older toybox prints %N as is)
 VERSIONS: dict[int, tuple[str, int, str, bool]] = {
@@ -126,6 +126,6 @@ def _zygote_kind(primary: str, abilist: str) -> str:
 
 
 def _file(data: bytes = b"", mode: int = 0o644):
-    from monitor.testing.adbsim.state import File
+    from support.adbsim.state import File
 
     return File(data, mode)

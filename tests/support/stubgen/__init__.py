@@ -25,7 +25,7 @@ from pathlib import Path
 
 from monitor.data.models import Catalogue, HookEntry, When, is_static, parameter_types, return_type
 from monitor.errors import TargetError
-from monitor.testing.demo import _cache_root
+from monitor.cache import cache_root
 
 STUB_PACKAGE = "consentmon.stubgen"
 EXERCISER = f"{STUB_PACKAGE}.Exerciser"
@@ -495,7 +495,7 @@ def build_stubs(catalogue: Catalogue, cache: Path | None = None) -> tuple[Path, 
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
-    classes = (cache or _cache_root()) / "stubgen" / digest.hexdigest()[:16]
+    classes = (cache or cache_root()) / "stubgen" / digest.hexdigest()[:16]
     if (classes / ".complete").exists():
         return classes, calls
     javac = shutil.which("javac")

@@ -11,10 +11,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from monitor.testing.adbsim.state import DeviceState
+from support.adbsim.state import DeviceState
 
 if TYPE_CHECKING:
-    from monitor.testing.adbsim.commands import Follow
+    from support.adbsim.commands import Follow
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Shell:
             if command.stdout_to is not None:
                 path, append = command.stdout_to
                 if path != "/dev/null":
-                    from monitor.testing.adbsim.commands import check_writable
+                    from support.adbsim.commands import check_writable
 
                     denied = check_writable(ctx, path)
                     if denied:

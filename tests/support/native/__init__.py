@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from monitor.errors import TargetError
-from monitor.testing.demo import _cache_root
+from monitor.cache import cache_root
 
 SOURCES = Path(__file__).resolve().parent
 
@@ -34,7 +34,7 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
     digest = hashlib.sha256()
     for source in sorted(SOURCES.glob("*.c")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    out = (cache or _cache_root()) / "native" / digest.hexdigest()[:16]
+    out = (cache or cache_root()) / "native" / digest.hexdigest()[:16]
     targets = {"sidechannels": out / "sidechannels", "multiproc": out / "multiproc", "execchildren": out / "execchildren",
                "libsysprop": out / "libsysprop.so"}
     if (out / ".complete").exists():
@@ -61,7 +61,7 @@ def build_exec_probe(cache: Path | None = None) -> Path:
         raise TargetError("javac is not on PATH; ExecProbe is a small Java program",
                           hint="install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`")
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    out = (cache or _cache_root()) / "execprobe" / digest
+    out = (cache or cache_root()) / "execprobe" / digest
     if (out / ".complete").exists():
         return out
     staging = out.with_name(out.name + ".tmp")

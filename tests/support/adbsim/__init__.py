@@ -9,9 +9,9 @@
 `DeviceState.snapshot()` is what "restored exactly" is checked against.
 """
 
-from monitor.testing.adbsim.hostadb import HostAdb, free_port
-from monitor.testing.adbsim.profiles import DEMO_PACKAGE, DEMO_PERMISSIONS, VERSIONS, build_state
-from monitor.testing.adbsim.server import SimDevice
-from monitor.testing.adbsim.state import DeviceState
+from support.adbsim.hostadb import HostAdb, free_port
+from support.adbsim.profiles import DEMO_PACKAGE, DEMO_PERMISSIONS, VERSIONS, build_state
+from support.adbsim.server import SimDevice
+from support.adbsim.state import DeviceState
 
 __all__ = ["DEMO_PACKAGE", "DEMO_PERMISSIONS", "VERSIONS", "DeviceState", "HostAdb", "SimDevice", "build_state", "free_port"]

@@ -10,9 +10,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from monitor.testing.adbsim.hostadb import HostAdb
-from monitor.testing.adbsim.profiles import build_state
-from monitor.testing.adbsim.server import SimDevice
+from support.adbsim.hostadb import HostAdb
+from support.adbsim.profiles import build_state
+from support.adbsim.server import SimDevice
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The built-in demo app: compiled with javac from the Java sources shipped in the package.
+"""The built-in demo: an app compiled with javac from the Java sources shipped in the package (app/src).
 
 It is built into a cache folder keyed by the sources' hash, so an edited source is always recompiled
 and an unchanged one never is.
@@ -7,22 +7,17 @@ and an unchanged one never is.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
+from monitor.cache import cache_root
 from monitor.errors import TargetError
 
-DEMO_SOURCES = Path(__file__).resolve().parent / "demoapp" / "src"
+DEMO_SOURCES = Path(__file__).resolve().parent / "app" / "src"
 DEMO_MAIN = "com.example.demo.DemoApp"
 DEMO_PACKAGE = "com.example.demo"
 DEMO_APP_DOMAINS = ["demo-app.example.com"]
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("CONSENTMON_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "consentmon"
 
 
 def build_demo_app(cache: Path | None = None) -> Path:
@@ -33,7 +28,7 @@ def build_demo_app(cache: Path | None = None) -> Path:
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.relative_to(DEMO_SOURCES).as_posix().encode() + b"\0" + source.read_bytes())
-    classes = (cache or _cache_root()) / "demoapp" / digest.hexdigest()[:16]
+    classes = (cache or cache_root()) / "demoapp" / digest.hexdigest()[:16]
     if (classes / ".complete").exists():
         return classes
     javac = shutil.which("javac")

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from monitor.testing.adbsim import ui
-from monitor.testing.adbsim.shell import Ctx, Handler, Result, Shell
-from monitor.testing.adbsim.state import INIT_NS, DeviceState, Package
+from support.adbsim import ui
+from support.adbsim.shell import Ctx, Handler, Result, Shell
+from support.adbsim.state import INIT_NS, DeviceState, Package
 
 FRIDA_MARK = re.compile(rb"FRIDA_SERVER_VERSION=([0-9][0-9A-Za-z.\-]*)")
 PATH_DIRS = ["/sbin", "/system/sbin", "/system/bin", "/system/xbin", "/odm/bin", "/vendor/bin", "/vendor/xbin",

@@ -17,11 +17,11 @@ import threading
 import time
 from typing import Callable
 
-from monitor.testing.adbsim import protocol as p
-from monitor.testing.adbsim.commands import Follow, make_shell
-from monitor.testing.adbsim.profiles import build_state
-from monitor.testing.adbsim.shell import Ctx, Result
-from monitor.testing.adbsim.state import INIT_NS, DeviceState
+from support.adbsim import protocol as p
+from support.adbsim.commands import Follow, make_shell
+from support.adbsim.profiles import build_state
+from support.adbsim.shell import Ctx, Result
+from support.adbsim.state import INIT_NS, DeviceState
 
 
 def _parse_android_pubkey(blob: bytes):
@@ -366,7 +366,7 @@ class SimDevice:
                     message = b"cannot rebind existing socket"
                     stream.write(b"FAIL" + f"{len(message):04x}".encode() + message)
                     return
-                from monitor.testing.adbsim.state import ReverseRule
+                from support.adbsim.state import ReverseRule
 
                 state.reverses = [r for r in state.reverses if r.remote != remote] + [ReverseRule(remote, local)]
                 stream.write(b"OKAY")
@@ -431,7 +431,7 @@ class SimDevice:
                 return
 
     def _receive_file(self, stream: _Stream, spec: str, user: str) -> None:
-        from monitor.testing.adbsim.commands import check_writable
+        from support.adbsim.commands import check_writable
 
         path, _, mode_text = spec.rpartition(",")
         mode = int(mode_text) & 0o7777 if mode_text.isdigit() else 0o644
