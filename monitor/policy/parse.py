@@ -1,0 +1,153 @@
+"""A privacy policy (bytes or text) → its DeclaredScope; a SOURCE (file, URL or run directory) → the same."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from monitor.policy.errors import PolicyFetchError, PolicySourceError
+from monitor.policy.model import AppPi, DeclaredPi, DeclaredScope, DeclaredSdk, PolicySource
+from monitor.policy.sdklist import CellScorer, RawRow, extract_rows, split_pi
+from monitor.policy.sdkmap import sdk_index
+from monitor.policy.store import read_policy_documents
+from monitor.policy.text import to_document
+from monitor.policy.words import Vocabulary, vocabulary
+
+POLICY_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".md", ".markdown")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+# A sentence declares the app's own collection when it says so with one of these verbs.
+_COLLECT = re.compile(r"收集|获取|采集|使用|申请|访问|读取|调用|提供|共享|collect|access|use|obtain|share", re.I)
+_FETCH_TIMEOUT = 20.0
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
+    left = start
+    while left > 0 and not _SENTENCE_END.match(text[left - 1]) and start - left < 400:
+        left -= 1
+    right = end
+    while right < len(text) and not _SENTENCE_END.match(text[right]) and right - end < 400:
+        right += 1
+    return text[left:right + 1].strip(), left
+
+
+def _declared_pi(items: list[str], vocab: Vocabulary, offset: int) -> list[DeclaredPi]:
+    declared = []
+    for item in items:
+        hits = vocab.pi_hits(item)
+        categories = tuple(dict.fromkeys(category for hit in hits for category in hit.categories))
+        words = tuple(dict.fromkeys(hit.word for hit in hits))
+        broad = bool(hits) and all(hit.broad for hit in hits if hit.categories)
+        declared.append(DeclaredPi(text=item, categories=categories, words=words, offset=offset, broad=broad))
+    return declared
+
+
+def parse_policy(text_or_bytes: bytes | str, *, source: str, url: str | None = None, content_type: str | None = None,
+                 document_index: int = 0, into: DeclaredScope | None = None) -> DeclaredScope:
+    """Read one policy document into a DeclaredScope (or add it to `into`)."""
+    vocab = vocabulary()
+    index = sdk_index(vocab)
+    document = to_document(text_or_bytes, name=url or source, content_type=content_type, where=source)
+    scope = into if into is not None else DeclaredScope()
+    scope.documents.append(PolicySource(source=source, url=url, content_type=content_type, kind=document.kind,
+                                        charset=document.charset, chars=len(document.text)))
+    scorer = CellScorer(vocab, index.folded_names())
+    rows = extract_rows(document, vocab, scorer)
+    text = document.text
+    for row in rows:
+        scope.sdks.append(_declared_sdk(row, text, vocab, index, document_index))
+    if not rows:
+        if vocab.heading_pattern.search(fold_for_heading(text)):
+            scope.warnings.append(f"{source}: mentions third-party SDKs but no SDK list could be read from it "
+                                  "(the list may be behind a link, in a picture, or in a layout not understood)")
+        else:
+            scope.warnings.append(f"{source}: no SDK list found")
+    scope.app_pi.extend(_app_pi(text, rows, vocab, document_index))
+    empty = [sdk.name for sdk in scope.sdks if sdk.document == document_index and not sdk.pi and sdk.purpose is None and sdk.company is None]
+    if rows and len(empty) == len(rows):
+        scope.warnings.append(f"{source}: the SDK list names SDKs but none of its rows could be read (empty table?)")
+    return scope
+
+
+def fold_for_heading(text: str) -> str:
+    from monitor.policy.words import fold
+    return fold(text[:400_000])
+
+
+def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index, document_index: int) -> DeclaredSdk:  # type: ignore[no-untyped-def]
+    items = row.pi_items if row.pi_items is not None else split_pi(row.pi_text or "", vocab)
+    sentence = text[row.offset:row.end].strip()
+    if len(sentence) > 600:
+        sentence = sentence[:600] + "…"
+    permissions = split_pi(row.permissions_text, vocab) if row.permissions_text else []
+    match = index.match(row.name, row.company)
+    return DeclaredSdk(name=row.name, company=row.company, purpose=row.purpose, pi=_declared_pi(items, vocab, row.pi_offset or row.offset),
+                       offset=row.offset, document=document_index, sentence=sentence, link=row.link, permissions=permissions,
+                       layout=row.layout, sdk_id=match.sdk_id if match else None, match_reason=match.reason if match else None)
+
+
+def _app_pi(text: str, rows: list[RawRow], vocab: Vocabulary, document_index: int) -> list[AppPi]:
+    """PI words in sentences that speak of collecting, outside the SDK rows: what the app itself declares."""
+    spans = [(row.offset, max(row.end, row.offset + 1)) for row in rows]
+    found: list[AppPi] = []
+    seen: set[tuple[str, str]] = set()
+    for start, end, hit in vocab.pi_spans(text):
+        if not hit.categories or any(low <= start < high for low, high in spans):
+            continue
+        sentence, _ = _sentence_around(text, start, end)
+        if not _COLLECT.search(sentence):
+            continue
+        written = text[start:end]
+        for category in hit.categories:
+            key = (category, written.casefold())
+            if key in seen:
+                continue
+            seen.add(key)
+            found.append(AppPi(category=category, text=written, offset=start, document=document_index, sentence=sentence[:300]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SOURCE: a file, a URL or a run directory
+# ---------------------------------------------------------------------------------------------------------
+def fetch(url: str, *, timeout: float = _FETCH_TIMEOUT) -> tuple[bytes, str | None, str]:
+    """GET a policy URL: (body, content type, final URL)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "consentmon-policy/1", "Accept": "text/html,text/plain,*/*"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own URL
+            return response.read(), response.headers.get("Content-Type"), response.geturl()
+    except urllib.error.HTTPError as exc:
+        raise PolicyFetchError(f"{url}: the server answered HTTP {exc.code}", hint="check the link, or save the page and give the file") from exc
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PolicyFetchError(f"{url}: cannot fetch ({reason})", hint="check the link and the network, or save the page and give the file") from exc
+
+
+def declared_scope(source: str | Path) -> DeclaredScope:
+    """The declared scope of SOURCE: a policy file (.html/.htm/.txt/.md), an http(s) URL, or a run directory."""
+    text = str(source)
+    if re.match(r"https?://", text, re.I):
+        body, content_type, final = fetch(text)
+        return parse_policy(body, source=text, url=final, content_type=content_type)
+    path = Path(source)
+    if path.is_dir():
+        documents = read_policy_documents(path)
+        if not documents:
+            raise PolicySourceError(f"{path}: a directory with no policy documents (no {path / 'policy'} folder)",
+                                    hint="give a run directory recorded with policy capture, a policy file or a URL")
+        scope = DeclaredScope()
+        for position, stored in enumerate(documents):
+            parse_policy(stored.data, source=str(stored.path), url=stored.url, content_type=stored.content_type,
+                         document_index=position, into=scope)
+            last = scope.documents[-1]
+            scope.documents[-1] = PolicySource(**{**last.__dict__, "source": stored.source or last.source, "ts": stored.ts,
+                                                  "event_seq": stored.event_seq, "flow_id": stored.flow_id})
+        return scope
+    if not path.exists():
+        raise PolicySourceError(f"{path}: no such file or directory", hint="give a policy file, a URL (https://…) or a run directory")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicySourceError(f"{path}: cannot read ({exc.strerror})", hint="check the path and its permissions") from exc
+    return parse_policy(data, source=str(path))

@@ -1,0 +1,730 @@
+"""Find the SDK list in a policy's text, whatever its layout, and read each row's fields.
+
+Layouts, each read by one extractor, all driven by the field labels of policy_words.yaml:
+- tables: HTML or markdown tables (header row → column roles; also two-column label | value tables);
+- labelled blocks: `SDK名称：X` / `使用目的：…` / `收集个人信息类型：…` lines (labels drift: 名称：, SDK使用目的：), or
+  a name line (bullet, `功能（SDK名）`) followed by labelled lines;
+- flattened tables: a run of header lines, then one cell per line (merged and empty cells missing) — cut into
+  rows by a Viterbi alignment of lines to columns; or one row per line with cells joined by spaces — the
+  same alignment over the line's space-separated tokens;
+- numbered prose: `1. 我们使用了“X”的SDK，…获取的用户信息是“…”` / `1）X SDK。为了…，该SDK需要获取…`.
+Where two extractors read the same text, the more structured one wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from monitor.policy.text import Cell, Document, Table
+from monitor.policy.words import Vocabulary, fold
+
+_URL = re.compile(r"https?://|www\.|\.(com|cn|net|org|html?)(/|\b)", re.I)
+_COMPANY_END = re.compile(r"(公司|集团|研究院|工作室|有限合伙|中心|银行|Inc\.?|Ltd\.?|LLC|Limited|Corporation|Corp\.?|GmbH|"
+                          r"Co\.,?\s*Ltd\.?|S\.A\.|B\.V\.|AB|Pte\.?\s*Ltd\.?|Foundation|Technologies)[)）]?\s*$", re.I)
+_SDKISH = re.compile(r"sdk|kit\b|\bsdk|插件|组件|库|推送|push|统计|分享|地图|定位|登录|登陆|支付|广告|联盟|\bcom\.[a-z]", re.I)
+_PURPOSE_WORDS = re.compile(r"用于|提供|实现|帮助|支持|统计|推送|分享|登录|登陆|支付|定位|分析|展示|服务|功能|为了|识别|检测|"
+                            r"播放|加载|上报|监测|防止|保障|便于|优化|接入|获取|完成|下发|框架|开源|工具")
+_PERMISSION_WORDS = re.compile(r"权限|读取|写入|获取|查看|修改|访问|检索|更改|录音|摄像头|开机启动|使用蓝牙|拨打|发送|接收|安装")
+_ENUM = re.compile(r"^\s*(?:[(（]?\d{1,3}[)）.、．:：]|[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.．]|"
+                   r"[①-⑳]|[a-zA-Z][)）.、](?=\s*\S))\s*")
+_HEADING = re.compile(r"^\s*(?:第[一二三四五六七八九十\d]+[章节条部分]|[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:\.\d{1,2}){1,3}\.?\s|"
+                      r"[(（][一二三四五六七八九十]{1,3}[)）]|#{1,6}\s)")
+_LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?([^：:\n]{1,24}?)\s*[：:]\s*(.*)$")
+_QUOTES = "“”\"'「」『』‘’《》"
+_PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){1,}(?::[a-z0-9_.-]+)?\b", re.I)
+
+
+@dataclass
+class RawRow:
+    """One SDK row as read: field texts as written, with offsets into Document.text."""
+
+    name: str
+    offset: int
+    end: int
+    layout: str
+    company: str | None = None
+    purpose: str | None = None
+    pi_text: str | None = None
+    pi_offset: int = 0
+    permissions_text: str | None = None
+    link: str | None = None
+    platform: str | None = None
+    pi_items: list[str] | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lines
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Line:
+    text: str        # stripped
+    offset: int      # of the first non-space character
+    number: int
+
+
+def split_lines(text: str) -> list[Line]:
+    lines = []
+    offset = 0
+    for number, raw in enumerate(text.split("\n")):
+        stripped = raw.strip()
+        lead = len(raw) - len(raw.lstrip())
+        lines.append(Line(stripped, offset + lead, number))
+        offset += len(raw) + 1
+    return lines
+
+
+def clean_name(text: str) -> str:
+    text = _ENUM.sub("", text, count=1).strip()
+    text = text.strip(_QUOTES + " \t*•·●◆■-").rstrip("：:;；。,，")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _function_label_name(text: str) -> str:
+    """`即时通讯（腾讯云即时通信IM）` names the SDK in its parentheses; `百度TTS（com.baidu.tts）` is kept whole."""
+    match = re.fullmatch(r"([^（(]{2,20})[（(]([^（()）]{2,60})[)）]", text)
+    if not match:
+        return text
+    outer, inner = match.group(1).strip(), match.group(2).strip()
+    if _PACKAGE.fullmatch(inner) or re.search(r"[A-Za-z]", outer) or "sdk" in outer.lower():
+        return text
+    if re.search(r"sdk|[A-Za-z]{2,}", inner, re.I) or len(inner) >= 4:
+        return inner
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PI field → items
+# ---------------------------------------------------------------------------------------------------------
+_OPEN = "（([【{"
+_CLOSE = "）)]】}"
+_GROUP_LABEL = re.compile(r"^([^：:，,、（()）]{1,12})[：:]\s*(?=\S)")
+_SEPARATORS = set("、，,；;")
+
+
+def split_pi(text: str, vocab: Vocabulary) -> list[str]:
+    """A PI field split at its top-level separators, parenthesised sub-lists kept with their head."""
+    if text is None:
+        return []
+    text = text.strip()
+    if not text or vocab.is_none(text):
+        return []
+    items: list[str] = []
+    depth = 0
+    current: list[str] = []
+
+    def flush() -> None:
+        item = "".join(current).strip()
+        current.clear()
+        item = re.sub(r"^(?:以及|及|和|与|包括|包含|例如|如)\s*", "", item)
+        while (label := _GROUP_LABEL.match(item)) and not _URL.search(item[:20]):
+            item = item[label.end():]
+        item = item.strip(_QUOTES + " \t").rstrip("。.")
+        item = item.strip(_QUOTES + " \t")
+        if item and not vocab.is_none(item):
+            items.append(item)
+
+    for index, char in enumerate(text):
+        if char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth = max(0, depth - 1)
+        if char == "\n":
+            if depth > 0:
+                before = current[-1] if current else ""
+                after = text[index + 1] if index + 1 < len(text) else ""
+                if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+                    current.append(" ")
+                continue
+            flush()
+            continue
+        if depth == 0 and char in _SEPARATORS:
+            flush()
+            continue
+        if depth == 0 and char == "。" and index + 1 < len(text) and text[index + 1:].strip():
+            flush()
+            continue
+        current.append(char)
+    flush()
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cell scoring: how well a text fits a column role (used by both flattened-table alignments)
+# ---------------------------------------------------------------------------------------------------------
+class CellScorer:
+    def __init__(self, vocab: Vocabulary, sdk_names: set[str]) -> None:
+        self.vocab = vocab
+        self.sdk_names = sdk_names
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def known_sdk(self, text: str) -> bool:
+        folded = fold(text)
+        return any(name in folded for name in self.sdk_names)
+
+    def score(self, text: str, role: str) -> float:
+        key = (text, role)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._score(text, role)
+        return cached
+
+    def _score(self, text: str, role: str) -> float:
+        text = text.strip()
+        if not text:
+            return 0.0
+        length = len(text)
+        is_url = bool(_URL.search(text)) and not re.search(r"[\u4e00-\u9fff]{6,}", _URL.split(text)[0] if _URL.split(text) else "")
+        url_start = bool(re.match(r"\s*(https?://|www\.|官网|隐私|[^\s]{0,8}链接[:：])", text))
+        pi_hits = len(self.vocab.pi_hits(text))
+        separators = sum(text.count(char) for char in "、；;")
+        is_none = self.vocab.is_none(text)
+        company = bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk
+        if role == "link":
+            return 5.0 if (url_start or (is_url and length < 200)) else (-1.0 if is_none else -6.0)
+        if url_start:
+            return -6.0
+        if role == "number":
+            return 5.0 if re.fullmatch(r"\d{1,3}[.、．]?", text) else -8.0
+        if role == "platform":
+            return 4.0 if re.fullmatch(r"(android|ios|安卓|苹果|android\s*/\s*ios|ios\s*/\s*android)", text, re.I) else -6.0
+        if re.fullmatch(r"\d{1,3}[.、．]?", text):
+            return -6.0
+        if role == "name":
+            score = 1.0
+            if length <= 30:
+                score += 1.5
+            elif length > 60:
+                score -= 6.0
+            else:
+                score -= 1.5
+            if _SDKISH.search(text) or self.known_sdk(text):
+                score += 2.5
+            if re.search(r"[A-Za-z]{2,}", text):
+                score += 1.0
+            if separators >= 2:
+                score -= 3.0
+            if text.endswith("。"):
+                score -= 3.0
+            if company:
+                score -= 4.0
+            if pi_hits >= 2:
+                score -= 2.0
+            if is_none:
+                score -= 4.0
+            if is_url:
+                score -= 5.0
+            return score
+        if role == "group":
+            score = 1.0 if length <= 12 else -3.0
+            if re.search(r"(类|服务|功能|工具)$", text):
+                score += 2.0
+            if re.search(r"sdk|[A-Za-z]{3,}", text, re.I):
+                score -= 2.5
+            if company or is_none:
+                score -= 4.0
+            return score
+        if role == "company":
+            if company:
+                return 5.0
+            if is_none and length <= 4:
+                return 0.5
+            return -2.0 if length <= 8 and not separators else -4.0
+        if role == "purpose":
+            score = 0.5 if length >= 4 else -1.0
+            if _PURPOSE_WORDS.search(text):
+                score += 2.0
+            if pi_hits >= 3 and separators >= 2:
+                score -= 2.0
+            if company:
+                score -= 3.0
+            if is_none:
+                score -= 1.0
+            return score
+        if role == "pi":
+            if is_none:
+                return 3.0
+            score = min(5.0, 1.5 * pi_hits) + (1.0 if separators else 0.0)
+            if pi_hits == 0:
+                score -= 2.5
+            if company:
+                score -= 3.0
+            perms = len(_PERMISSION_WORDS.findall(text))
+            if perms > pi_hits:
+                score -= 1.0
+            return score
+        if role == "permissions":
+            if is_none:
+                return 2.5
+            perms = len(_PERMISSION_WORDS.findall(text))
+            score = min(5.0, 1.5 * perms) + (1.0 if separators else 0.0) - (2.5 if perms == 0 else 0.0)
+            if pi_hits > perms:
+                score -= 1.0
+            return score
+        return 0.0  # "other": anything, weakly
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extractors
+# ---------------------------------------------------------------------------------------------------------
+class Extractor:
+    def __init__(self, document: Document, vocab: Vocabulary, scorer: CellScorer) -> None:
+        self.document = document
+        self.vocab = vocab
+        self.scorer = scorer
+        self.lines = split_lines(document.text)
+
+    # -- tables --------------------------------------------------------------------------------------------
+    def from_tables(self) -> list[RawRow]:
+        rows: list[RawRow] = []
+        for table in self.document.tables:
+            rows.extend(self._table(table))
+        return rows
+
+    def _table(self, table: Table) -> list[RawRow]:
+        header_index, roles = None, []
+        for index, row in enumerate(table.rows[:4]):
+            candidate = [self.vocab.role(cell.text) if len(cell.text) <= 24 else None for cell in row]
+            if candidate.count(None) <= len(candidate) // 2 and ("name" in candidate or "pi" in candidate):
+                header_index, roles = index, candidate
+                break
+        if header_index is None:
+            return self._key_value_table(table)
+        if "name" not in roles:
+            return []
+        rows: list[RawRow] = []
+        for row in table.rows[header_index + 1:]:
+            if not row or all(not cell.text for cell in row):
+                continue
+            cells = list(row)
+            if len(cells) < len(roles):  # a row-spanning cell on the left was not repeated
+                cells = [Cell("", cells[0].offset)] * (len(roles) - len(cells)) + cells
+            values: dict[str, Cell] = {}
+            for role, cell in zip(roles, cells):
+                if role and role not in values:
+                    values[role] = cell
+            name_cell = values.get("name")
+            if name_cell is None or not clean_name(name_cell.text):
+                continue
+            raw = RawRow(name=clean_name(name_cell.text.replace("\n", " ")), offset=name_cell.offset,
+                         end=max(cell.offset + len(cell.text) for cell in row), layout="table")
+            self._fill_fields(raw, values)
+            rows.append(raw)
+        return rows
+
+    def _key_value_table(self, table: Table) -> list[RawRow]:
+        if not table.rows or max(len(row) for row in table.rows) != 2:
+            return []
+        lines = [f"{row[0].text}：{row[1].text}" for row in table.rows if len(row) == 2]
+        offsets = [row[0].offset for row in table.rows if len(row) == 2]
+        labelled = [self.vocab.role(row[0].text) for row in table.rows if len(row) == 2]
+        if sum(1 for role in labelled if role) < max(2, len(labelled) // 2):
+            return []
+        return self._blocks([Line(text, offset, -1) for text, offset in zip(lines, offsets)], layout="table")
+
+    def _fill_fields(self, raw: RawRow, values: dict[str, Cell]) -> None:
+        for role, cell in values.items():
+            text = cell.text.strip()
+            if role == "pi":
+                # A PI cell may hold labelled lines (收集个人信息类型：…<br>使用目的：…): only the PI part counts.
+                parts = [self._label(line) for line in text.split("\n")]
+                if any(part and part[0] == "pi" for part in parts):
+                    text = "\n".join(part[1] for part in parts if part and part[0] == "pi")
+                raw.pi_text, raw.pi_offset = text, cell.offset
+            elif role == "company":
+                raw.company = re.sub(r"\s+", " ", text) or None
+            elif role == "purpose":
+                raw.purpose = re.sub(r"\s+", " ", text) or None
+            elif role == "permissions":
+                raw.permissions_text = text or None
+            elif role == "link":
+                raw.link = text or None
+            elif role == "platform":
+                raw.platform = text or None
+
+    # -- labelled blocks -----------------------------------------------------------------------------------
+    def _label(self, text: str) -> tuple[str, str] | None:
+        match = _LABEL_LINE.match(text)
+        if not match or re.match(r"https?$", match.group(1).strip(), re.I):
+            return None
+        role = self.vocab.role(match.group(1))
+        if role is None:
+            return None
+        return role, match.group(2).strip()
+
+    def from_labelled_blocks(self) -> list[RawRow]:
+        return self._blocks(self.lines, layout="labelled")
+
+    def _blocks(self, lines: list[Line], *, layout: str) -> list[RawRow]:
+        rows: list[RawRow] = []
+        block: dict[str, tuple[str, int]] = {}
+        block_start = 0
+        block_end = 0
+        previous_plain: Line | None = None
+        pending_role: tuple[str, int] | None = None
+
+        def close() -> None:
+            nonlocal block
+            if "name" in block and len(block) >= 2 and any(role in block for role in ("pi", "purpose", "company", "permissions")):
+                name, offset = block["name"]
+                name = clean_name(name)
+                if name and len(name) <= 80:
+                    raw = RawRow(name=name, offset=offset, end=block_end, layout=layout)
+                    values = {role: Cell(text, where) for role, (text, where) in block.items() if role != "name"}
+                    self._fill_fields(raw, values)
+                    rows.append(raw)
+            block = {}
+
+        for line in lines:
+            text = line.text
+            if not text:
+                continue
+            if pending_role is not None:
+                role, _ = pending_role
+                pending_role = None
+                if self._label(text) is None:
+                    block[role] = (text, line.offset)
+                    block_end = line.offset + len(text)
+                    continue
+            labelled = self._label(text)
+            if labelled is None:
+                # A wrapped value continues the previous field; a short plain line may be the next block's name.
+                if block and len(text) <= 60 and self._is_name_line(text):
+                    close()
+                    previous_plain = line
+                    continue
+                if block and block_end and line.offset - block_end <= 3 and len(block) >= 1:
+                    last_role = list(block)[-1]
+                    if last_role in {"pi", "purpose", "permissions", "link"} and not self._is_name_line(text):
+                        old, where = block[last_role]
+                        block[last_role] = (old + "\n" + text, where)
+                        block_end = line.offset + len(text)
+                        continue
+                if block:
+                    close()
+                previous_plain = line
+                continue
+            role, value = labelled
+            if role in {"group", "number", "other"}:
+                continue
+            if role == "name" or role in block:
+                close()
+                block_start = line.offset
+            if not block and role != "name":
+                if previous_plain is not None and self._is_name_line(previous_plain.text):
+                    name = _function_label_name(clean_name(previous_plain.text))
+                    block["name"] = (name, previous_plain.offset + max(0, previous_plain.text.find(name)))
+                    block_start = previous_plain.offset
+            value_offset = line.offset + (text.find(value) if value else len(text))
+            if not value:
+                pending_role = (role, value_offset)
+                block[role] = ("", value_offset)
+            else:
+                block[role] = (value, value_offset)
+            block_end = line.offset + len(text)
+            previous_plain = None
+        close()
+        del block_start
+        return rows
+
+    def _is_name_line(self, text: str) -> bool:
+        name = clean_name(text)
+        if not name or len(name) > 60 or name.endswith(("。", "：", ":")) or _URL.search(name):
+            return False
+        if self._label(text) is not None:
+            return False
+        if re.search(r"[。；;]", name) or name.count("，") >= 2:
+            return False
+        return self.scorer.score(name, "name") >= 2.0
+
+    # -- flattened tables ----------------------------------------------------------------------------------
+    def from_flattened(self) -> list[RawRow]:
+        rows: list[RawRow] = []
+        lines = [line for line in self.lines if line.text]
+        index = 0
+        while index < len(lines):
+            header = self._header_run(lines, index)
+            if header is None:
+                index += 1
+                continue
+            roles, after = header
+            body_end = self._body_end(lines, after)
+            body = lines[after:body_end]
+            if body and self._one_row_per_line(body, roles):
+                rows.extend(self._rows_by_tokens(body, roles))
+            elif body:
+                rows.extend(self._rows_by_lines(body, roles))
+            index = max(body_end, index + 1)
+        return rows
+
+    def _header_run(self, lines: list[Line], start: int) -> tuple[list[str], int] | None:
+        first = lines[start].text
+        # A header written on one line: cells separated by spaces, tabs or pipes.
+        if len(first) <= 120 and not _LABEL_LINE.match(first):
+            pieces = [piece for piece in re.split(r"\s*[|\t]\s*|\s{1,}", first.strip("| ")) if piece]
+            if len(pieces) >= 3:
+                roles = [self.vocab.role(piece, loose=False) for piece in pieces]
+                if None not in roles and "name" in roles and ("pi" in roles or "purpose" in roles):
+                    return roles, start + 1  # type: ignore[return-value]
+        roles = []
+        index = start
+        while index < len(lines):
+            text = lines[index].text
+            if len(text) > 24 or _LABEL_LINE.match(text) and not text.endswith(("：", ":")):
+                break
+            role = self.vocab.role(text)
+            if role is None:
+                break
+            roles.append(role)
+            index += 1
+        if len(roles) >= 3 and "name" in roles and ("pi" in roles or "purpose" in roles) and len(set(roles)) >= 3:
+            return roles, index
+        return None
+
+    def _body_end(self, lines: list[Line], start: int) -> int:
+        index = start
+        while index < len(lines):
+            text = lines[index].text
+            if index > start and self._header_run(lines, index) is not None:
+                return index
+            if _HEADING.match(text) and len(text) <= 60 and not re.search(r"[、；;]", text) and index > start:
+                return index
+            # Prose: a long line with sentences in it is past the table.
+            if len(text) > 160 and text.count("。") >= 2 and not re.search(r"https?://", text):
+                return index
+            index += 1
+        return index
+
+    def _one_row_per_line(self, body: list[Line], roles: list[str]) -> bool:
+        sample = body[: min(6, len(body))]
+        wide = sum(1 for line in sample if len(line.text.split(" ")) >= max(3, len(roles) - 2) and len(line.text) >= 40)
+        return wide >= max(1, (len(sample) * 2) // 3)
+
+    def _rows_by_lines(self, body: list[Line], roles: list[str]) -> list[RawRow]:
+        """Viterbi: each line is one column's cell (or the rest of the cell above); columns come in header order,
+        merged or empty cells are skipped at a cost; every row must hold a name."""
+        columns = len(roles)
+        name_column = roles.index("name")
+        skip, wrap, new_row, nameless = 1.2, 3.0, 0.5, 6.0
+        NEG = float("-inf")
+        # state: (column, name seen in this row)
+        best: list[dict[tuple[int, bool], float]] = []
+        back: list[dict[tuple[int, bool], tuple[int, bool] | None]] = []
+        for position, line in enumerate(body):
+            scores = {column: self.scorer.score(line.text, roles[column]) for column in range(columns)}
+            current: dict[tuple[int, bool], float] = {}
+            pointer: dict[tuple[int, bool], tuple[int, bool] | None] = {}
+            for column in range(columns):
+                for seen in (False, True):
+                    if seen != (column >= name_column) and column != name_column:
+                        # `seen` can only be true at or after the name column within a row
+                        if seen and column < name_column:
+                            continue
+                    candidates: list[tuple[float, tuple[int, bool] | None]] = []
+                    if position == 0:
+                        if seen == (column == name_column):
+                            candidates.append((scores[column] - skip * column, None))
+                    else:
+                        for (prev_column, prev_seen), prev_score in best[-1].items():
+                            if prev_score == NEG:
+                                continue
+                            if column > prev_column:  # same row, later column
+                                now_seen = prev_seen or column == name_column
+                                if now_seen != seen:
+                                    continue
+                                candidates.append((prev_score + scores[column] - skip * (column - prev_column - 1), (prev_column, prev_seen)))
+                            if column == prev_column and seen == prev_seen:  # the cell above continues
+                                candidates.append((prev_score + 0.3 * scores[column] - wrap, (prev_column, prev_seen)))
+                            if column <= prev_column or True:  # a new row
+                                if seen != (column == name_column):
+                                    continue
+                                cost = new_row + skip * (columns - 1 - prev_column) * 0.5 + skip * column + (0 if prev_seen else nameless)
+                                candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen)))
+                    if candidates:
+                        score, origin = max(candidates, key=lambda item: item[0])
+                        current[(column, seen)] = score
+                        pointer[(column, seen)] = origin
+            best.append(current)
+            back.append(pointer)
+        if not best or not best[-1]:
+            return []
+        state = max(best[-1], key=lambda key: best[-1][key] - (0 if key[1] else nameless))
+        path: list[tuple[int, bool]] = []
+        for position in range(len(body) - 1, -1, -1):
+            path.append(state)
+            origin = back[position][state]
+            if origin is None:
+                break
+            state = origin
+        path.reverse()
+        # Cut into rows: a row starts where the column does not move right (or a name appears after a name).
+        rows: list[RawRow] = []
+        current_cells: dict[str, tuple[str, int]] = {}
+        previous_column = -1
+        previous_seen = False
+
+        def close(end: int) -> None:
+            if "name" in current_cells:
+                name, offset = current_cells["name"]
+                name = clean_name(name)
+                if name:
+                    raw = RawRow(name=name, offset=offset, end=end, layout="flattened")
+                    self._fill_fields(raw, {role: Cell(text, where) for role, (text, where) in current_cells.items() if role != "name"})
+                    rows.append(raw)
+
+        for line, (column, seen) in zip(body, path):
+            role = roles[column]
+            continues = column == previous_column and seen == previous_seen and role in current_cells
+            starts_row = not continues and (column <= previous_column or (seen and not previous_seen and role != "name") or previous_column < 0)
+            if column > previous_column and previous_column >= 0:
+                starts_row = False
+            if starts_row:
+                close(line.offset)
+                current_cells = {}
+            if continues:
+                text, where = current_cells[role]
+                current_cells[role] = (text + "\n" + line.text, where)
+            else:
+                current_cells[role] = (line.text, line.offset)
+            previous_column, previous_seen = column, seen
+        if body:
+            close(body[-1].offset + len(body[-1].text))
+        return rows
+
+    def _rows_by_tokens(self, body: list[Line], roles: list[str]) -> list[RawRow]:
+        """One table row per line, cells joined by single spaces (and names with spaces in them): choose the cut
+        into cells and their columns that fits best; a double space is an empty cell."""
+        rows: list[RawRow] = []
+        columns = len(roles)
+        skip = 1.5
+        for line in body:
+            tokens = line.text.split(" ")
+            positions = []
+            cursor = 0
+            for token in tokens:
+                positions.append(cursor)
+                cursor += len(token) + 1
+            count = len(tokens)
+            NEG = float("-inf")
+            # best[i][c]: best score covering tokens[:i] with the last cell in column c (c = -1: nothing yet)
+            best = [[NEG] * (columns + 1) for _ in range(count + 1)]
+            back: list[list[tuple[int, int] | None]] = [[None] * (columns + 1) for _ in range(count + 1)]
+            best[0][0] = 0.0  # index 0 ↔ column -1
+            for start in range(count):
+                for last in range(columns + 1):
+                    here = best[start][last]
+                    if here == NEG:
+                        continue
+                    for end in range(start + 1, min(count, start + 40) + 1):
+                        text = " ".join(tokens[start:end])
+                        if end - start > 1 and "" in tokens[start:end]:
+                            break
+                        for column in range(last, columns):  # `last` is column+1, so this is every later column
+                            score = 0.0 if not text else self.scorer.score(text, roles[column])
+                            total = here + score - skip * (column - last)
+                            if total > best[end][column + 1]:
+                                best[end][column + 1] = total
+                                back[end][column + 1] = (start, last)
+            end_column = max(range(columns + 1), key=lambda c: best[count][c] - skip * (columns - c))
+            if best[count][end_column] == NEG:
+                continue
+            cells: dict[str, Cell] = {}
+            position, column = count, end_column
+            while position > 0 and back[position][column] is not None:
+                start, last = back[position][column]  # type: ignore[misc]
+                text = " ".join(tokens[start:position]).strip()
+                if text:
+                    cells[roles[column - 1]] = Cell(text, line.offset + positions[start])
+                position, column = start, last
+            name_cell = cells.get("name")
+            if name_cell is None or not clean_name(name_cell.text):
+                continue
+            raw = RawRow(name=clean_name(name_cell.text), offset=name_cell.offset, end=line.offset + len(line.text), layout="row-per-line")
+            pi_cell = cells.get("pi")
+            self._fill_fields(raw, {role: cell for role, cell in cells.items() if role != "name"})
+            if pi_cell is not None:
+                raw.pi_items = split_pi(pi_cell.text, self.vocab)
+            rows.append(raw)
+        return rows
+
+    # -- numbered prose ------------------------------------------------------------------------------------
+    _QUOTED_SDK = re.compile(r"使用了\s*[“\"「『]([^”\"」』]{1,60})[”\"」』]?\s*的?\s*(?:SDK|sdk|软件开发工具包)")
+    _HEAD_SDK = re.compile(r"^([^。，,；;：:]{2,50}?(?:SDK|sdk|Sdk|Kit|kit|插件|组件))\s*[。．.:：]")
+    _USED_SDK = re.compile(r"(?:使用了|集成了|接入了|嵌入了|引入了)(?:[^，。,]{0,12}的)?\s*([A-Za-z0-9\u4e00-\u9fff][^，。,；;“”\"]{0,40}?(?:SDK|sdk))")
+    _PI_AFTER = re.compile(r"(?:获取的用户信息是|获取的个人信息(?:是|为|包括)|收集的个人信息(?:是|为|包括)|需要(?:从[^，。]{1,10})?获取(?:您的|用户的)?|"
+                           r"需要(?:采集|收集)(?:您的|用户的)?|(?:会|将|可能)?(?:收集|获取|采集)(?:您的|用户的)|获取的信息(?:是|为|包括)|"
+                           r"收集(?:的)?信息(?:包括|为|是))[:：]?")
+    _PI_STOP = re.compile(r"，?\s*(?:用于|以便|以实现|以用于|从而|来实现|以保障|以提供)|。|；|，(?:收集的数据|仅|并)")
+    _PERMS_AFTER = re.compile(r"(?:使用到的权限是|调用的[^，。]{0,12}权限包括|使用的权限(?:是|为|包括)|申请的权限(?:是|为|包括))[:：]?")
+    _NO_PI = re.compile(r"不(?:会)?(?:获取|收集|采集|涉及)(?:您的)?(?:任何)?(?:个人)?信息|不会采集")
+
+    def from_prose(self) -> list[RawRow]:
+        rows: list[RawRow] = []
+        last_row_line = -10
+        for line in self.lines:
+            text = line.text
+            if len(text) < 8 or len(text) > 1500:
+                continue
+            enumerated = _ENUM.match(text)
+            body = text[enumerated.end():] if enumerated else text
+            name = None
+            if match := self._QUOTED_SDK.search(body):
+                name = match.group(1).strip()
+            elif match := self._HEAD_SDK.match(body):
+                if enumerated or line.number - last_row_line <= 3:
+                    name = match.group(1).strip()
+            elif enumerated and (match := self._USED_SDK.search(body)) and match.start() < 80:
+                name = match.group(1).strip()
+            if not name or len(name) > 60:
+                continue
+            if not (enumerated or line.number - last_row_line <= 3):
+                continue
+            if not re.search(r"获取|收集|采集|用户信息|个人信息|权限", body):
+                continue
+            pi_items: list[str] = []
+            pi_offset = line.offset
+            for pi_match in self._PI_AFTER.finditer(body):
+                rest = body[pi_match.end():]
+                stop = self._PI_STOP.search(rest)
+                segment = rest[: stop.start()] if stop else rest
+                if len(segment.strip()) < 2:
+                    continue
+                if not self.vocab.pi_hits(segment) and not re.search(r"[“\"]", segment):
+                    continue
+                pi_items = split_pi(segment, self.vocab)
+                pi_items = [item for item in pi_items if not re.fullmatch(r"(等|等信息|信息)", item)]
+                pi_items = [re.sub(r"等(个人)?信息$|等$", "", item) if not item.endswith("记录等") else item for item in pi_items]
+                pi_offset = line.offset + (len(text) - len(body)) + pi_match.end()
+                break
+            if not pi_items and not self._NO_PI.search(body) and not self._PI_AFTER.search(body):
+                continue
+            permissions = None
+            if perm_match := self._PERMS_AFTER.search(body):
+                rest = body[perm_match.end():]
+                stop = re.search(r"[，,]\s*获取|。", rest)
+                permissions = rest[: stop.start()] if stop else rest
+            name_offset = line.offset + max(0, text.find(name))
+            raw = RawRow(name=clean_name(name), offset=name_offset, end=line.offset + len(text), layout="prose",
+                         pi_items=pi_items, pi_offset=pi_offset, permissions_text=permissions)
+            purpose = re.search(r"功能是([^，。]+)|为了([^，。]+)", body)
+            if purpose:
+                raw.purpose = (purpose.group(1) or purpose.group(2)).strip()
+            rows.append(raw)
+            last_row_line = line.number
+        return rows
+
+
+def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> list[RawRow]:
+    """Every SDK row in the document, in text order; where layouts overlap the more structured reading wins."""
+    extractor = Extractor(document, vocab, scorer)
+    accepted: list[RawRow] = []
+    taken: list[tuple[int, int]] = []
+    for rows in (extractor.from_tables(), extractor.from_labelled_blocks(), extractor.from_flattened(), extractor.from_prose()):
+        fresh = [row for row in rows if not any(start <= row.offset < end or row.offset <= start < row.end for start, end in taken)]
+        for row in fresh:
+            accepted.append(row)
+        for row in fresh:
+            taken.append((row.offset, max(row.end, row.offset + 1)))
+    accepted.sort(key=lambda row: row.offset)
+    return accepted

@@ -1,0 +1,75 @@
+"""An SDK row as written → an id of monitor/data/sdks.yaml, with the reason.
+
+In order: a Java package written in the row (longest prefix of an SDK, as attribution matches stacks); the name
+equal to an SDK's name or alias (zh or en, folded, without 'SDK'); the longest SDK name or alias the row's
+name contains; the company (policy_words.yaml `companies`). Anything else stays unmapped: a row is never
+forced onto a near miss, because a wrong id would wrongly put an SDK's reads in scope.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.data import load_sdks
+from monitor.policy.words import Vocabulary, fold
+
+_PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b", re.I)
+_NOISE = re.compile(r"sdk|软件开发工具包|开发包|工具包|插件|组件|服务|\(.*?\)|（.*?）|[\s\-_/·.+]", re.I)
+
+
+def _key(text: str) -> str:
+    return _NOISE.sub("", fold(text))
+
+
+@dataclass(frozen=True)
+class SdkMatch:
+    sdk_id: str
+    reason: str
+
+
+class SdkIndex:
+    def __init__(self, vocab: Vocabulary) -> None:
+        table = load_sdks()
+        self.vocab = vocab
+        self.prefixes: dict[str, str] = {}
+        self.names: dict[str, tuple[str, str]] = {}  # key → (id, the name as written in sdks.yaml)
+        for sdk in table.sdks:
+            for prefix in sdk.prefixes:
+                self.prefixes[prefix.lower()] = sdk.id
+            for written in (sdk.name.zh, sdk.name.en, *sdk.aliases, *re.split(r"\s*/\s*", sdk.name.en)):
+                key = _key(written)
+                if len(key) >= 2 and key not in self.names:
+                    self.names[key] = (sdk.id, written)
+        self._contained = sorted((key for key in self.names if len(key) >= 3 or not key.isascii()), key=len, reverse=True)
+
+    def folded_names(self) -> set[str]:
+        return {key for key in self.names if len(key) >= 2}
+
+    def match(self, name: str, company: str | None, row_text: str = "") -> SdkMatch | None:
+        for candidate in _PACKAGE.findall(f"{name} {row_text}"):
+            parts = candidate.lower().split(".")
+            for end in range(len(parts), 1, -1):
+                prefix = ".".join(parts[:end])
+                if prefix in self.prefixes:
+                    return SdkMatch(self.prefixes[prefix], f"package {candidate} is under {prefix}")
+        key = _key(name)
+        if key in self.names:
+            sdk_id, written = self.names[key]
+            return SdkMatch(sdk_id, f"name {name!r} is {written!r}")
+        for known in self._contained:
+            if known in key and (len(known) * 2 >= len(key) or len(known) >= 4):
+                sdk_id, written = self.names[known]
+                return SdkMatch(sdk_id, f"name {name!r} contains {written!r}")
+        if company:
+            folded = fold(company)
+            for written_company, sdk_id in self.vocab.company_sdk.items():
+                if written_company and (written_company in folded or folded in written_company and len(folded) >= 4):
+                    return SdkMatch(sdk_id, f"company {company!r} operates {sdk_id}")
+        return None
+
+
+@lru_cache(maxsize=2)
+def sdk_index(vocab: Vocabulary) -> SdkIndex:
+    return SdkIndex(vocab)

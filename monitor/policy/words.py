@@ -1,0 +1,110 @@
+"""The policy vocabulary (monitor/data/policy_words.yaml) as fast matchers.
+
+`fold` is the one normalisation every comparison uses: NFKC (full-width → half-width, the Kangxi radical ⽹ → 网),
+casefold, and no whitespace, so '设备 MAC 地址' and '设备MAC地址' compare equal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.data.policy_models import PolicyWords, load_policy_words
+
+_SPACE = re.compile(r"[\s\u200b\u3000]+")
+
+
+def fold(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def _is_ascii_word(word: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9 _./+#-]+", word))
+
+
+def _word_pattern(words: list[str]) -> re.Pattern[str]:
+    """One alternation over folded words, longest first; Latin words only as whole words."""
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        escaped = re.escape(word)
+        parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if _is_ascii_word(word) else escaped)
+    return re.compile("|".join(parts)) if parts else re.compile(r"(?!x)x")
+
+
+@dataclass(frozen=True)
+class PiHit:
+    word: str
+    categories: tuple[str, ...]
+    broad: bool
+
+
+class Vocabulary:
+    def __init__(self, words: PolicyWords) -> None:
+        self.words = words
+        self.pi_by_word: dict[str, PiHit] = {}
+        for entry in words.pi:
+            for word in entry.words:
+                key = fold(word)
+                hit = self.pi_by_word.get(key)
+                if hit is None or (hit.broad and not entry.broad):
+                    self.pi_by_word[key] = PiHit(word, tuple(entry.categories), entry.broad)
+        self.pi_pattern = _word_pattern(list(self.pi_by_word))
+        self.role_by_label: dict[str, str] = {}
+        for field_words in words.fields:
+            for word in field_words.words:
+                self.role_by_label[fold(word)] = field_words.role
+        self._labels_longest = sorted(self.role_by_label, key=len, reverse=True)
+        self.none_words = {fold(word) for word in words.none_words.words}
+        self.heading_pattern = _word_pattern([fold(word) for word in words.list_headings.words])
+        self.company_sdk: dict[str, str] = {}
+        for company in words.companies:
+            for name in company.names:
+                self.company_sdk[fold(name)] = company.sdk
+
+    def pi_hits(self, text: str) -> list[PiHit]:
+        """Every PI word in `text` (folded, longest match first, no overlaps)."""
+        return [self.pi_by_word[match.group(0)] for match in self.pi_pattern.finditer(fold(text))]
+
+    def pi_spans(self, text: str) -> list[tuple[int, int, PiHit]]:
+        """PI words in raw `text` with their positions in it (for app-level PI quoted with offsets)."""
+        folded_chars: list[str] = []
+        positions: list[int] = []
+        for index, char in enumerate(text):
+            folded = fold(char)
+            for piece in folded:
+                folded_chars.append(piece)
+                positions.append(index)
+        folded_text = "".join(folded_chars)
+        spans = []
+        for match in self.pi_pattern.finditer(folded_text):
+            start = positions[match.start()]
+            end = positions[match.end() - 1] + 1
+            spans.append((start, end, self.pi_by_word[match.group(0)]))
+        return spans
+
+    def role(self, label: str, *, loose: bool = True) -> str | None:
+        """The role of a column header or field label (SDK名称 → name), or None when it is not one."""
+        key = fold(label).strip(":：*#-|·•.")
+        if not key or len(key) > 24:
+            return None
+        if key in self.role_by_label:
+            return self.role_by_label[key]
+        if not loose or re.search(r"[。，,；;、]", key):
+            return None
+        for word in self._labels_longest:
+            if len(word) >= 2 and word in key and len(key) <= len(word) + 8:
+                return self.role_by_label[word]
+        return None
+
+    def is_none(self, text: str) -> bool:
+        key = fold(text).strip("。.；;，,")
+        return key in self.none_words or any(key.startswith(word) and len(word) >= 2 and len(key) - len(word) <= 30
+                                             and ("不" in word or "未" in word or word == "无")
+                                             for word in self.none_words)
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    return Vocabulary(load_policy_words())
