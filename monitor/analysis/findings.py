@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.analysis.cases import Case
 from monitor.errors import RunDirError
+from monitor.store.files import read_text, write_atomic
 
 FINDINGS_SCHEMA = 1
 Frozen = ConfigDict(extra="forbid")
@@ -111,21 +111,14 @@ def finding_id(rule: str, key: tuple[Any, ...]) -> str:
 
 def write_findings(findings: Findings, path: Path) -> None:
     """Write findings.json atomically: sorted keys, UTF-8 with Chinese kept readable, newline-terminated."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(findings.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise RunDirError(f"cannot write {path}: {exc}", hint="check the run directory is writable, or copy it somewhere that is") from exc
+    write_atomic(Path(path), findings.to_json())
 
 
 def read_findings(path: Path) -> Findings:
     path = Path(path)
+    text = read_text(path, missing_hint="run `consentmon analyze RUN_DIR` first")
     try:
-        return Findings.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise RunDirError(f"{path} is missing", hint="run `consentmon analyze RUN_DIR` first") from exc
+        return Findings.model_validate_json(text)
     except ValueError as exc:
         raise RunDirError(f"{path}: not a findings file ({str(exc).splitlines()[0]})",
                           hint="re-create it with `consentmon analyze RUN_DIR`") from exc

@@ -29,7 +29,7 @@ from mitmproxy import http, tls
 from mitmproxy.flow import Error
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
-from monitor.store.flows import DEFAULT_BODY_CAP, FlowSpool, client_address, ns, unspool
+from monitor.store.flows import DEFAULT_BODY_CAP, ensure_mitm_writable, FlowSpool, client_address, ns, unspool
 from monitor.errors import CaptureError
 from monitor.events import KIND_TLS_FAILED
 from monitor.store import MITM_FILE, SPOOL_FILE
@@ -67,10 +67,7 @@ class CaptureAddon:
         self._waiting: dict[str, tuple[http.HTTPFlow, asyncio.TimerHandle | None]] = {}
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
-        try:
-            open(self._run_dir / MITM_FILE, "ab").close()  # fail now, not when the capture finishes
-        except OSError as exc:
-            raise CaptureError(f"cannot open {self._run_dir / MITM_FILE}: {exc}", hint="choose a writable --out directory") from exc
+        ensure_mitm_writable(self._run_dir)  # fail now, not when the capture finishes
 
     # ---- mitmproxy events ------------------------------------------------------------------------
     def request(self, flow: http.HTTPFlow) -> None:

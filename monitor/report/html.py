@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.analysis.findings import Findings, read_findings
-from monitor.errors import RunDirError
 from monitor.store import FINDINGS_FILE, REPORT_FILE
+from monitor.store.files import write_atomic
 from monitor.store.manifest import verify_run
 from monitor.store.reader import Run, read_run
 
@@ -95,8 +95,4 @@ def render_html(run_dir: Path, findings: Findings | None = None) -> str:
 def write_html(run_dir: Path, findings: Findings | None = None, out: Path | None = None) -> Path:
     target = Path(out) if out is not None else Path(run_dir) / REPORT_FILE
     html = render_html(run_dir, findings)
-    try:
-        target.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise RunDirError(f"cannot write {target}: {exc}", hint="choose a writable --out") from exc
-    return target
+    return write_atomic(target, html)

@@ -19,6 +19,7 @@ from monitor.errors import MonitorError, TargetError
 from monitor.events import KIND_MARK
 from monitor.scenario.model import ConsentStep, Scenario, ScreenshotStep, TapStep, WaitStep
 from monitor.scenario.target import Target
+from monitor.store.files import ScreenFolder
 from monitor.store.sink import EventSink
 from monitor.scenario.uitree import UiNode, find_by_resource_id, find_by_text, parse_ui
 
@@ -64,7 +65,7 @@ class _Runner:
                  sleep: Callable[[float], None], should_stop: Callable[[], bool], words: ConsentWords) -> None:
         self.scenario = scenario
         self.target = target
-        self.screens_dir = Path(screens_dir)
+        self.screens = ScreenFolder(screens_dir)
         self.clock = clock
         self.sleep = sleep
         self.should_stop = should_stop
@@ -83,14 +84,11 @@ class _Runner:
 
     def _shot(self, index: int, label: str) -> str:
         name = f"{index:03d}-{label}.png"
-        self.target.screenshot(self.screens_dir / name)
-        return f"{self.screens_dir.name}/{name}"
+        self.target.screenshot(self.screens.path(name))
+        return self.screens.ref(name)
 
     def _save_dump(self, index: int, label: str, xml: str) -> str:
-        name = f"{index:03d}-{label}.xml"
-        self.screens_dir.mkdir(parents=True, exist_ok=True)
-        (self.screens_dir / name).write_text(xml, encoding="utf-8")
-        return f"{self.screens_dir.name}/{name}"
+        return self.screens.write_text(f"{index:03d}-{label}.xml", xml)
 
     def _tap_node(self, node: UiNode) -> int:
         x, y = node.center

@@ -500,3 +500,12 @@ def load_flows(run_root: Path) -> list[http.HTTPFlow]:
 def has_traffic(run_root: Path) -> bool:
     """Whether the run holds a flows.mitm (a run captured without the proxy has none)."""
     return (Path(run_root) / MITM_FILE).exists()
+
+
+def ensure_mitm_writable(run_root: Path) -> None:
+    """Open flows.mitm for appending once, so a capture that could not write it fails at its start."""
+    path = Path(run_root) / MITM_FILE
+    try:
+        open(path, "ab").close()
+    except OSError as exc:
+        raise CaptureError(f"cannot open {path}: {exc}", hint="choose a writable --out directory") from exc
