@@ -22,13 +22,17 @@ from monitor.policy.words import Vocabulary, fold
 _URL = re.compile(r"https?://|www\.|\.(com|cn|net|org|html?)(/|\b)", re.I)
 _COMPANY_END = re.compile(r"(公司|集团|研究院|工作室|有限合伙|中心|银行|Inc\.?|Ltd\.?|LLC|Limited|Corporation|Corp\.?|GmbH|"
                           r"Co\.,?\s*Ltd\.?|S\.A\.|B\.V\.|AB|Pte\.?\s*Ltd\.?|Foundation|Technologies)[)）]?\s*$", re.I)
-_SDKISH = re.compile(r"sdk|kit\b|\bsdk|插件|组件|库|推送|push|统计|分享|地图|定位|登录|登陆|支付|广告|联盟|\bcom\.[a-z]", re.I)
-_PURPOSE_WORDS = re.compile(r"用于|提供|实现|帮助|支持|统计|推送|分享|登录|登陆|支付|定位|分析|展示|服务|功能|为了|识别|检测|"
+_SDKISH = re.compile(r"sdk|kit\b|插件|组件|库|推送|push|统计|分享|地图|定位|登录|登陆|支付|广告|联盟|\bcom\.[a-z]", re.I)
+_STRONG_SDK = re.compile(r"sdk|kit\b|\bcom\.[a-z]|插件|组件|库$", re.I)
+_PURPOSE_WORDS = re.compile(r"广告|营销|用于|提供|实现|帮助|支持|统计|推送|分享|登录|登陆|支付|定位|分析|展示|服务|功能|为了|识别|检测|"
                             r"播放|加载|上报|监测|防止|保障|便于|优化|接入|获取|完成|下发|框架|开源|工具")
+# Vendors often written without 公司 in a company column (腾讯, 蚂蚁金服, Google).
+_VENDOR = re.compile(r"腾讯|阿里|蚂蚁|百度|字节|巨量|华为|小米|谷歌|google|facebook|meta|apple|苹果|网易|京东|微软|microsoft|"
+                     r"新浪|微博|美团|快手|极光|个推|友盟|高德|讯飞|银联|运营商|移动|联通|电信|开源|open source|square", re.I)
 _PERMISSION_WORDS = re.compile(r"权限|读取|写入|获取|查看|修改|访问|检索|更改|录音|摄像头|开机启动|使用蓝牙|拨打|发送|接收|安装")
 _ENUM = re.compile(r"^\s*(?:[(（]?\d{1,3}[)）.、．:：]|[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}[、.．]|"
                    r"[①-⑳]|[a-zA-Z][)）.、](?=\s*\S))\s*")
-_HEADING = re.compile(r"^\s*(?:第[一二三四五六七八九十\d]+[章节条部分]|[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:\.\d{1,2}){1,3}\.?\s|"
+_HEADING = re.compile(r"^\s*(?:\d{1,2}\s+[\u4e00-\u9fff]|第[一二三四五六七八九十\d]+[章节条部分]|[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:\.\d{1,2}){1,3}\.?\s|"
                       r"[(（][一二三四五六七八九十]{1,3}[)）]|#{1,6}\s)")
 _LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?([^：:\n]{1,24}?)\s*[：:]\s*(.*)$")
 _QUOTES = "“”\"'「」『』‘’《》"
@@ -118,6 +122,7 @@ def split_pi(text: str, vocab: Vocabulary) -> list[str]:
         item = "".join(current).strip()
         current.clear()
         item = re.sub(r"^(?:以及|及|和|与|包括|包含|例如|如)\s*", "", item)
+        item = re.sub(r"^(?:您授权提供的|您提供的|您的|用户的)", "", item)
         while (label := _GROUP_LABEL.match(item)) and not _URL.search(item[:20]):
             item = item[label.end():]
         item = item.strip(_QUOTES + " \t").rstrip("。.")
@@ -199,8 +204,12 @@ class CellScorer:
                 score -= 6.0
             else:
                 score -= 1.5
-            if _SDKISH.search(text) or self.known_sdk(text):
+            if re.fullmatch(r"(?i)(sdk|kit|插件|组件|库|the\s*sdk)", text):
+                score -= 5.0
+            elif _STRONG_SDK.search(text) or self.known_sdk(text):
                 score += 2.5
+            elif _SDKISH.search(text):
+                score += 1.0
             if re.search(r"[A-Za-z]{2,}", text):
                 score += 1.0
             if separators >= 2:
@@ -229,6 +238,10 @@ class CellScorer:
             if company:
                 return 5.0
             if is_none and length <= 4:
+                return 0.5
+            if length <= 16 and not separators and _VENDOR.search(text) and not _SDKISH.search(text):
+                return 3.0
+            if length <= 12 and not separators and not _SDKISH.search(text) and not _PURPOSE_WORDS.search(text):
                 return 0.5
             return -2.0 if length <= 8 and not separators else -4.0
         if role == "purpose":
@@ -535,11 +548,12 @@ class Extractor:
                                     continue
                                 candidates.append((prev_score + scores[column] - skip * (column - prev_column - 1), (prev_column, prev_seen)))
                             if column == prev_column and seen == prev_seen:  # the cell above continues
-                                candidates.append((prev_score + 0.3 * scores[column] - wrap, (prev_column, prev_seen)))
+                                cost = wrap * (2.0 if roles[column] in {"name", "company", "number", "group"} else 1.0)
+                                candidates.append((prev_score + 0.3 * scores[column] - cost, (prev_column, prev_seen)))
                             if column <= prev_column or True:  # a new row
                                 if seen != (column == name_column):
                                     continue
-                                cost = new_row + skip * (columns - 1 - prev_column) * 0.5 + skip * column + (0 if prev_seen else nameless)
+                                cost = new_row + skip * (columns - 1 - prev_column) * 0.8 + skip * column + (0 if prev_seen else nameless)
                                 candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen)))
                     if candidates:
                         score, origin = max(candidates, key=lambda item: item[0])
@@ -600,6 +614,10 @@ class Extractor:
         skip = 1.5
         for line in body:
             tokens = line.text.split(" ")
+            if len([token for token in tokens if token]) < 3:
+                if rows:
+                    break  # past the table
+                continue
             positions = []
             cursor = 0
             for token in tokens:
@@ -638,7 +656,9 @@ class Extractor:
                     cells[roles[column - 1]] = Cell(text, line.offset + positions[start])
                 position, column = start, last
             name_cell = cells.get("name")
-            if name_cell is None or not clean_name(name_cell.text):
+            if name_cell is None or not clean_name(name_cell.text) or len(cells) < 3:
+                if rows:
+                    break
                 continue
             raw = RawRow(name=clean_name(name_cell.text), offset=name_cell.offset, end=line.offset + len(line.text), layout="row-per-line")
             pi_cell = cells.get("pi")
@@ -654,10 +674,54 @@ class Extractor:
     _USED_SDK = re.compile(r"(?:使用了|集成了|接入了|嵌入了|引入了)(?:[^，。,]{0,12}的)?\s*([A-Za-z0-9\u4e00-\u9fff][^，。,；;“”\"]{0,40}?(?:SDK|sdk))")
     _PI_AFTER = re.compile(r"(?:获取的用户信息是|获取的个人信息(?:是|为|包括)|收集的个人信息(?:是|为|包括)|需要(?:从[^，。]{1,10})?获取(?:您的|用户的)?|"
                            r"需要(?:采集|收集)(?:您的|用户的)?|(?:会|将|可能)?(?:收集|获取|采集)(?:您的|用户的)|获取的信息(?:是|为|包括)|"
-                           r"收集(?:的)?信息(?:包括|为|是))[:：]?")
-    _PI_STOP = re.compile(r"，?\s*(?:用于|以便|以实现|以用于|从而|来实现|以保障|以提供)|。|；|，(?:收集的数据|仅|并)")
+                           r"收集(?:的)?信息(?:包括|为|是)|其中，?(?:获取|收集|采集)了)[:：]?")
+    _PI_STOP = re.compile(r"，?\s*(?:用于|以便|以实现|以用于|从而|来实现|以保障|以提供)|。|；|，(?:收集的数据|仅|并|该|其中|这些|此)")
     _PERMS_AFTER = re.compile(r"(?:使用到的权限是|调用的[^，。]{0,12}权限包括|使用的权限(?:是|为|包括)|申请的权限(?:是|为|包括))[:：]?")
     _NO_PI = re.compile(r"不(?:会)?(?:获取|收集|采集|涉及)(?:您的)?(?:任何)?(?:个人)?信息|不会采集")
+
+    _LIST_INTRO = re.compile(r"(?:SDK|sdk|软件开发工具包)[^。]{0,30}(?:包括|如下|有|为)\s*[:：]\s*$")
+    _ITEM_SPLIT = re.compile(r"^(.{2,80}?)\s*[（(]\s*(?:用于|功能[:：为是]?)?\s*(.*?)[)）]?\s*[；;。]?$")
+
+    def from_intro_lists(self) -> list[RawRow]:
+        """`…以下SDK，包括：` then enumerated items `a) X SDK（用于…）；` (wrapped lines joined)."""
+        rows: list[RawRow] = []
+        lines = self.lines
+        index = 0
+        while index < len(lines):
+            if not self._LIST_INTRO.search(lines[index].text):
+                index += 1
+                continue
+            says_none = bool(re.search(r"不需要获取用户信息|不(?:会)?(?:获取|收集)(?:用户|个人)?信息|不需要获取(?:用户|个人)信息", lines[index].text))
+            index += 1
+            while index < len(lines):
+                line = lines[index]
+                if not line.text:
+                    index += 1
+                    continue
+                enumerated = _ENUM.match(line.text)
+                if not enumerated and rows and re.match(r"^[^（(。]{2,60}[（(]\s*用于[^）)]*[）)]\s*[。；;]?$", line.text):
+                    # the last item of a list is sometimes left without its letter
+                    enumerated = re.match(r"\s*", line.text)
+                    assert enumerated is not None
+                elif not enumerated or re.match(r"\s*\d", line.text) and not re.match(r"\s*[a-z][)）.、]", line.text, re.I):
+                    break
+                text, end = line.text, line.offset + len(line.text)
+                index += 1
+                while index < len(lines) and lines[index].text and not _ENUM.match(lines[index].text) and not re.search(r"[；;。]$", text):
+                    text += " " + lines[index].text
+                    end = lines[index].offset + len(lines[index].text)
+                    index += 1
+                body = text[enumerated.end():].strip()
+                match = self._ITEM_SPLIT.match(body)
+                name = clean_name(match.group(1) if match else body)
+                if not name or len(name) > 80:
+                    continue
+                raw = RawRow(name=name, offset=line.offset + enumerated.end(), end=end, layout="list",
+                             pi_items=[] if says_none else None)
+                if match and match.group(2):
+                    raw.purpose = match.group(2).strip()
+                rows.append(raw)
+        return rows
 
     def from_prose(self) -> list[RawRow]:
         rows: list[RawRow] = []
@@ -675,6 +739,9 @@ class Extractor:
                 if enumerated or line.number - last_row_line <= 3:
                     name = match.group(1).strip()
             elif enumerated and (match := self._USED_SDK.search(body)) and match.start() < 80:
+                name = match.group(1).strip()
+            elif (enumerated and line.number - last_row_line <= 3 and re.search(r"sdk", body, re.I)
+                  and (match := re.match(r"^([^。，,；;：:]{2,40})[。．]", body))):
                 name = match.group(1).strip()
             if not name or len(name) > 60:
                 continue
@@ -697,7 +764,8 @@ class Extractor:
                 pi_items = [re.sub(r"等(个人)?信息$|等$", "", item) if not item.endswith("记录等") else item for item in pi_items]
                 pi_offset = line.offset + (len(text) - len(body)) + pi_match.end()
                 break
-            if not pi_items and not self._NO_PI.search(body) and not self._PI_AFTER.search(body):
+            quoted = bool(self._QUOTED_SDK.search(body))
+            if not pi_items and not quoted and not self._NO_PI.search(body) and not self._PI_AFTER.search(body):
                 continue
             permissions = None
             if perm_match := self._PERMS_AFTER.search(body):
@@ -720,7 +788,8 @@ def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> l
     extractor = Extractor(document, vocab, scorer)
     accepted: list[RawRow] = []
     taken: list[tuple[int, int]] = []
-    for rows in (extractor.from_tables(), extractor.from_labelled_blocks(), extractor.from_flattened(), extractor.from_prose()):
+    for rows in (extractor.from_tables(), extractor.from_labelled_blocks(), extractor.from_flattened(), extractor.from_prose(),
+                 extractor.from_intro_lists()):
         fresh = [row for row in rows if not any(start <= row.offset < end or row.offset <= start < row.end for start, end in taken)]
         for row in fresh:
             accepted.append(row)

@@ -91,10 +91,10 @@ class Vocabulary:
             return None
         if key in self.role_by_label:
             return self.role_by_label[key]
-        if not loose or re.search(r"[。，,；;、]", key):
+        if not loose or re.search(r"[。，,；;、]", key) or re.match(r"[\d(（一二三四五六七八九十]", key):
             return None
         for word in self._labels_longest:
-            if len(word) >= 2 and word in key and len(key) <= len(word) + 8:
+            if len(word) >= 2 and word in key and len(key) <= len(word) + 5:
                 return self.role_by_label[word]
         return None
 
