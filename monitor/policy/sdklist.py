@@ -112,23 +112,43 @@ def split_pi(text: str, vocab: Vocabulary) -> list[str]:
     if text is None:
         return []
     text = text.strip()
-    if not text or vocab.is_none(text):
+    if not text or vocab.is_none(text) or re.match(r"^(无|未收集|不收集|不涉及)\s*[，,。；;：:]", text):
         return []
     items: list[str] = []
     depth = 0
     current: list[str] = []
+    joins_next = False
 
     def flush() -> None:
+        nonlocal joins_next
+        was_condition = joins_next
+        joins_next = False
+        _flush(was_condition)
+
+    def _flush(joins_next: bool) -> None:
         item = "".join(current).strip()
         current.clear()
         item = re.sub(r"^(?:以及|及|和|与|包括|包含|例如|如)\s*", "", item)
-        item = re.sub(r"^(?:您授权提供的|您提供的|您的|用户的)", "", item)
+        item = re.sub(r"^(?:您授权提供的|您提供的|您的|用户的|并(?:会|将)?(?:收集|获取|采集)(?:您的)?)", "", item)
+        item = re.sub(r"(?<=\S)(?:等)?(?:用于|以便|以用于)\S*$", lambda m: "等" if m.group(0).startswith("等") and False else "", item)
+        group = re.match(r"^(.*?)[（(]\s*包括(.+?)[)）](.*)$", item)
+        if group and (re.search(r"需要|收集|获取|采集", group.group(1)) or not group.group(1)):
+            for member in split_pi(group.group(2), vocab) + split_pi(group.group(3), vocab):
+                items.append(member)
+            return
+        wrapped = re.match(r"^[（(](.+)[)）]$", item)
+        if wrapped and re.search(r"[、，,]", wrapped.group(1)):
+            items.extend(split_pi(wrapped.group(1), vocab))
+            return
         while (label := _GROUP_LABEL.match(item)) and not _URL.search(item[:20]):
             item = item[label.end():]
         item = item.strip(_QUOTES + " \t").rstrip("。.")
         item = item.strip(_QUOTES + " \t")
         if item and not vocab.is_none(item):
-            items.append(item)
+            if items and joins_next and not vocab.pi_hits(items[-1]):
+                items[-1] = items[-1] + "，" + item
+            else:
+                items.append(item)
 
     for index, char in enumerate(text):
         if char in _OPEN:
@@ -145,7 +165,9 @@ def split_pi(text: str, vocab: Vocabulary) -> list[str]:
             flush()
             continue
         if depth == 0 and char in _SEPARATORS:
+            ended_condition = char in "，," and "".join(current).strip().endswith("时")
             flush()
+            joins_next = ended_condition
             continue
         if depth == 0 and char == "。" and index + 1 < len(text) and text[index + 1:].strip():
             flush()
@@ -403,6 +425,13 @@ class Extractor:
             labelled = self._label(text)
             if labelled is None:
                 # A wrapped value continues the previous field; a short plain line may be the next block's name.
+                if block and block_end and line.offset - block_end <= 3:
+                    last_role = list(block)[-1]
+                    old, where = block[last_role]
+                    if sum(old.count(c) for c in "（(") > sum(old.count(c) for c in "）)"):  # an open parenthesis
+                        block[last_role] = (old + "\n" + text, where)
+                        block_end = line.offset + len(text)
+                        continue
                 if block and len(text) <= 60 and self._is_name_line(text):
                     close()
                     previous_plain = line
@@ -578,8 +607,11 @@ class Extractor:
         previous_column = -1
         previous_seen = False
 
+        filled_needed = 2 if columns >= 4 else 1
+
         def close(end: int) -> None:
-            if "name" in current_cells:
+            others = [role for role, (text, _) in current_cells.items() if role not in {"name", "number", "group"} and text.strip()]
+            if "name" in current_cells and len(others) >= filled_needed:
                 name, offset = current_cells["name"]
                 name = clean_name(name)
                 if name:
