@@ -1,98 +1,132 @@
-"""report.html: one self-contained file (inline CSS and SVG, no network) a reviewer can open anywhere.
+"""report.html: one self-contained file (inline CSS, plotly.js and screenshots; no network) and the HTML the
+PDF is printed from.
 
-It shows the consent moment, a timeline of reads, flows and UI signals around it, and each finding with
-the articles it cites and the evidence it rests on: the reads (value, thread, Java stack) and the flows
-(URL, the field and encoding the value was found in).
+The timeline is a plotly figure — reads and flows by subject on one clock, the consent moment as a line,
+background spans shaded — with plotly.js (shipped inside the plotly package) inlined, so the file works
+offline. The PDF uses the same template with `pdf=True`: a cover, every case open, no script.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from monitor.analysis.findings import Findings, read_findings
-from monitor.store import FINDINGS_FILE, REPORT_FILE
-from monitor.store.files import write_atomic
-from monitor.store.manifest import verify_run
-from monitor.store.reader import Run, read_run
+from monitor.analysis.findings import Findings
+from monitor.report.context import ReportData, iso, load_report
+from monitor.report.output import write_atomic
+from monitor.store import REPORT_FILE
 
 TEMPLATES = Path(__file__).parent / "templates"
-TIMELINE_WIDTH = 1000
-LANES = [("scenario", "scenario"), ("ui", "UI / consent"), ("pi_read", "PI reads"), ("flow", "network")]
+COVER_FACTS = ("fact.app", "fact.version", "fact.apk_sha256", "fact.device", "fact.started", "fact.ended")
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+PALETTE = ["#d92d20", "#1570ef", "#039855", "#7a5af8", "#dc6803", "#0e9384", "#c11574", "#475467", "#4e5ba6", "#ca8504"]
 
 
-def iso(ns: int | None) -> str:
-    if ns is None:
-        return ""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """plotly.js as the plotly package ships it (no CDN): the report must open without a network."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
 
 
-def _lane(row: dict[str, Any]) -> str | None:
-    if row["source"] == "scenario":
-        return "scenario"
-    if row["kind"] in {"click", "dialog", "lifecycle", "prefs", "permission"}:
-        return "ui"
-    if row["kind"] == "pi_read":
-        return "pi_read"
-    if row["kind"] in {"flow", "tls_failed"}:
-        return "flow"
-    return None
+def timeline_figure(data: ReportData) -> dict[str, Any]:
+    """The plotly figure (as JSON-able dict): one trace per (subject, reads|flows), consent line, background."""
+    import plotly.graph_objects as go
+
+    text = data.text
+    timeline = data.timeline
+    subjects = sorted({series["subject"] for series in timeline["series"]})
+    colours = {subject: PALETTE[index % len(PALETTE)] for index, subject in enumerate(subjects)}
+    figure = go.Figure()
+    for series in timeline["series"]:
+        kind = text("timeline.reads") if series["kind"] == "read" else text("timeline.flows")
+        figure.add_trace(go.Scatter(
+            x=series["x"], y=[series["subject"]] * len(series["x"]), mode="markers",
+            name=f"{series['subject']} · {kind} ({series['count']})", text=series["text"], hoverinfo="text+x",
+            marker={"symbol": "circle" if series["kind"] == "read" else "diamond", "size": 9 if series["kind"] == "read" else 12,
+                    "color": colours[series["subject"]], "line": {"width": 1, "color": "#ffffff"}, "opacity": 0.85}))
+    if timeline["marks"]:
+        figure.add_trace(go.Scatter(x=[mark["x"] for mark in timeline["marks"]], y=[text("timeline.scenario")] * len(timeline["marks"]),
+                                    mode="markers", name=text("timeline.scenario"), text=[mark["text"] for mark in timeline["marks"]],
+                                    hoverinfo="text+x", marker={"symbol": "triangle-up", "size": 10, "color": "#98a2b3"}))
+    for span in timeline["background"]:
+        figure.add_vrect(x0=span["start"], x1=span["end"], fillcolor="#98a2b3", opacity=0.18, line_width=0,
+                         annotation_text=text("timeline.background"), annotation_position="top left")
+    if timeline["consent"]:
+        label = text("consent." + str(timeline["consent_state"])) if text.has("consent." + str(timeline["consent_state"])) else ""
+        figure.add_shape(type="line", x0=timeline["consent"], x1=timeline["consent"], y0=0, y1=1, yref="paper",
+                         line={"color": "#12b76a" if timeline["consent_state"] == "accepted" else "#f04438", "width": 2, "dash": "dash"})
+        figure.add_annotation(x=timeline["consent"], y=1, yref="paper", text=f"{text('timeline.consent')} {label}", showarrow=False,
+                              xanchor="left", yanchor="bottom", font={"color": "#027a48"})
+    figure.update_layout(height=max(320, 90 + 42 * (len(subjects) + (1 if timeline["marks"] else 0))),
+                         margin={"l": 10, "r": 10, "t": 30, "b": 40}, hovermode="closest", showlegend=True,
+                         legend={"orientation": "h", "y": -0.2}, xaxis={"type": "date"},
+                         yaxis={"automargin": True, "type": "category"}, plot_bgcolor="#ffffff",
+                         font={"family": "Noto Sans CJK SC, sans-serif"})
+    return json.loads(figure.to_json())
 
 
-def timeline(run: Run, consent_ns: int | None) -> dict[str, Any]:
-    """Points for the SVG timeline: x in [0, TIMELINE_WIDTH] over the span of the events."""
-    rows = [row for row in run.events.to_dict("records") if _lane(row) is not None]
-    if not rows:
-        return {"points": [], "lanes": LANES, "width": TIMELINE_WIDTH, "consent_x": None, "start": "", "end": ""}
-    start = min(row["ts"] for row in rows)
-    end = max(row["ts"] for row in rows)
-    span = max(end - start, 1)
-
-    def x(ns: int) -> float:
-        return round(40 + (ns - start) / span * (TIMELINE_WIDTH - 80), 1)
-
-    lane_index = {name: index for index, (name, _) in enumerate(LANES)}
-    points = []
-    for row in rows:
-        lane = _lane(row)
-        before = consent_ns is None or row["ts"] < consent_ns
-        label = row["api"] or row["kind"]
-        if row["kind"] == "pi_read":
-            label = f"{row['category']}: {row['api']} = {(row['value'] or '')[:60]}"
-        elif row["kind"] == "click":
-            label = f"click: {((row['payload'] or {}).get('this_fields') or {}).get('getText') or row['value']}"
-        points.append({"x": x(row["ts"]), "y": 30 + lane_index[lane] * 34, "lane": lane, "before": before,
-                       "label": f"{iso(row['ts'])} #{row['seq']} {label}"})
-    return {"points": points, "lanes": LANES, "width": TIMELINE_WIDTH,
-            "consent_x": x(consent_ns) if consent_ns is not None and start <= consent_ns <= end else None,
-            "start": iso(start), "end": iso(end)}
+def _rules(data: ReportData) -> list[dict[str, Any]]:
+    """Summary per rule that has findings: title, severity, cases, findings, cited articles."""
+    rows: dict[str, dict[str, Any]] = {}
+    for finding in data.findings["findings"]:
+        row = rows.setdefault(finding["rule"], {"id": finding["rule"], "title": finding["title"].get(data.lang) or finding["rule"],
+                                                "severity": finding["severity"], "cases": 0, "findings": 0,
+                                                "articles": finding["articles"]})
+        row["findings"] += 1
+        if SEVERITY_RANK.get(finding["severity"], 9) < SEVERITY_RANK.get(row["severity"], 9):
+            row["severity"] = finding["severity"]
+    for case in data.cases:
+        if case["rule"] in rows:
+            rows[case["rule"]]["cases"] += 1
+    return sorted(rows.values(), key=lambda row: (SEVERITY_RANK.get(row["severity"], 9), row["id"]))
 
 
-def render_html(run_dir: Path, findings: Findings | None = None) -> str:
-    run = read_run(run_dir)
-    if findings is None:
-        findings = read_findings(Path(run_dir) / FINDINGS_FILE)
-    events_by_seq = {int(row["seq"]): row for row in run.events.to_dict("records")}
-    flows_by_id = {flow["flow_id"]: flow for flow in run.flows}
-    problems = verify_run(Path(run_dir))
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["iso"] = iso
-    env.filters["tojson_pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
-    template = env.get_template("report.html.j2")
-    consent = findings.consent
+def environment() -> Environment:
+    # Undefined, not StrictUndefined: run.json of older runs lacks some keys the template asks for.
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+
+
+def render(data: ReportData, *, pdf: bool = False) -> str:
+    text = data.text
+    template = environment().get_template("inspection.html.j2")
+    app = data.info.get("app") if isinstance(data.info.get("app"), dict) else {}
+    app_name = app.get("package") or (data.info.get("target") or {}).get("command") or str(data.run_dir.name)
+    warnings = [_warning(text, warning) for warning in data.warnings]
+
+    def category(name: str | None) -> str:
+        return text(f"category.{name}") if name and text.has(f"category.{name}") else (name or "")
+
     return template.render(
-        run=run.info, findings=findings, consent=consent, summary=findings.summary,
-        events=events_by_seq, flows=flows_by_id, integrity=problems, sealed=run.sealed,
-        timeline=timeline(run, consent.get("consent_ns")),
-        generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)),
+        t=text, has=text.has, lang=data.lang, pdf=pdf, app_name=app_name, info=data.info, facts=data.facts,
+        cover_facts=COVER_FACTS, generated=data.generated, redacted=data.redacted, findings=data.findings,
+        summary=data.summary, consent=data.consent, cases=data.cases, rules=_rules(data), integrity=data.integrity,
+        sealed=data.sealed, warnings=warnings, timeline=data.timeline, hashes=data.hashes, chain_head=data.chain_head,
+        iso=iso, category=category,
+        plotly_js="" if pdf else plotly_js(),
+        timeline_json="null" if pdf else json.dumps(timeline_figure(data), ensure_ascii=False).replace("</", "<\\/"),
     )
 
 
-def write_html(run_dir: Path, findings: Findings | None = None, out: Path | None = None) -> Path:
+def _warning(text, warning: str) -> str:  # type: ignore[no-untyped-def]
+    kind, path, detail = (warning.split("|", 2) + ["", ""])[:3]
+    if kind == "missing_screenshot":
+        return text("warning.missing_screenshot", path=path, seq=detail)
+    if kind == "missing_flow":
+        return text("warning.missing_flow", path=path, flow=detail)
+    return warning
+
+
+def write_html(run_dir: Path, findings: Findings | None = None, out: Path | None = None, *, lang: str = "zh",
+               redact: bool = False, data: ReportData | None = None) -> Path:
+    """Write the HTML report (default RUN_DIR/report.html) from RUN_DIR/findings.json; `findings` is accepted for
+    callers that just wrote it (it is read back from the file, which they wrote first)."""
     target = Path(out) if out is not None else Path(run_dir) / REPORT_FILE
-    html = render_html(run_dir, findings)
-    return write_atomic(target, html)
+    data = data or load_report(Path(run_dir), lang=lang, redact=redact)
+    write_atomic(target, render(data).encode("utf-8"))
+    return target

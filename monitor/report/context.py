@@ -1,0 +1,457 @@
+"""What every report format renders, assembled once from an analysed run directory.
+
+`load_report` reads the run (monitor.store.reader) and its findings.json, and gathers for each case the
+evidence a reader opens: the reads (value, thread, Java stack with each frame marked app / SDK / platform
+/ other), the flows (an excerpt of the request with the value highlighted, and the encoding it was found
+in), and the screenshot nearest in time. It also lays out the timeline (reads and flows by subject, the
+consent moment, background spans) and the run facts. Everything is plain JSON-like data: with --redact the
+whole tree goes through one Redactor, so no format can show a value the others mask.
+
+Evidence is capped per case (MAX_READS, MAX_FLOWS, EXCERPT_CHARS) so a run of a million events still
+gives a report a browser opens quickly; counts always cover everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.analysis.attribution import Attributor, attribute_events
+from monitor.analysis.cases import build_cases
+from monitor.analysis.destinations import classify_host
+from monitor.analysis.findings import Findings, read_findings
+from monitor.analysis.timeline import background_intervals, build_timeline
+from monitor.data import load_attribution, load_rules, load_sdks
+from monitor.errors import RunDirError
+from monitor.report.messages import Messages, messages
+from monitor.report.redact import Redactor, value_forms
+from monitor.store import FINDINGS_FILE, MANIFEST_FILE, SCREENS_DIR
+from monitor.store.manifest import sha256_file, verify_run
+from monitor.store.reader import Run, read_run
+
+MAX_READS = 10
+MAX_FLOWS = 5
+EXCERPT_CHARS = 1600
+MAX_POINTS_PER_SERIES = 4000
+LANE_OTHER = "other"
+
+
+def iso(ns: int | None) -> str:
+    if ns is None:
+        return ""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Screen:
+    path: str                 # relative to the run directory: screens/003-consent-before.png
+    ts: int | None
+    seq: int | None
+    exists: bool
+    data_uri: str | None = None
+
+
+@dataclass
+class ReportData:
+    run_dir: Path
+    lang: str
+    text: Messages
+    info: dict[str, Any]
+    findings: dict[str, Any]          # findings.json as JSON (cases included)
+    cases: list[dict[str, Any]]       # each case with an "evidence" dict (reads, flows, screenshot)
+    summary: dict[str, Any]
+    consent: dict[str, Any]
+    facts: list[tuple[str, str]]      # run facts: (message key, value)
+    timeline: dict[str, Any]
+    screens: list[Screen]
+    integrity: list[str]
+    sealed: bool
+    warnings: list[str] = field(default_factory=list)
+    redacted: bool = False
+    generated: str = ""
+    reads_table: list[dict[str, Any]] = field(default_factory=list)
+    flows_table: list[dict[str, Any]] = field(default_factory=list)
+    sdk_table: list[dict[str, Any]] = field(default_factory=list)
+    hashes: list[tuple[str, str]] = field(default_factory=list)   # (file, SHA-256) from manifest.json, then findings.json
+    chain_head: str | None = None
+
+
+def _values_of(event: dict[str, Any]) -> list[str]:
+    payload = event.get("payload")
+    values = []
+    if isinstance(payload, dict) and isinstance(payload.get("items"), list):
+        values += [str(item) for item in payload["items"] if item is not None]
+    if isinstance(payload, dict) and isinstance(payload.get("fields"), dict):
+        values += [str(item) for item in payload["fields"].values() if item is not None]
+    if event.get("value") is not None:
+        values.append(str(event["value"]))
+    return values
+
+
+def _frame_marks(stack: list[str] | None, attributor: Attributor, names: dict[str, str]) -> list[dict[str, Any]]:
+    marked = []
+    for frame in stack or []:
+        who = attributor.attribute([frame])
+        owner = who.owner if who.frame is not None or who.owner == "platform" else "unknown"
+        marked.append({"frame": frame, "owner": owner, "sdk": names.get(who.sdk_id or "", "") if who.sdk_id else ""})
+    return marked
+
+
+def _excerpt(flow: dict[str, Any], values: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """The request as text (request line, headers, body), cut around the first value found in it, as segments
+    [{text, hit, encoding}] so a renderer can highlight the hits."""
+    request = flow.get("request") or {}
+    headers = "\n".join(f"{name}: {value}" for name, value in (request.get("headers") or []))
+    body = request.get("body") or ""
+    if request.get("body_encoding") not in (None, "utf-8"):
+        body = f"[{request.get('body_encoding')}] {body}"
+    text = f"{flow.get('method', '')} {flow.get('url', '')}\n{headers}\n\n{body}"
+    forms: dict[str, str] = {}
+    for value, _ in values:
+        for form, encoding in value_forms(value):
+            if len(form) >= 4:
+                forms.setdefault(form, encoding)
+    hits: list[tuple[int, int, str]] = []
+    for form in sorted(forms, key=len, reverse=True):
+        start = text.find(form)
+        while start >= 0:
+            if not any(s < start + len(form) and start < e for s, e, _ in hits):
+                hits.append((start, start + len(form), forms[form]))
+            start = text.find(form, start + 1)
+    hits.sort()
+    first = hits[0][0] if hits else 0
+    window_start = max(0, min(first - EXCERPT_CHARS // 3, len(text) - EXCERPT_CHARS))
+    window_end = min(len(text), window_start + EXCERPT_CHARS)
+    segments: list[dict[str, Any]] = []
+    position = window_start
+    for start, end, encoding in hits:
+        if start < window_start or end > window_end:
+            continue
+        if start > position:
+            segments.append({"text": text[position:start], "hit": False, "encoding": None})
+        segments.append({"text": text[start:end], "hit": True, "encoding": encoding})
+        position = end
+    if position < window_end:
+        segments.append({"text": text[position:window_end], "hit": False, "encoding": None})
+    return {"segments": segments, "cut_before": window_start > 0, "cut_after": window_end < len(text),
+            "hits": len(hits)}
+
+
+def _screens(run: Run, warnings: list[str], *, embed: bool) -> list[Screen]:
+    screens: dict[str, Screen] = {}
+    events = run.events
+    if len(events) and "payload" in events.columns:
+        for seq, ts, payload in zip(events["seq"].tolist(), events["ts"].tolist(), events["payload"].tolist()):
+            if not isinstance(payload, dict):
+                continue
+            for key, item in payload.items():
+                if key.startswith("screenshot") and isinstance(item, str) and item.endswith(".png") and item not in screens:
+                    exists = (run.root / item).is_file()
+                    screens[item] = Screen(path=item, ts=int(ts), seq=int(seq), exists=exists)
+                    if not exists:
+                        warnings.append(f"missing_screenshot|{run.root / item}|{seq}")
+    folder = run.root / SCREENS_DIR
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.png")):
+            relative = f"{SCREENS_DIR}/{path.name}"
+            screens.setdefault(relative, Screen(path=relative, ts=None, seq=None, exists=True))
+    if embed:
+        for screen in screens.values():
+            if screen.exists:
+                data = (run.root / screen.path).read_bytes()
+                screen.data_uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return sorted(screens.values(), key=lambda s: (s.ts is None, s.ts or 0, s.path))
+
+
+def _nearest(screens: list[Screen], ns: int) -> Screen | None:
+    timed = [s for s in screens if s.exists and s.ts is not None]
+    return min(timed, key=lambda s: abs((s.ts or 0) - ns)) if timed else None
+
+
+def _subject_labels(text: Messages) -> dict[str, str]:
+    labels = {}
+    for sdk in load_sdks().sdks:
+        name = sdk.name.zh if text.lang == "zh" and sdk.name.zh else sdk.name.en
+        labels[sdk.id] = name
+    return labels
+
+
+def _timeline(timeline: pd.DataFrame, intervals: pd.DataFrame, consent: dict[str, Any], info: dict[str, Any],
+              text: Messages, subject_of, app_package: str | None) -> dict[str, Any]:
+    """Series for the plot: reads and flows by subject (points capped per series, evenly), the consent
+    moment, background spans, and the scenario marks."""
+    series: dict[tuple[str, str], dict[str, list[Any]]] = {}
+    pi = timeline[timeline["is_pi"] & (timeline["owner"] != "platform")]
+    for row in pi[["ts", "seq", "api", "category", "value", "sdk_id", "owner"]].itertuples(index=False):
+        who = subject_of(row.sdk_id, row.owner)
+        entry = series.setdefault(("read", who), {"x": [], "text": [], "seq": []})
+        entry["x"].append(int(row.ts))
+        entry["seq"].append(int(row.seq))
+        short_api = ".".join(str(row.api).rsplit(".", 2)[-2:])
+        entry["text"].append(f"#{row.seq} {row.category}: {short_api} = {str(row.value)[:60] if row.value is not None else ''}")
+    flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
+    hosts: dict[str, str] = {}
+    first_party = tuple((info.get("app") or {}).get("domains") or ())
+    for row in flows[["ts", "seq", "payload"]].itertuples(index=False):
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        host = str(payload.get("host") or "")
+        if host not in hosts:
+            destination = classify_host(host, first_party_domains=first_party, app_package=app_package)
+            if destination.sdk_id:
+                hosts[host] = subject_of(destination.sdk_id, "sdk")
+            elif destination.party == "first":
+                hosts[host] = subject_of(None, "app")
+            else:
+                hosts[host] = text("timeline.other_destinations")
+        entry = series.setdefault(("flow", hosts[host]), {"x": [], "text": [], "seq": []})
+        entry["x"].append(int(row.ts))
+        entry["seq"].append(int(row.seq))
+        entry["text"].append(f"#{row.seq} {payload.get('method', '')} {str(payload.get('url', ''))[:100]}")
+    sampled = False
+    for entry in series.values():
+        if len(entry["x"]) > MAX_POINTS_PER_SERIES:
+            keep = np.linspace(0, len(entry["x"]) - 1, MAX_POINTS_PER_SERIES).astype(int)
+            for key in ("x", "text", "seq"):
+                entry[key] = [entry[key][i] for i in keep]
+            sampled = True
+    marks = timeline[timeline["source"] == "scenario"]
+    start = int(timeline["ts"].min()) if len(timeline) else 0
+    end = int(timeline["ts"].max()) if len(timeline) else 0
+    spans = [{"start": int(s), "end": min(int(e), end)} for s, e in zip(intervals["start"].tolist(), intervals["end"].tolist())]
+    return {
+        "series": [{"kind": kind, "subject": who, "x": [iso(x) for x in entry["x"]], "text": entry["text"],
+                    "count": len(entry["x"])} for (kind, who), entry in sorted(series.items(), key=lambda item: (item[0][1], item[0][0]))],
+        "consent": iso(consent.get("consent_ns")) if consent.get("consent_ns") else None,
+        "consent_state": consent.get("final_state"),
+        "background": [{"start": iso(span["start"]), "end": iso(span["end"])} for span in spans],
+        "marks": [{"x": iso(int(ts)), "text": str(api)} for ts, api in zip(marks["ts"].tolist(), marks["api"].tolist())],
+        "start": iso(start), "end": iso(end), "sampled": sampled,
+    }
+
+
+def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
+    target = info.get("target") or {}
+    app = info.get("app") or {}
+    apk = info.get("apk") or {}
+    knowledge = findings.summary.get("knowledge") or {}
+    clock = info.get("clock") or {}
+    device = ", ".join(str(part) for part in (target.get("model"), target.get("android") and f"Android {target.get('android')}",
+                                               target.get("serial")) if part) or (target.get("kind") or "")
+    facts = [
+        ("fact.app", str(app.get("package") or apk.get("package") or target.get("command") or "")),
+        ("fact.version", " / ".join(str(v) for v in (apk.get("version_name"), apk.get("version_code")) if v) or "—"),
+        ("fact.apk_sha256", str(apk.get("apk_sha256") or "—")),
+        ("fact.signer", ", ".join(apk.get("signer_sha256") or []) or "—"),
+        ("fact.device", device),
+        ("fact.started", iso(info.get("started_ns"))),
+        ("fact.ended", iso(info.get("ended_ns"))),
+        ("fact.tool", f"{(info.get('tool') or {}).get('name', 'consentmon')} {(info.get('tool') or {}).get('version', '')}"),
+        ("fact.frida", str((info.get("agent") or {}).get("frida") or "—")),
+        ("fact.catalogue", str((info.get("catalogue") or {}).get("version") or "—")),
+        ("fact.rules", str(knowledge.get("rules") or "—")),
+        ("fact.sdks", str(knowledge.get("sdks") or "—")),
+        ("fact.clock", f"{clock.get('offset_ns', 0)} ns ± {clock.get('uncertainty_ns', '?')} ns"
+                       + (f" ({clock.get('method')})" if clock.get("method") else "")),
+    ]
+    return facts
+
+
+def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: bytes | None = None,
+                embed_screens: bool = True) -> ReportData:
+    """Everything a report shows. Raises RunDirError naming the file and the fix on a run it cannot use."""
+    run_dir = Path(run_dir)
+    text = messages(lang)
+    run = read_run(run_dir)
+    findings = read_findings(run_dir / FINDINGS_FILE)
+    app_package = (run.info.get("app") or {}).get("package") if isinstance(run.info.get("app"), dict) else None
+    sdks = load_sdks()
+    if findings.findings and not findings.cases:
+        # A findings.json written before cases existed: group it now, the same way analysis does.
+        findings = findings.model_copy(update={"cases": build_cases(findings.findings, sdks=sdks, app_package=app_package)})
+    if len(run.events) and findings.run.get("started_ns") not in (None, run.info.get("started_ns")):
+        raise RunDirError(f"{run_dir / FINDINGS_FILE} belongs to another run (its start time differs from run.json)",
+                          hint=f"re-create it with `consentmon analyze {run_dir}`")
+    warnings: list[str] = []
+    integrity = verify_run(run_dir) if run.sealed else []
+
+    ruleset = load_rules()
+    settings = ruleset.settings
+    timeline = build_timeline(run.events) if len(run.events) else run.events.assign(process_key="", is_pi=False)
+    intervals = (background_intervals(timeline, grace_ns=int(settings.background_grace_s * 1e9), home_steps=settings.home_steps)
+                 if len(timeline) else pd.DataFrame(columns=["process", "start", "end", "cause", "seq"]))
+    attributor = Attributor(sdks=sdks, table=load_attribution(), app_package=app_package)
+    if len(timeline):
+        timeline = attribute_events(timeline, attributor, kinds=("pi_read", "connect"))
+    else:
+        timeline = timeline.assign(owner="", sdk_id=None, sdk_frame=None)
+    names = _subject_labels(text)
+
+    def subject_of(sdk_id: Any, owner: Any) -> str:
+        if isinstance(sdk_id, str) and sdk_id:
+            return names.get(sdks.subject_of(sdk_id), sdk_id)
+        if owner == "app":
+            return text("subject.kind.app")
+        return text("subject.kind.unknown")
+
+    events = {int(row["seq"]): row for row in run.events.to_dict("records")} if len(run.events) else {}
+    flows = {str(flow.get("flow_id")): flow for flow in run.flows}
+    screens = _screens(run, warnings, embed=embed_screens and not redact)
+    findings_json = findings.model_dump(mode="json", by_alias=True)
+    by_id = {finding["id"]: finding for finding in findings_json["findings"]}
+
+    cases = []
+    for case in findings_json["cases"]:
+        seqs: list[int] = []
+        for read in case["reads"]:
+            seqs += [seq for seq in read["event_seqs"] if seq not in seqs]
+        reads = []
+        for seq in seqs[:MAX_READS]:
+            event = events.get(seq)
+            if event is None:
+                continue
+            reads.append({"seq": seq, "time": iso(event["ts"]), "api": event.get("api"), "category": event.get("category"),
+                          "value": event.get("value"), "items": (_values_of(event)[:-1] if isinstance(event.get("payload"), dict) else [])[:10],
+                          "thread": event.get("thread"), "process": event.get("process"), "args": event.get("args") or [],
+                          "stack": _frame_marks(event.get("stack"), attributor, names)})
+        flow_items = []
+        case_findings = [by_id[flow["finding_id"]] for flow in case["flows"] if flow["finding_id"] in by_id]
+        for case_flow in case["flows"]:
+            finding = by_id.get(case_flow["finding_id"]) or {}
+            for flow_id in case_flow["flow_ids"]:
+                if len(flow_items) >= MAX_FLOWS or any(item["flow_id"] == flow_id for item in flow_items):
+                    continue
+                flow = flows.get(flow_id)
+                if flow is None:
+                    warnings.append(f"missing_flow|{run_dir / 'flows.jsonl'}|{flow_id}")
+                    continue
+                # Every value of this case found in the flow, whichever of the case's findings (one per PI type) found it.
+                matched = [m for other in case_findings for m in other["evidence"]["matches"] if m["flow_id"] == flow_id]
+                values = []
+                for match in matched:
+                    event = events.get(match["event_seq"]) if match.get("event_seq") is not None else None
+                    for value in (_values_of(event) if event else []):
+                        values.append((value, match.get("encoding")))
+                flow_items.append({"flow_id": flow_id, "time": iso(flow.get("ts_request_ns")), "method": flow.get("method"),
+                                   "url": flow.get("url"), "status": flow.get("status") or flow.get("error"),
+                                   "matches": [{"field": m.get("field"), "encoding": m.get("encoding"), "seq": m.get("event_seq")}
+                                               for m in matched],
+                                   "sent_by": (finding.get("evidence", {}).get("detail") or {}).get("sent_by"),
+                                   "excerpt": _excerpt(flow, values)})
+        connect_stacks = []
+        for connect in case["connects"][:MAX_READS]:
+            for seq in connect["event_seqs"][:1]:
+                event = events.get(seq)
+                if event is not None:
+                    connect_stacks.append({"seq": seq, "time": iso(event["ts"]), "api": event.get("api"),
+                                           "destination": connect["destination"],
+                                           "stack": _frame_marks(event.get("stack"), attributor, names)})
+        screen = _nearest(screens, case["first_seen_ns"])
+        case = dict(case)
+        case["first_seen"] = iso(case["first_seen_ns"])
+        case["last_seen"] = iso(case["last_seen_ns"])
+        case["evidence"] = {"reads": reads, "reads_total": len(seqs), "flows": flow_items,
+                            "flows_total": len({flow_id for f in case["flows"] for flow_id in f["flow_ids"]}), "connects": connect_stacks,
+                            "screenshot": None if screen is None or redact else {"path": screen.path, "time": iso(screen.ts),
+                                                                                  "data_uri": screen.data_uri}}
+        cases.append(case)
+
+    reads_table = []
+    for row in timeline[timeline["is_pi"]][["seq", "ts", "process", "thread", "api", "category", "value", "sdk_id", "owner",
+                                            "sdk_frame"]].itertuples(index=False):
+        reads_table.append({"seq": int(row.seq), "time": iso(int(row.ts)), "process": row.process, "thread": row.thread,
+                            "api": row.api, "category": row.category, "value": row.value,
+                            "subject": subject_of(row.sdk_id, row.owner), "sdk_id": row.sdk_id or "", "owner": row.owner,
+                            "frame": row.sdk_frame or ""})
+    found_in: dict[str, list[str]] = {}
+    for finding in findings_json["findings"]:
+        for match in finding["evidence"]["matches"]:
+            found_in.setdefault(match["flow_id"], []).append(f"{match.get('category')}:{match.get('encoding')}@{match.get('field')}")
+    flows_table = [{"flow_id": str(flow.get("flow_id")), "time": iso(flow.get("ts_request_ns")), "method": flow.get("method"),
+                    "url": flow.get("url"), "host": flow.get("host"), "status": flow.get("status") or flow.get("error"),
+                    "size": (flow.get("request") or {}).get("size"),
+                    "pi": ", ".join(sorted(set(found_in.get(str(flow.get("flow_id")), []))))} for flow in run.flows]
+    sdk_rows: dict[str, dict[str, Any]] = {}
+    for row in reads_table:
+        if row["owner"] == "sdk" and row["sdk_id"]:
+            entry = sdk_rows.setdefault(sdks.subject_of(row["sdk_id"]), {"reads": 0, "categories": set(), "modules": set(), "hosts": set()})
+            entry["reads"] += 1
+            entry["categories"].add(row["category"])
+            entry["modules"].add(row["sdk_id"])
+    for case in cases:
+        if case["subject"]["kind"] == "sdk" and case["subject"]["id"]:
+            entry = sdk_rows.setdefault(case["subject"]["id"], {"reads": 0, "categories": set(), "modules": set(), "hosts": set()})
+            entry["hosts"].update(case["destinations"])
+    table = {sdk.id: sdk for sdk in sdks.sdks}
+    sdk_table = []
+    for sdk_id, entry in sorted(sdk_rows.items()):
+        sdk = table.get(sdk_id)
+        sdk_table.append({"id": sdk_id, "name": names.get(sdk_id, sdk_id), "vendor": sdk.vendor if sdk else "",
+                          "kind": sdk.kind if sdk else "", "modules": ", ".join(sorted(entry["modules"])),
+                          "reads": entry["reads"], "categories": ", ".join(sorted(entry["categories"])),
+                          "hosts": ", ".join(sorted(entry["hosts"])),
+                          "cases": sum(1 for case in cases if case["subject"]["id"] == sdk_id)})
+
+    data = ReportData(
+        run_dir=run_dir, lang=lang, text=text, info=dict(run.info), findings=findings_json, cases=cases,
+        summary=findings_json["summary"], consent=findings_json["consent"], facts=_facts(run.info, findings),
+        timeline=_timeline(timeline, intervals, findings.consent, run.info, text, subject_of, app_package),
+        screens=screens, integrity=integrity, sealed=run.sealed, warnings=warnings, redacted=redact,
+        generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)), reads_table=reads_table, flows_table=flows_table,
+        sdk_table=sdk_table)
+    manifest_path = run_dir / MANIFEST_FILE
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{manifest_path}:{exc.lineno}: not valid JSON ({exc.msg})",
+                              hint=f"the evidence was damaged: `consentmon verify {run_dir}` says what changed") from exc
+        data.hashes = sorted((str(name), str(digest)) for name, digest in (manifest.get("files") or {}).items())
+        data.chain_head = (manifest.get("events") or {}).get("chain_head")
+    data.hashes.append((FINDINGS_FILE, sha256_file(run_dir / FINDINGS_FILE)))
+    if redact:
+        redact_report(data, run, salt=salt)
+    return data
+
+
+def redact_report(data: ReportData, run: Run, *, salt: bytes | None = None) -> None:
+    """Mask every PI value in everything the report renders (the run directory is not touched)."""
+    values: list[tuple[str, str | None]] = []
+    if len(run.events):
+        reads = run.events[(run.events["source"] == "hook") & (run.events["kind"] == "pi_read")]
+        for event in reads.to_dict("records"):
+            for value in _values_of(event):
+                values.append((value, event.get("category")))
+    for finding in data.findings["findings"]:
+        for value in finding["evidence"]["values"]:
+            values.append((value, finding.get("category")))
+    redactor = Redactor(values, salt=salt)
+    whole = redactor.whole
+    # A read's value is masked whole, whatever its length (a short one is not searched for in traffic, but is
+    # still what the read returned).
+    for row in data.reads_table:
+        if row["value"] is not None:
+            row["value"] = whole.get(str(row["value"])) or redactor.mask_value(str(row["value"]), row["category"])
+    for case in data.cases:
+        for read in case["evidence"]["reads"]:
+            if read["value"] is not None:
+                read["value"] = whole.get(str(read["value"])) or redactor.mask_value(str(read["value"]), read["category"])
+    data.findings = redactor.deep(data.findings)
+    data.cases = redactor.deep(data.cases)
+    data.reads_table = redactor.deep(data.reads_table)
+    data.flows_table = redactor.deep(data.flows_table)
+    data.timeline = redactor.deep(data.timeline)
+    data.info = redactor.deep(data.info)
+    data.consent = redactor.deep(data.consent)
+    data.summary = redactor.deep(data.summary)
+    data.findings["summary"] = {**data.findings["summary"], "redacted": True}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2)
