@@ -14,12 +14,14 @@ from monitor import __version__
 from monitor.cli.analyze import analyze, evidence_edges, summary_table
 from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
+from monitor.cli.scope import scope
 
 app = typer.Typer(name="consentmon", no_args_is_help=True, add_completion=False,
                   help="Prove when an Android app reads or sends personal information, against consent.")
 app.add_typer(device_app, name="device")
 app.command("doctor")(doctor)
 app.command("analyze")(analyze)
+app.command("scope")(scope)
 
 
 def _version(value: bool) -> None:

@@ -85,21 +85,28 @@ class DeclaredScope:
     documents: list[PolicySource] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        """The JSON form: {app_pi, sdks, documents, warnings}; every item names its document and sentence too."""
-        return {
-            "app_pi": [{"category": item.category, "text": item.text, "offset": item.offset, "document": item.document,
-                        "sentence": item.sentence} for item in self.app_pi],
-            "sdks": [{"name": sdk.name, "company": sdk.company, "sdk_id": sdk.sdk_id,
-                      "pi": [{"category": category, "text": item.text} for item in sdk.pi
-                             for category in (item.categories or (None,))],
-                      "purpose": sdk.purpose, "offset": sdk.offset, "document": sdk.document, "link": sdk.link,
-                      "permissions": sdk.permissions, "match_reason": sdk.match_reason, "layout": sdk.layout,
-                      "sentence": sdk.sentence}
-                     for sdk in self.sdks],
-            "documents": [document.as_json() for document in self.documents],
-            "warnings": list(self.warnings),
-        }
+    def as_json(self, *, evidence: bool = False) -> dict[str, Any]:
+        """The JSON form, exactly {app_pi: [{category, text, offset}], sdks: [{name, company, sdk_id, pi: [{category, text}],
+        purpose, offset}], documents, warnings}; `evidence` adds each item's document, sentence, link, permissions and the
+        reason of its SDK id."""
+        app_pi = []
+        for item in self.app_pi:
+            entry: dict[str, Any] = {"category": item.category, "text": item.text, "offset": item.offset}
+            if evidence:
+                entry.update(document=item.document, sentence=item.sentence)
+            app_pi.append(entry)
+        sdks = []
+        for sdk in self.sdks:
+            row: dict[str, Any] = {"name": sdk.name, "company": sdk.company, "sdk_id": sdk.sdk_id,
+                                   "pi": [{"category": category, "text": item.text} for item in sdk.pi
+                                          for category in (item.categories or (None,))],
+                                   "purpose": sdk.purpose, "offset": sdk.offset}
+            if evidence:
+                row.update(document=sdk.document, sentence=sdk.sentence, link=sdk.link, permissions=sdk.permissions,
+                           match_reason=sdk.match_reason, layout=sdk.layout)
+            sdks.append(row)
+        return {"app_pi": app_pi, "sdks": sdks, "documents": [document.as_json() for document in self.documents],
+                "warnings": list(self.warnings)}
 
     def to_scope_file(self) -> ScopeFile:
         """The `--scope` file: the app's categories and, per mapped SDK id, the categories its row declares.
