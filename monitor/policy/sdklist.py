@@ -318,10 +318,15 @@ class Extractor:
         return rows
 
     def _table(self, table: Table) -> list[RawRow]:
+        if table.rows and max(len(row) for row in table.rows) == 2:
+            key_value = self._key_value_table(table)
+            if key_value:
+                return key_value
         header_index, roles = None, []
         for index, row in enumerate(table.rows[:4]):
-            candidate = [self.vocab.role(cell.text) if len(cell.text) <= 24 else None for cell in row]
-            if candidate.count(None) <= len(candidate) // 2 and ("name" in candidate or "pi" in candidate):
+            candidate = [self.vocab.role(cell.text) if len(cell.text) <= 32 else None for cell in row]
+            if (candidate.count(None) <= len(candidate) // 2 and len(candidate) - candidate.count(None) >= 2
+                    and ("name" in candidate or "pi" in candidate)):
                 header_index, roles = index, candidate
                 break
         if header_index is None:
@@ -513,7 +518,7 @@ class Extractor:
         index = start
         while index < len(lines):
             text = lines[index].text
-            if len(text) > 24 or _LABEL_LINE.match(text) and not text.endswith(("：", ":")):
+            if len(text) > 32 or _LABEL_LINE.match(text) and not text.endswith(("：", ":")):
                 break
             role = self.vocab.role(text)
             if role is None:

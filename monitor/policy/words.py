@@ -87,7 +87,7 @@ class Vocabulary:
     def role(self, label: str, *, loose: bool = True) -> str | None:
         """The role of a column header or field label (SDK名称 → name), or None when it is not one."""
         key = fold(label).strip(":：*#-|·•.")
-        if not key or len(key) > 24:
+        if not key or len(key) > 32:
             return None
         if key in self.role_by_label:
             return self.role_by_label[key]
