@@ -14,6 +14,7 @@ from monitor import __version__
 from monitor.cli.analyze import analyze, evidence_edges, summary_table
 from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
+from monitor.cli.report import diff, report
 from monitor.cli.scope import scope
 
 app = typer.Typer(name="consentmon", no_args_is_help=True, add_completion=False,
@@ -22,6 +23,8 @@ app.add_typer(device_app, name="device")
 app.command("doctor")(doctor)
 app.command("analyze")(analyze)
 app.command("scope")(scope)
+app.command("report")(report)
+app.command("diff")(diff)
 
 
 def _version(value: bool) -> None:
@@ -103,19 +106,6 @@ def _print_run(result) -> None:  # type: ignore[no-untyped-def]
         console.print(f"[bold red]warning:[/] the agent sent {result.lost_events} more events than were recorded")
     if result.capture_failure:
         console.print(f"[bold red]warning:[/] {result.capture_failure}")
-
-
-@app.command("report")
-def report(
-    run_dir: Annotated[Path, typer.Argument(help="an analysed run directory")],
-    out: Annotated[Path | None, typer.Option("--out", help="where to write the HTML (default RUN_DIR/report.html)")] = None,
-) -> None:
-    """Write RUN_DIR/report.html (self-contained) from RUN_DIR/findings.json."""
-    from monitor.report.html import write_html
-
-    with user_errors():
-        path = write_html(run_dir, out=out)
-    console.print(f"wrote {path}")
 
 
 @app.command("verify")

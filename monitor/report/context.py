@@ -340,8 +340,9 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                         values.append((value, match.get("encoding")))
                 flow_items.append({"flow_id": flow_id, "time": iso(flow.get("ts_request_ns")), "method": flow.get("method"),
                                    "url": flow.get("url"), "status": flow.get("status") or flow.get("error"),
-                                   "matches": [{"field": m.get("field"), "encoding": m.get("encoding"), "seq": m.get("event_seq")}
-                                               for m in matched],
+                                   "matches": list({(m.get("field"), m.get("encoding"), m.get("event_seq")):
+                                                    {"field": m.get("field"), "encoding": m.get("encoding"), "seq": m.get("event_seq")}
+                                                    for m in matched}.values()),
                                    "sent_by": (finding.get("evidence", {}).get("detail") or {}).get("sent_by"),
                                    "excerpt": _excerpt(flow, values)})
         connect_stacks = []

@@ -1,0 +1,113 @@
+"""findings.xlsx (openpyxl): the workbook a testing firm files next to its report.
+
+Sheets: 问题汇总 (cases), 个人信息读取明细 (every PI read), 网络传输明细 (every flow), SDK 清单 (each SDK
+seen, with its modules, reads, PI types and destinations), 运行信息 (run facts and file hashes). Sheet
+names and headers come from the message catalogue in the report's language; every sheet has a frozen
+header row, an auto-filter and column widths fitted to its content (capped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from monitor.report.context import ReportData, iso
+from monitor.report.output import write_with
+
+MAX_WIDTH = 60
+HEADER_FILL = PatternFill("solid", fgColor="DDE3EC")
+# Excel refuses a cell longer than this.
+CELL_LIMIT = 32_000
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, set)):
+        value = ", ".join(str(item) for item in value)
+    if isinstance(value, str):
+        # Control characters are not allowed in XLSX cells.
+        value = "".join(ch if ch >= " " or ch in "\t\n" else "�" for ch in value)
+        return value[:CELL_LIMIT]
+    return value
+
+
+def _sheet(workbook: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    widths = [len(str(header)) * (2 if any(ord(ch) > 0x2E80 for ch in str(header)) else 1) + 2 for header in headers]
+    for row in rows:
+        values = [_cell(value) for value in row]
+        sheet.append(values)
+        for index, value in enumerate(values):
+            text = str(value)
+            wide = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text[:MAX_WIDTH * 2])
+            widths[index] = max(widths[index], min(MAX_WIDTH, wide + 2))
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(MAX_WIDTH, width)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
+
+
+def build_workbook(data: ReportData) -> Workbook:
+    t = data.text
+    lang = data.lang
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+
+    def category(name: str | None) -> str:
+        return t(f"category.{name}") if name and t.has(f"category.{name}") else (name or "")
+
+    def state(name: str | None) -> str:
+        return t(f"consent.{name}") if name and t.has(f"consent.{name}") else (name or "")
+
+    _sheet(workbook, t("xlsx.sheet.cases"),
+           [t("xlsx.col.no"), t("col.severity"), t("col.rule"), t("case.subject"), t("xlsx.col.sentence"), t("case.pi"),
+            t("case.consent"), t("case.destinations"), t("col.first"), t("col.last"), t("col.count"), t("xlsx.col.apis"),
+            t("col.articles"), t("col.id"), t("xlsx.col.findings")],
+           [[index, t(f"severity.{case['severity']}") if t.has(f"severity.{case['severity']}") else case["severity"],
+             case["title"].get(lang) or case["rule"], case["subject"]["name"][lang], case["sentence"][lang],
+             t("list.sep").join(pi["name"][lang] for pi in case["pi"]),
+             t("list.sep").join(state(s) for s in case["consent_states"]), case["destinations"],
+             iso(case["first_seen_ns"]), iso(case["last_seen_ns"]), case["count"],
+             [read["api"] for read in case["reads"]] + [connect["api"] for connect in case["connects"] if connect["api"]],
+             "; ".join(f"{a['regulation']} {a['article']}" for a in case["articles"]), case["id"], case["finding_ids"]]
+            for index, case in enumerate(data.cases, start=1)])
+    _sheet(workbook, t("xlsx.sheet.reads"),
+           [t("xlsx.col.seq"), t("col.time"), t("xlsx.col.process"), t("xlsx.col.thread"), t("xlsx.col.api"), t("col.category"),
+            t("xlsx.col.value"), t("col.by"), t("xlsx.col.sdk_id"), t("xlsx.col.frame")],
+           [[row["seq"], row["time"], row["process"], row["thread"], row["api"], category(row["category"]), row["value"],
+             row["subject"], row["sdk_id"], row["frame"]] for row in data.reads_table])
+    _sheet(workbook, t("xlsx.sheet.flows"),
+           [t("xlsx.col.flow_id"), t("col.time"), t("xlsx.col.method"), t("xlsx.col.url"), t("col.host"), t("xlsx.col.status"),
+            t("xlsx.col.size"), t("xlsx.col.pi_found")],
+           [[row["flow_id"], row["time"], row["method"], row["url"], row["host"], row["status"], row["size"], row["pi"]]
+            for row in data.flows_table])
+    _sheet(workbook, t("xlsx.sheet.sdks"),
+           [t("xlsx.col.sdk_id"), t("xlsx.col.sdk_name"), t("xlsx.col.vendor"), t("col.kind"), t("xlsx.col.modules"),
+            t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases")],
+           [[row["id"], row["name"], row["vendor"], row["kind"], row["modules"], row["reads"],
+             t("list.sep").join(category(c) for c in row["categories"].split(", ") if c), row["hosts"], row["cases"]]
+            for row in data.sdk_table])
+    run_rows = [[t(key), value] for key, value in data.facts]
+    run_rows.append([t("fact.generated"), data.generated])
+    run_rows += [[f"{t('col.sha256')} {name}", digest] for name, digest in data.hashes]
+    if data.chain_head:
+        run_rows.append([t("appendix.chain"), data.chain_head])
+    if data.redacted:
+        run_rows.append([t("xlsx.col.redacted"), t("report.redacted")])
+    _sheet(workbook, t("xlsx.sheet.run"), [t("xlsx.col.item"), t("xlsx.col.content")], run_rows)
+    return workbook
+
+
+def write_xlsx(data: ReportData, target: Path) -> Path:
+    workbook = build_workbook(data)
+    return write_with(Path(target), lambda path: workbook.save(path))
