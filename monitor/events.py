@@ -1,6 +1,6 @@
 """The one event schema that crosses every boundary: agent → host, proxy → host, run dir → analyzer.
 
-`hooks/src/events.ts` declares the same fields for the agent; `tests/test_events.py` checks the two
+`hooks/src/events.ts` declares the same fields for the agent; `tests/agent/test_early_and_schema.py` checks the two
 agree, so a field added on one side and forgotten on the other fails the build.
 """
 

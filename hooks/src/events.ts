@@ -1,5 +1,5 @@
 // The event the agent emits. Field for field the same as monitor/events.py `Event`
-// (tests/test_events.py compares them). The host adds `seq` and turns `device_ts` into `ts`.
+// (tests/agent/test_early_and_schema.py compares them). The host adds `seq` and turns `device_ts` into `ts`.
 
 export type Source = "hook" | "net" | "ui" | "scenario" | "device" | "agent";
 

@@ -29,16 +29,11 @@ from typing import Any
 import pandas as pd
 
 from monitor.analysis.consent import iso
-from monitor.data import load_protocols
+from monitor.data import load_platform, load_protocols
 from monitor.analysis.senders import net_senders, port_number
 from monitor.events import KIND_CONNECT, KIND_TLS_FAILED
 
-# Java's and NIO's TCP and UDP connects, and libc's connect() for native code (the agent
-# skips the one a hooked Java connect makes underneath, so a connection is listed once, with the Java stack).
-# The transport of a Java socket's connect follows from its class; a native connect says what its socket is.
-JAVA_CONNECT_TRANSPORTS = {"java.net.Socket.connect": "tcp", "java.nio.channels.SocketChannel.connect": "tcp",
-                           "java.net.DatagramSocket.connect": "udp", "java.nio.channels.DatagramChannel.connect": "udp"}
-SOCKET_CONNECT_APIS = frozenset(JAVA_CONNECT_TRANSPORTS) | {"libc.so.connect"}
+# Which hooked connects are socket-level, and their transport: monitor/data/platform.yaml socket_connects.
 
 
 def proxy_endpoint(run_info: dict[str, Any]) -> tuple[str, int] | None:
@@ -72,7 +67,7 @@ def socket_transport(api: Any, payload: Any) -> str | None:
     transport = payload.get("transport") if isinstance(payload, dict) else None
     if isinstance(transport, str) and transport:
         return transport
-    return JAVA_CONNECT_TRANSPORTS.get(api)
+    return load_platform().java_transport(api)
 
 
 def leaves_device(host: str, port: int | None, proxy: tuple[str, int] | None) -> bool:
@@ -84,7 +79,7 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
     """One entry per (host, port, opener) that the app connected to around the proxy, first seen first.
     Needs the attribution columns on connect rows (attribute_events with kind "connect")."""
     connects = timeline[((timeline["source"] == "hook") & (timeline["kind"] == KIND_CONNECT)
-                         & timeline["api"].isin(SOCKET_CONNECT_APIS)).to_numpy(dtype=bool)]
+                         & timeline["api"].isin(load_platform().socket_connect_apis())).to_numpy(dtype=bool)]
     if connects.empty:
         return []
     proxy = proxy_endpoint(run_info)

@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
@@ -16,6 +15,7 @@ from mitmproxy.tools.dump import DumpMaster
 from monitor.capture.addon import CaptureAddon
 from monitor.capture.ca import DEFAULT_CONFDIR, ensure_ca
 from monitor.errors import CaptureError
+from monitor.store.sink import FlowSink
 
 LOOPBACK = "127.0.0.1"
 
@@ -33,7 +33,7 @@ class CaptureProxy:
     to a host that is unreachable (offline labs, blocked trackers) is still decrypted and recorded.
     """
 
-    def __init__(self, sink: Any, run_dir: Path, *, confdir: Path = DEFAULT_CONFDIR, port: int | None = None,
+    def __init__(self, sink: FlowSink, run_dir: Path, *, confdir: Path = DEFAULT_CONFDIR, port: int | None = None,
                  block_upstream: bool = False, ssl_insecure: bool = False, body_cap: int | None = None) -> None:
         self.confdir = Path(confdir)
         self.ca_cert = ensure_ca(self.confdir)

@@ -429,6 +429,15 @@ class SchedulingApi(BaseModel):
     source: str = Field(min_length=8)
 
 
+class SocketConnectApi(BaseModel):
+    """A hooked connect at the socket level, and the transport its socket carries (None: the event says)."""
+
+    model_config = Strict
+    api: str = Field(min_length=4)
+    transport: Literal["tcp", "udp"] | None = None
+    source: str = Field(min_length=8)
+
+
 class PlatformFacts(BaseModel):
     """Android constants the rules read (platform.yaml)."""
 
@@ -436,6 +445,13 @@ class PlatformFacts(BaseModel):
     version: str
     permission_results: list[PermissionResult] = Field(min_length=1)
     scheduling_apis: list[SchedulingApi] = Field(min_length=1)
+    socket_connects: list[SocketConnectApi] = Field(min_length=1)
+
+    def socket_connect_apis(self) -> frozenset[str]:
+        return frozenset(entry.api for entry in self.socket_connects)
+
+    def java_transport(self, api: str) -> str | None:
+        return next((entry.transport for entry in self.socket_connects if entry.api == api), None)
 
     def permission_result(self, value: object) -> str | None:
         """'granted' / 'denied' for an answer as events carry it (0, -1, "granted"…), else None."""
