@@ -9,7 +9,7 @@ it covers. Every finding belongs to exactly one case; findings.json keeps both.
 
 `build_cases` is pure: findings in, cases out, ordered and identified deterministically (a case id is a
 short SHA-1 of rule and subject, so the same case in two runs has the same id: `consentmon diff` relies on
-it). Its sentence phrases come from the report's message catalogue (monitor/report/messages.yaml), in
+it). Its sentence phrases come from the report's message catalogue (monitor/data/messages.yaml), in
 every language.
 """
 
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.analysis.attribution import frame_class
 from monitor.data.models import SdkTable
-from monitor.report.messages import LANGUAGES, Messages, messages
+from monitor.data.messages import LANGUAGES, Messages, messages
 
 if TYPE_CHECKING:
     from monitor.analysis.findings import Finding

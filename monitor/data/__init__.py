@@ -12,6 +12,7 @@
 | attribution   | attribution.yaml   | rule_models.AttributionTable: stack frames that are not the caller |
 | app_types     | app_types.yaml     | scope_models.AppTypeTable: the 39 app types' necessary PI |
 | matching      | matching.yaml      | matching_models.MatchingRules: what the value matcher searches |
+| messages      | messages.yaml      | messages.MessageCatalogue: every report string, zh and en |
 | scope         | (the user's file)  | rule_models.ScopeFile: the privacy policy's declared PI |
 
 Loads are cached; pass a path to load a user's own file instead of the bundled one.
@@ -26,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from monitor.data.matching_models import MatchingRules
+from monitor.data.messages import MessageCatalogue
 from monitor.data.models import Catalogue, ConsentWords, PlatformFacts, ProtocolTable, SdkTable, UnpinTable
 from monitor.data.rule_models import AttributionTable, RuleSet, ScopeFile
 from monitor.data.scope_models import AppTypeTable
@@ -46,6 +48,7 @@ DATA_FILES: dict[str, tuple[str | None, type[BaseModel]]] = {
     "attribution": ("attribution.yaml", AttributionTable),
     "app_types": ("app_types.yaml", AppTypeTable),
     "matching": ("matching.yaml", MatchingRules),
+    "messages": ("messages.yaml", MessageCatalogue),
     "scope": (None, ScopeFile),
 }
 

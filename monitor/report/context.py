@@ -30,7 +30,7 @@ from monitor.analysis.findings import Findings, read_findings
 from monitor.analysis.timeline import background_intervals, build_timeline
 from monitor.data import load_attribution, load_rules, load_sdks
 from monitor.errors import RunDirError
-from monitor.report.messages import Messages, messages
+from monitor.data.messages import Messages, messages
 from monitor.report.redact import Redactor, value_forms
 from monitor.store import FINDINGS_FILE, MANIFEST_FILE, SCREENS_DIR
 from monitor.store.manifest import sha256_file, verify_run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitor.analysis.cases import build_cases
 from monitor.data import load_sdks
-from monitor.report.messages import messages
+from monitor.data.messages import messages
 from monitor.testing.factories import APP_FRAME, UMENG_FRAME, at, click, dialog, flow_event, judge, match_row, pi_read
 
 BSSID_FRAME = "com.umeng.analytics.pro.WifiCollector.collect(WifiCollector.java:9)"

@@ -1,4 +1,4 @@
-"""The one message catalogue every report string comes from: monitor/report/messages.yaml.
+"""The one message catalogue every report string comes from: monitor/data/messages.yaml.
 
 Why a schema-checked YAML catalogue and not gettext: the project's knowledge is YAML checked by pydantic
 (rules, SDKs, scopes), reviewers read both languages side by side in one file, and nothing has to be
@@ -30,13 +30,13 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-class Catalogue(BaseModel):
+class MessageCatalogue(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     version: str
     messages: dict[str, dict[str, str]] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Catalogue":
+    def _complete(self) -> "MessageCatalogue":
         problems = []
         for key, texts in self.messages.items():
             missing = [lang for lang in LANGUAGES if not texts.get(lang)]
@@ -55,7 +55,7 @@ class Catalogue(BaseModel):
 class Messages:
     """Looks texts up by key in one language; `lang` is fixed per report."""
 
-    def __init__(self, catalogue: Catalogue, lang: str = DEFAULT_LANGUAGE) -> None:
+    def __init__(self, catalogue: MessageCatalogue, lang: str = DEFAULT_LANGUAGE) -> None:
         if lang not in LANGUAGES:
             raise DataFileError(f"unknown report language {lang!r}", hint=f"use one of: {', '.join(LANGUAGES)}")
         self.catalogue = catalogue
@@ -69,7 +69,7 @@ class Messages:
             text = self.catalogue.messages[key][self.lang]
         except KeyError:
             raise DataFileError(f"{MESSAGES_FILE}: no message {key!r}",
-                                hint="add it, in every language, to monitor/report/messages.yaml") from None
+                                hint="add it, in every language, to monitor/data/messages.yaml") from None
         return text.format(**params) if params else text
 
     def get(self, key: str, default: str | None = None, **params: Any) -> str | None:
@@ -84,8 +84,8 @@ class Messages:
 
 
 @lru_cache(maxsize=4)
-def load_catalogue(path: Path = MESSAGES_FILE) -> Catalogue:
-    return load_model(Path(path), Catalogue)
+def load_catalogue(path: Path = MESSAGES_FILE) -> MessageCatalogue:
+    return load_model(Path(path), MessageCatalogue)
 
 
 def messages(lang: str = DEFAULT_LANGUAGE) -> Messages:
