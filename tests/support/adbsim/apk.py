@@ -126,8 +126,11 @@ def _lp(data: bytes) -> bytes:
 
 
 def _signing_block(scheme_id: int, signer: TestSigner) -> bytes:
-    signed_data = _lp(b"") + _lp(_lp(signer.certificate_der)) + _lp(b"")
-    signer_record = _lp(signed_data) + _lp(_lp(struct.pack("<I", 0x0201) + _lp(b"\0" * 64))) + _lp(b"public key")
+    # v3 adds min/max SDK after the certificates in the signed data and after the signed data in the
+    # signer (source.android.com/docs/security/features/apksigning/v3); v2 has neither.
+    sdk_range = struct.pack("<II", 24, 0x7FFFFFFF) if scheme_id == 0xF05368C0 else b""
+    signed_data = _lp(b"") + _lp(_lp(signer.certificate_der)) + sdk_range + _lp(b"")
+    signer_record = _lp(signed_data) + sdk_range + _lp(_lp(struct.pack("<I", 0x0201) + _lp(b"\0" * 64))) + _lp(b"public key")
     value = _lp(_lp(signer_record))
     pair = struct.pack("<QI", len(value) + 4, scheme_id) + value
     size = len(pair) + 8 + 16
