@@ -198,7 +198,7 @@ def _timeline(timeline: pd.DataFrame, intervals: pd.DataFrame, consent: dict[str
         entry["text"].append(f"#{row.seq} {row.category}: {short_api} = {str(row.value)[:60] if row.value is not None else ''}")
     flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
     hosts: dict[str, str] = {}
-    first_party = tuple((info.get("app") or {}).get("domains") or ())
+    first_party = tuple(_dict(info.get("app")).get("domains") or ())
     for row in flows[["ts", "seq", "payload"]].itertuples(index=False):
         payload = row.payload if isinstance(row.payload, dict) else {}
         host = str(payload.get("host") or "")
@@ -236,12 +236,16 @@ def _timeline(timeline: pd.DataFrame, intervals: pd.DataFrame, consent: dict[str
     }
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
-    target = info.get("target") or {}
-    app = info.get("app") or {}
-    apk = info.get("apk") or {}
-    knowledge = findings.summary.get("knowledge") or {}
-    clock = info.get("clock") or {}
+    target = _dict(info.get("target"))
+    app = _dict(info.get("app"))
+    apk = _dict(info.get("apk"))
+    knowledge = _dict(findings.summary.get("knowledge"))
+    clock = _dict(info.get("clock"))
     device = ", ".join(str(part) for part in (target.get("model"), target.get("android") and f"Android {target.get('android')}",
                                                target.get("serial")) if part) or (target.get("kind") or "")
     facts = [
@@ -252,9 +256,9 @@ def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
         ("fact.device", device),
         ("fact.started", iso(info.get("started_ns"))),
         ("fact.ended", iso(info.get("ended_ns"))),
-        ("fact.tool", f"{(info.get('tool') or {}).get('name', 'consentmon')} {(info.get('tool') or {}).get('version', '')}"),
-        ("fact.frida", str((info.get("agent") or {}).get("frida") or "—")),
-        ("fact.catalogue", str((info.get("catalogue") or {}).get("version") or "—")),
+        ("fact.tool", f"{_dict(info.get('tool')).get('name', 'consentmon')} {_dict(info.get('tool')).get('version', '')}"),
+        ("fact.frida", str(_dict(info.get("agent")).get("frida") or "—")),
+        ("fact.catalogue", str(_dict(info.get("catalogue")).get("version") or "—")),
         ("fact.rules", str(knowledge.get("rules") or "—")),
         ("fact.sdks", str(knowledge.get("sdks") or "—")),
         ("fact.clock", f"{clock.get('offset_ns', 0)} ns ± {clock.get('uncertainty_ns', '?')} ns"

@@ -96,7 +96,8 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
     text = data.text
     template = environment().get_template("inspection.html.j2")
     app = data.info.get("app") if isinstance(data.info.get("app"), dict) else {}
-    app_name = app.get("package") or (data.info.get("target") or {}).get("command") or str(data.run_dir.name)
+    target = data.info.get("target") if isinstance(data.info.get("target"), dict) else {}
+    app_name = app.get("package") or target.get("command") or str(data.run_dir.name)
     warnings = [_warning(text, warning) for warning in data.warnings]
 
     def category(name: str | None) -> str:
