@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ahocorasick_rs import AhoCorasick, MatchKind
+
 from monitor.policy.text import Cell, Document, Table
 from monitor.policy.words import Vocabulary, fold
 
@@ -184,11 +186,12 @@ class CellScorer:
     def __init__(self, vocab: Vocabulary, sdk_names: set[str]) -> None:
         self.vocab = vocab
         self.sdk_names = sdk_names
+        self._sdk_scanner = AhoCorasick(sorted(sdk_names), matchkind=MatchKind.LeftmostLongest)
         self._cache: dict[tuple[str, str], float] = {}
+        self._feature_cache: dict[str, tuple[int, bool, bool, int, int, bool, bool]] = {}
 
     def known_sdk(self, text: str) -> bool:
-        folded = fold(text)
-        return any(name in folded for name in self.sdk_names)
+        return bool(self._sdk_scanner.find_matches_as_indexes(fold(text)))
 
     def score(self, text: str, role: str) -> float:
         key = (text, role)
@@ -197,17 +200,21 @@ class CellScorer:
             cached = self._cache[key] = self._score(text, role)
         return cached
 
+    def _features(self, text: str) -> tuple[int, bool, bool, int, int, bool, bool]:
+        cached = self._feature_cache.get(text)
+        if cached is None:
+            is_url = bool(_URL.search(text)) and not re.search(r"[\u4e00-\u9fff]{6,}", _URL.split(text)[0] if _URL.split(text) else "")
+            url_start = bool(re.match(r"\s*(https?://|www\.|官网|隐私|[^\s]{0,8}链接[:：])", text))
+            cached = self._feature_cache[text] = (
+                len(text), is_url, url_start, len(self.vocab.pi_hits(text)), sum(text.count(char) for char in "、；;"),
+                self.vocab.is_none(text), bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk)
+        return cached
+
     def _score(self, text: str, role: str) -> float:
         text = text.strip()
         if not text:
             return 0.0
-        length = len(text)
-        is_url = bool(_URL.search(text)) and not re.search(r"[\u4e00-\u9fff]{6,}", _URL.split(text)[0] if _URL.split(text) else "")
-        url_start = bool(re.match(r"\s*(https?://|www\.|官网|隐私|[^\s]{0,8}链接[:：])", text))
-        pi_hits = len(self.vocab.pi_hits(text))
-        separators = sum(text.count(char) for char in "、；;")
-        is_none = self.vocab.is_none(text)
-        company = bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk
+        length, is_url, url_start, pi_hits, separators, is_none, company = self._features(text)
         if role == "link":
             return 5.0 if (url_start or (is_url and length < 200)) else (-1.0 if is_none else -6.0)
         if url_start:

@@ -19,8 +19,15 @@ _PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b", re.I)
 _NOISE = re.compile(r"sdk|软件开发工具包|开发包|工具包|插件|组件|服务|\(.*?\)|（.*?）|[\s\-_/·.+]", re.I)
 
 
+# Words SDK lists write either way: 小米push / 小米推送, QQ登陆 / QQ登录.
+_SYNONYMS = (("push", "推送"), ("登陆", "登录"), ("帐号", "账号"), ("android", ""))
+
+
 def _key(text: str) -> str:
-    return _NOISE.sub("", fold(text))
+    key = _NOISE.sub("", fold(text))
+    for written, meant in _SYNONYMS:
+        key = key.replace(written, meant)
+    return key
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,9 @@ class SdkIndex:
         for sdk in table.sdks:
             for prefix in sdk.prefixes:
                 self.prefixes[prefix.lower()] = sdk.id
-            for written in (sdk.name.zh, sdk.name.en, *sdk.aliases, *re.split(r"\s*/\s*", sdk.name.en)):
+            # "JPush / JCore" names two products; "Qiniu cloud storage / player" does not name a "player" SDK.
+            parts = [part for part in re.split(r"\s*/\s*", sdk.name.en) if len(part) >= 4 and part[0].isupper()]
+            for written in (sdk.name.zh, sdk.name.en, *sdk.aliases, *parts):
                 key = _key(written)
                 if len(key) >= 2 and key not in self.names:
                     self.names[key] = (sdk.id, written)
@@ -48,25 +57,29 @@ class SdkIndex:
         return {key for key in self.names if len(key) >= 2}
 
     def match(self, name: str, company: str | None, row_text: str = "") -> SdkMatch | None:
+        key = _key(name)
+        if key in self.names:
+            sdk_id, written = self.names[key]
+            return SdkMatch(sdk_id, f"name {name!r} is {written!r}")
         for candidate in _PACKAGE.findall(f"{name} {row_text}"):
             parts = candidate.lower().split(".")
             for end in range(len(parts), 1, -1):
                 prefix = ".".join(parts[:end])
                 if prefix in self.prefixes:
                     return SdkMatch(self.prefixes[prefix], f"package {candidate} is under {prefix}")
-        key = _key(name)
-        if key in self.names:
-            sdk_id, written = self.names[key]
-            return SdkMatch(sdk_id, f"name {name!r} is {written!r}")
         for known in self._contained:
-            if known in key and (len(known) * 2 >= len(key) or len(known) >= 4):
+            if known not in key:
+                continue
+            # A Latin name inside a longer one must be most of it (Face in MMFaceCertification is not Face++).
+            if (len(known) * 2 >= len(key) or (known.isascii() and len(known) >= 6)
+                    or (not known.isascii() and len(known) >= 3)):
                 sdk_id, written = self.names[known]
                 return SdkMatch(sdk_id, f"name {name!r} contains {written!r}")
         if company:
             folded = fold(company)
             for written_company, sdk_id in self.vocab.company_sdk.items():
                 if written_company and (written_company in folded or folded in written_company and len(folded) >= 4):
-                    return SdkMatch(sdk_id, f"company {company!r} operates {sdk_id}")
+                    return SdkMatch(sdk_id, f"by company only: {company!r} operates {sdk_id}")
         return None
 
 

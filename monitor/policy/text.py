@@ -105,6 +105,12 @@ def decode(data: bytes, *, content_type: str | None = None, where: str = "the po
                                  hint="save it as UTF-8, or give the charset in the server's Content-Type") from exc
 
 
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    controls = sum(1 for char in sample if ord(char) < 32 and char not in "\t\n\r\f\v")
+    return controls > max(8, len(sample) // 50)
+
+
 def guess_kind(text: str, *, name: str | None = None, content_type: str | None = None) -> str:
     lowered = (name or "").lower()
     mime = (content_type or "").split(";")[0].strip().lower()
@@ -126,6 +132,9 @@ def to_document(data: bytes | str, *, name: str | None = None, content_type: str
         text, charset = decode(data, content_type=content_type, where=where)
     else:
         text, charset = data, None
+    if _looks_binary(text):
+        raise PolicyFormatError(f"{where} is binary data, not a text or HTML policy",
+                                hint="give the policy as an HTML page, a .txt or .md file, or its URL")
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     kind = guess_kind(text, name=name, content_type=content_type)
     if kind == "html":
