@@ -24,6 +24,7 @@ from typing import Any
 import ahocorasick_rs
 
 from monitor.analysis.encodings import derive_needles, digest_byte_forms
+from monitor.data import load_data
 
 SALT_ENV = "CONSENTMON_REDACT_SALT"
 SALT_FILE = Path.home() / ".consentmon" / "redact-salt"
@@ -43,10 +44,13 @@ def default_salt() -> bytes:
         return salt
 
 
-def value_forms(value: str) -> list[tuple[str, str]]:
-    """(text, encoding) of every form of `value` the matcher searches for that can appear in text."""
+def value_forms(value: str, category: str | None = None) -> list[tuple[str, str]]:
+    """(text, encoding) of every form of `value` the matcher searches for that can appear in text, with the
+    matcher's own settings (monitor/data/matching.yaml: rounded coordinates for location categories)."""
+    rules = load_data("matching")
+    decimals = tuple(rules.coordinates.decimals) if category in rules.coordinates.categories else ()
     forms: dict[str, str] = {}
-    for needle in derive_needles(value):
+    for needle in derive_needles(value, coordinate_decimals=decimals, min_derived_chars=rules.min_derived_chars):
         try:
             forms.setdefault(needle.data.decode("utf-8"), needle.encoding)
         except UnicodeDecodeError:
@@ -70,7 +74,7 @@ class Redactor:
             digest = hashlib.sha256(self.salt + value.encode("utf-8")).hexdigest()[:8]
             kind = category or "pi"
             self.whole[value] = f"«{kind}·{len(value)}·{digest}»"
-            for text, encoding in value_forms(value):
+            for text, encoding in value_forms(value, category):
                 if text and text not in self.masks:
                     suffix = "" if encoding == "plain" else f"·{encoding}"
                     self.masks[text] = f"«{kind}·{len(value)}·{digest}{suffix}»"

@@ -25,7 +25,7 @@ def test_the_file_needs_no_network(html_report):
     html = html_report.read_text(encoding="utf-8")
     # nothing fetched from elsewhere: no external script, stylesheet or image
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
-    assert "Plotly.newPlot" in html and "data:image/png;base64," in html
+    assert "Plotly.newPlot" in html and '<img src="data:image/png;base64,' in html  # the screenshot, inlined
 
 
 def test_it_is_in_chinese_with_the_case_sentence_and_the_cited_articles(html_report):
