@@ -13,6 +13,9 @@
 | app_types     | app_types.yaml     | scope_models.AppTypeTable: the 39 app types' necessary PI |
 | matching      | matching.yaml      | matching_models.MatchingRules: what the value matcher searches |
 | messages      | messages.yaml      | messages.MessageCatalogue: every report string, zh and en |
+| dangerous_permissions | dangerous_permissions.yaml | models.DangerousPermissionTable: Android's runtime permissions |
+| self_start    | self_start.yaml    | models.SelfStartTable: broadcasts that start an app through a manifest receiver |
+| packers       | packers.yaml       | models.PackerTable: app packers (加固) by stub class, library and file |
 | scope         | (the user's file)  | rule_models.ScopeFile: the privacy policy's declared PI |
 
 Loads are cached; pass a path to load a user's own file instead of the bundled one.
@@ -29,6 +32,7 @@ from pydantic import BaseModel
 from monitor.data.matching_models import MatchingRules
 from monitor.data.messages import MessageCatalogue
 from monitor.data.models import Catalogue, ConsentWords, PlatformFacts, ProtocolTable, SdkTable, UnpinTable
+from monitor.data.models import DangerousPermissionTable, PackerTable, SelfStartTable
 from monitor.data.rule_models import AttributionTable, RuleSet, ScopeFile
 from monitor.data.scope_models import AppTypeTable
 from monitor.data.yamlfile import load_model
@@ -49,6 +53,9 @@ DATA_FILES: dict[str, tuple[str | None, type[BaseModel]]] = {
     "app_types": ("app_types.yaml", AppTypeTable),
     "matching": ("matching.yaml", MatchingRules),
     "messages": ("messages.yaml", MessageCatalogue),
+    "dangerous_permissions": ("dangerous_permissions.yaml", DangerousPermissionTable),
+    "self_start": ("self_start.yaml", SelfStartTable),
+    "packers": ("packers.yaml", PackerTable),
     "scope": (None, ScopeFile),
 }
 

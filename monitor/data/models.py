@@ -460,3 +460,115 @@ class PlatformFacts(BaseModel):
 
     def scheduling_prefixes(self) -> tuple[str, ...]:
         return tuple(entry.prefix for entry in self.scheduling_apis)
+
+
+# ---- static APK scan (monitor/scan): dangerous_permissions.yaml, self_start.yaml, packers.yaml ----------
+
+class DangerousPermission(BaseModel):
+    """A runtime permission: protectionLevel="dangerous" in Android's platform manifest since API `since`."""
+
+    model_config = Strict
+    name: str = Field(pattern=JAVA_NAME.pattern)
+    group: str = Field(pattern=r"^[a-z][a-z-]*$")
+    since: int = Field(ge=23)
+    source: str = Field(pattern=r"^https://")
+
+
+class DangerousPermissionTable(BaseModel):
+    model_config = Strict
+    version: str
+    source: str = Field(pattern=r"^https://")
+    platform_manifest: str = Field(pattern=r"^https://")
+    dangerous: list[DangerousPermission] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "DangerousPermissionTable":
+        names = [entry.name for entry in self.dangerous]
+        dupes = sorted({name for name in names if names.count(name) > 1})
+        if dupes:
+            raise ValueError(f"listed twice: {dupes}")
+        return self
+
+    def lookup(self, name: str) -> DangerousPermission | None:
+        return next((entry for entry in self.dangerous if entry.name == name), None)
+
+
+class SelfStartAction(BaseModel):
+    """A broadcast that starts the app's process through a manifest receiver (self_start.yaml)."""
+
+    model_config = Strict
+    action: str = Field(pattern=JAVA_NAME.pattern)
+    what: str = Field(min_length=4)
+    # The highest targetSdkVersion Android still delivers it for to a manifest receiver; None: any target.
+    manifest_until: int | None = Field(ge=1)
+    source: str = Field(pattern=r"^https://")
+
+
+class SelfStartTable(BaseModel):
+    model_config = Strict
+    version: str
+    actions: list[SelfStartAction] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SelfStartTable":
+        actions = [entry.action for entry in self.actions]
+        dupes = sorted({action for action in actions if actions.count(action) > 1})
+        if dupes:
+            raise ValueError(f"listed twice: {dupes}")
+        return self
+
+    def lookup(self, action: str) -> SelfStartAction | None:
+        return next((entry for entry in self.actions if entry.action == action), None)
+
+
+class Packer(BaseModel):
+    """An app packer (加固) and the names its stub leaves in the APK (packers.yaml)."""
+
+    model_config = Strict
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: LocalName
+    vendor: str
+    classes: list[str] = Field(default_factory=list)
+    packages: list[str] = Field(default_factory=list)
+    libraries: list[str] = Field(default_factory=list)
+    library_patterns: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    source: str = Field(pattern=r"^https://")
+    see_also: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _indicators(self) -> "Packer":
+        if not (self.classes or self.packages or self.libraries or self.library_patterns or self.files):
+            raise ValueError(f"{self.id}: give at least one class, package, library or file")
+        for name in (*self.classes, *self.packages):
+            if not JAVA_NAME.match(name):
+                raise ValueError(f"{self.id}: {name!r} is not a Java class or package name")
+        for library in self.libraries:
+            if "/" in library or not library.endswith(".so"):
+                raise ValueError(f"{self.id}: library {library!r} must be a file name ending in .so")
+        for pattern in self.library_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{self.id}: library pattern {pattern!r}: {exc}") from exc
+        return self
+
+
+class PackerTable(BaseModel):
+    model_config = Strict
+    version: str
+    packers: list[Packer] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "PackerTable":
+        ids = [packer.id for packer in self.packers]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate packer ids: {dupes}")
+        owners: dict[str, str] = {}
+        for packer in self.packers:
+            for indicator in (*packer.classes, *packer.packages, *packer.libraries, *packer.files):
+                if indicator in owners and owners[indicator] != packer.id:
+                    raise ValueError(f"{indicator} claimed by both {owners[indicator]} and {packer.id}")
+                owners[indicator] = packer.id
+        return self
