@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import urllib.error
 import urllib.request
@@ -89,12 +90,16 @@ def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index, document_ind
 
 def _app_pi(text: str, rows: list[RawRow], vocab: Vocabulary, document_index: int) -> list[AppPi]:
     """PI words in sentences that speak of collecting, outside the SDK rows: what the app itself declares."""
-    spans = [(row.offset, max(row.end, row.offset + 1)) for row in rows]
+    spans = sorted((row.offset, max(row.end, row.offset + 1)) for row in rows)
+    starts = [low for low, _ in spans]
     found: list[AppPi] = []
     seen: set[tuple[str, str]] = set()
     for start, end, hit in vocab.pi_spans(text):
-        if not hit.categories or any(low <= start < high for low, high in spans):
+        if not hit.categories:
             continue
+        position = bisect.bisect_right(starts, start) - 1
+        if position >= 0 and start < spans[position][1]:
+            continue  # inside an SDK row: that row's PI, not the app's
         sentence, _ = _sentence_around(text, start, end)
         if not _COLLECT.search(sentence):
             continue

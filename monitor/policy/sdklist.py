@@ -13,6 +13,7 @@ Where two extractors read the same text, the more structured one wins.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -514,6 +515,8 @@ class Extractor:
 
     def _header_run(self, lines: list[Line], start: int) -> tuple[list[str], int] | None:
         first = lines[start].text
+        if len(first) > 120 or (len(first) > 32 and " " not in first and "|" not in first and "\t" not in first):
+            return None
         # A header written on one line: cells separated by spaces, tabs or pipes.
         if len(first) <= 120 and not _LABEL_LINE.match(first):
             pieces = [piece for piece in re.split(r"\s*[|\t]\s*|\s{1,}", first.strip("| ")) if piece]
@@ -831,13 +834,19 @@ def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> l
     """Every SDK row in the document, in text order; where layouts overlap the more structured reading wins."""
     extractor = Extractor(document, vocab, scorer)
     accepted: list[RawRow] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans of the rows accepted so far
+
+    def overlaps(start: int, end: int) -> bool:
+        position = bisect.bisect_right(taken, (start, float("inf"))) - 1
+        if position >= 0 and taken[position][1] > start:
+            return True
+        return position + 1 < len(taken) and taken[position + 1][0] < end
+
     for rows in (extractor.from_tables(), extractor.from_labelled_blocks(), extractor.from_flattened(), extractor.from_prose(),
                  extractor.from_intro_lists()):
-        fresh = [row for row in rows if not any(start <= row.offset < end or row.offset <= start < row.end for start, end in taken)]
+        fresh = [row for row in rows if not overlaps(row.offset, max(row.end, row.offset + 1))]
+        accepted.extend(fresh)
         for row in fresh:
-            accepted.append(row)
-        for row in fresh:
-            taken.append((row.offset, max(row.end, row.offset + 1)))
+            bisect.insort(taken, (row.offset, max(row.end, row.offset + 1)))
     accepted.sort(key=lambda row: row.offset)
     return accepted

@@ -62,6 +62,7 @@ class Vocabulary:
             for word in field_words.words:
                 self.role_by_label[fold(word)] = field_words.role
         self._labels_longest = sorted(self.role_by_label, key=len, reverse=True)
+        self._role_cache: dict[tuple[str, bool], str | None] = {}
         self.none_words = {fold(word) for word in words.none_words.words}
         # 未收集个人敏感信息, 不获取您的任何信息…: a negated statement counts as "nothing" however it goes on.
         self._negations = tuple(word for word in self.none_words if len(word) >= 2 and ("不" in word or "未" in word))
@@ -86,6 +87,11 @@ class Vocabulary:
 
     def pi_spans(self, text: str) -> list[tuple[int, int, PiHit]]:
         """PI words in raw `text` with their positions in it (for app-level PI quoted with offsets)."""
+        quick = unicodedata.normalize("NFKC", text).casefold()
+        if len(quick) == len(text):
+            # Width and case folded in place (the usual case): positions are the text's own. Spaces stay, so a
+            # word written with a space inside is found only in its spaced spelling here.
+            return self._pi_matches(quick)
         folded_chars: list[str] = []
         positions: list[int] = []
         for index, char in enumerate(text):
@@ -98,6 +104,14 @@ class Vocabulary:
 
     def role(self, label: str, *, loose: bool = True) -> str | None:
         """The role of a column header or field label (SDK名称 → name), or None when it is not one."""
+        cache_key = (label, loose)
+        if cache_key not in self._role_cache:
+            if len(self._role_cache) > 50_000:
+                self._role_cache.clear()
+            self._role_cache[cache_key] = self._role(label, loose=loose)
+        return self._role_cache[cache_key]
+
+    def _role(self, label: str, *, loose: bool) -> str | None:
         key = fold(label).strip(":：*#-|·•.")
         if not key or len(key) > 32:
             return None
