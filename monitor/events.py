@@ -21,6 +21,7 @@ KIND_PREFS = "prefs"              # a consent-like flag written to SharedPrefere
 KIND_PERMISSION = "permission"    # runtime permission requested, or its result
 KIND_APP_START = "app_start"      # start of another package's component, alarms, jobs
 KIND_WEBVIEW = "webview"          # a page loaded in a WebView (privacy policy)
+KIND_TEXT = "text"                # text the app showed that reads like a privacy notice (dialog message, label)
 KIND_CONNECT = "connect"          # a socket connect with the Java stack that made it
 KIND_FLOW = "flow"                # an HTTP(S) exchange seen by the proxy
 KIND_TLS_FAILED = "tls_failed"    # a TLS handshake the proxy could not open (likely pinning)

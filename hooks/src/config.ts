@@ -30,6 +30,10 @@ export interface RecordSpec {
     this_fields: string[];
     payload: Record<string, PayloadField>;
     value_arg: number | null;
+    // This entry's own cap on the value's length (a privacy policy's text or HTML), else maxValueChars.
+    value_chars: number | null;
+    // Keep the URLs of the links (URLSpan) inside the recorded text as payload.links.
+    links: boolean;
 }
 
 export interface HookEntry {

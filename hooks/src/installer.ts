@@ -12,7 +12,7 @@ import { EventQueue } from "./queue.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
 import { currentProcessName } from "./process.js";
-import { type JavaValue, isInstance, member, payloadValue, summariseList, toText, useClass, walk } from "./values.js";
+import { type JavaValue, isInstance, member, payloadValue, spanLinks, summariseList, toText, useClass, walk } from "./values.js";
 
 export interface Counters {
     recorded: number;
@@ -289,7 +289,10 @@ export class Installer {
             value = spec.fields.map((name) => `${name}=${fields[name]}`).join(",");
         }
         if (spec.value_arg !== null) {
-            value = argText(args[spec.value_arg], maxChars);
+            value = argText(args[spec.value_arg], spec.value_chars ?? maxChars);
+            if (spec.links) {
+                payload.links = spanLinks(args[spec.value_arg], maxChars);
+            }
         }
         for (const [key, field] of Object.entries(spec.payload)) {
             if (field.constant !== null) {

@@ -182,3 +182,28 @@ export function payloadValue(value: JavaValue, names: Record<string, string>, ma
     }
     return named(toText(value, maxChars), names);
 }
+
+// The link targets inside a styled text (android.text.Spanned with URLSpans): a privacy dialog's
+// 《隐私政策》 is such a link, and its URL is where the policy lives. Unstyled text has none.
+export function spanLinks(value: JavaValue, maxChars: number): string[] {
+    if (!isInstance(value, "android.text.Spanned")) {
+        return [];
+    }
+    try {
+        // Its runtime class (SpannableString, SpannedString…): an argument typed as an interface
+        // (CharSequence) arrives as a wrapper of that interface, without Object's or Spanned's methods.
+        const runtime = String(Java.cast(value, useClass("java.lang.Object")).getClass().getName());
+        const spanned = Java.cast(value, useClass(runtime));
+        const spans = spanned.getSpans(0, spanned.length(), useClass("android.text.style.URLSpan").class);
+        const links: string[] = [];
+        for (const span of Array.prototype.slice.call(spans)) {
+            const url = toText(Java.cast(span, useClass("android.text.style.URLSpan")).getURL(), maxChars);
+            if (url !== null && !links.includes(url)) {
+                links.push(url);
+            }
+        }
+        return links;
+    } catch (error) {
+        return [`<unreadable links: ${error}>`];
+    }
+}

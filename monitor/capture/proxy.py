@@ -6,7 +6,10 @@ import asyncio
 import gc
 import socket
 import threading
+import ssl
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from mitmproxy import options
@@ -34,12 +37,16 @@ class CaptureProxy:
     """
 
     def __init__(self, sink: FlowSink, run_dir: Path, *, confdir: Path = DEFAULT_CONFDIR, port: int | None = None,
-                 block_upstream: bool = False, ssl_insecure: bool = False, body_cap: int | None = None) -> None:
+                 block_upstream: bool = False, ssl_insecure: bool = False, body_cap: int | None = None,
+                 local_answers: list[str] | None = None) -> None:
         self.confdir = Path(confdir)
         self.ca_cert = ensure_ca(self.confdir)
         self.port = port or free_port()
         self.addon = CaptureAddon(sink, run_dir, block_upstream=block_upstream, **({"body_cap": body_cap} if body_cap else {}))
         self._ssl_insecure = ssl_insecure
+        # mitmproxy's map_local specs ("|url-regex|file"): requests answered from a local file, before the
+        # capture addon's offline answer (the demo's policy page).
+        self._local_answers = list(local_answers or [])
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._master: DumpMaster | None = None
@@ -75,7 +82,7 @@ class CaptureProxy:
     async def _main(self) -> None:
         opts = options.Options(listen_host=LOOPBACK, listen_port=self.port, confdir=str(self.confdir))
         master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-        master.options.update(connection_strategy="lazy", ssl_insecure=self._ssl_insecure)
+        master.options.update(connection_strategy="lazy", ssl_insecure=self._ssl_insecure, map_local=self._local_answers)
         master.addons.add(self.addon)
         # Everything loaded so far (mitmproxy, our data, the agent host) lives as long as the run: moved out of
         # the collector's generations, a full collection no longer walks it between requests. Garbage that
@@ -92,6 +99,23 @@ class CaptureProxy:
         if self._thread is not None:
             self._thread.join(timeout=15)
         self.addon.finish()
+
+    def fetch(self, url: str, *, marker: tuple[str, str], timeout: float = 10.0) -> tuple[int, str | None]:
+        """GET `url` through this proxy, trusting its CA, so the page is recorded like the app's traffic; the
+        `marker` header says consentmon, not the app, asked. Returns (status, content type)."""
+        context = ssl.create_default_context(cafile=str(self.ca_cert))
+        proxy_url = f"http://{LOOPBACK}:{self.port}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy_url, "https": proxy_url}),
+                                             urllib.request.HTTPSHandler(context=context))
+        request = urllib.request.Request(url, headers={marker[0]: marker[1], "User-Agent": "consentmon"})
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                response.read()
+                return response.status, response.headers.get("content-type")
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("content-type") if error.headers else None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise CaptureError(f"could not fetch {url} through the capture proxy: {error}") from error
 
     def check(self) -> None:
         if self.addon.failure is not None:

@@ -57,6 +57,7 @@ def run(
                                                   help="instrument the programs the target forks and execs too (the JVM's jspawnhelper is left alone: hooks/README.md)")] = True,
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView, an app's own TrustManager) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
     block_quic: Annotated[bool, typer.Option("--block-quic", help="device runs: reject UDP 443 (iptables, root) so HTTP/3 clients fall back to TCP through the proxy; undone after the run")] = False,
+    fetch_policy: Annotated[bool, typer.Option("--fetch-policy", help="after the scenario, fetch through the proxy the policy links the app showed but never opened, so the declared scope can be read")] = False,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
 
@@ -74,7 +75,7 @@ def run(
                                                 scenario=scenario or "first-launch-idle", serial=serial, apk=apk,
                                                 duration=duration, app_domains=list(app_domain or []),
                                                 frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls,
-                                                block_quic=block_quic))
+                                                block_quic=block_quic, fetch_policy=fetch_policy))
             _print_run(result)
             return
         if not command:
@@ -84,7 +85,7 @@ def run(
         from monitor.agent.session import AgentOptions
         result = run_host(HostRunConfig(argv=command, out=target, duration=duration, app_package=app_package,
                                         app_domains=list(app_domain or []), block_upstream=offline,
-                                        ssl_insecure=ssl_insecure, driver=driver,
+                                        ssl_insecure=ssl_insecure, driver=driver, fetch_policy=fetch_policy,
                                         agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls)))
     _print_run(result)
 
@@ -217,7 +218,7 @@ def demo(
     from monitor.report.html import write_html
     from monitor.runner.host import HostRunConfig, run_host
     from monitor.store import FINDINGS_FILE
-    from monitor.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command
+    from monitor.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command, demo_local_answers
 
     with user_errors():
         if consent not in {"agree", "refuse", "none"}:
@@ -230,6 +231,7 @@ def demo(
         result = run_host(HostRunConfig(argv=demo_command(classes, consent=None if scenario else consent), out=out,
                                         duration=600 if scenario else 120, app_package=DEMO_PACKAGE,
                                         app_domains=DEMO_APP_DOMAINS, block_upstream=True, driver=driver,
+                                        local_answers=demo_local_answers(), fetch_policy=True,
                                         agent_options=AgentOptions(unpin_tls=unpin_tls)))
         _print_run(result)
         findings = analyze_run(out)

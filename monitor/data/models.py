@@ -90,6 +90,16 @@ class Record(BaseModel):
     this_fields: list[str] = Field(default_factory=list)
     payload: dict[str, PayloadField] = Field(default_factory=dict)
     value_arg: int | None = Field(default=None, ge=0)
+    # This entry's own cap on the value's characters (a privacy policy shown whole), else the agent's.
+    value_chars: int | None = Field(default=None, ge=64, le=2_000_000)
+    # Keep the URLs of links (URLSpan) in the value_arg text as payload.links.
+    links: bool = False
+
+    @model_validator(mode="after")
+    def _links_need_text(self) -> "Record":
+        if (self.links or self.value_chars is not None) and self.value_arg is None:
+            raise ValueError("links and value_chars apply to the value_arg text: set value_arg")
+        return self
 
 
 class HookEntry(BaseModel):
@@ -103,7 +113,7 @@ class HookEntry(BaseModel):
     impl: str | None = None
     signatures: list[str] = Field(min_length=1)
     overloads: Literal["all"] | list[list[str]] = "all"
-    kind: Literal["pi_read", "click", "lifecycle", "dialog", "prefs", "permission", "app_start", "webview", "connect"] = "pi_read"
+    kind: Literal["pi_read", "click", "lifecycle", "dialog", "prefs", "permission", "app_start", "webview", "connect", "text"] = "pi_read"
     category: str
     what: str | None = None
     permission: str = "-"

@@ -7,6 +7,7 @@ and an unchanged one never is.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,18 @@ DEMO_SOURCES = Path(__file__).resolve().parent / "app" / "src"
 DEMO_MAIN = "com.example.demo.DemoApp"
 DEMO_PACKAGE = "com.example.demo"
 DEMO_APP_DOMAINS = ["demo-app.example.com"]
+# The demo's own web pages (its privacy policy with the third-party SDK list, its user agreement), answered by
+# the capture proxy from these files as a server would: the app's WebView loads them through the proxy.
+DEMO_PAGES = Path(__file__).resolve().parent / "policy"
+DEMO_SITE = "https://demo-app.example.com/"
+
+
+def demo_local_answers() -> list[str]:
+    """mitmproxy map_local specs serving DEMO_PAGES at DEMO_SITE (page name → file)."""
+    pages = sorted(DEMO_PAGES.glob("*.html"))
+    if not pages:
+        raise TargetError(f"no demo pages under {DEMO_PAGES}", hint="reinstall consentmon")
+    return [f"|^{re.escape(DEMO_SITE + page.name)}$|{page}" for page in pages]
 
 
 def build_demo_app(cache: Path | None = None) -> Path:

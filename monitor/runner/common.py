@@ -12,6 +12,8 @@ import monitor
 from monitor.agent.build import bundle_info
 from monitor.capture.proxy import CaptureProxy
 from monitor.data.models import Catalogue
+from monitor.errors import MonitorError
+from monitor.policy.capture import FETCH_HEADER, collect_policy_documents, unopened_links
 from monitor.store.writer import RunWriter
 
 
@@ -39,6 +41,20 @@ def run_header(catalogue: Catalogue, catalogue_path: Path) -> dict[str, Any]:
     }
 
 
+def fetch_unopened_policy_links(writer: RunWriter, proxy: CaptureProxy) -> list[dict[str, Any]]:
+    """`--fetch-policy`: the links the notice showed and nothing opened, fetched through the still-running
+    capture proxy (recorded like the app's traffic, marked as consentmon's); what happened is in run.json."""
+    outcomes: list[dict[str, Any]] = []
+    for url in unopened_links(writer.root):
+        try:
+            status, content_type = proxy.fetch(url, marker=(FETCH_HEADER, "policy"))
+            outcomes.append({"url": url, "status": status, "content_type": content_type})
+        except MonitorError as exc:
+            outcomes.append({"url": url, "error": str(exc)})
+    writer.write_run_info(policy_fetch=outcomes)
+    return outcomes
+
+
 def seal_run(writer: RunWriter, proxy: CaptureProxy, agent_summary: dict[int, dict[str, Any]], *, pid: int,
              exit_reason: str, interrupted: bool, **run_updates: Any) -> RunResult:
     """Close the run directory with what the agents said they sent against what reached the disk."""
@@ -49,6 +65,12 @@ def seal_run(writer: RunWriter, proxy: CaptureProxy, agent_summary: dict[int, di
     failure = proxy.addon.failure
     if failure is not None:
         run_updates["capture_failure"] = str(failure)
+    # The privacy policy the run showed or loaded is evidence too: stored under policy/ before the seal.
+    try:
+        collected = collect_policy_documents(writer.root)
+        run_updates["policy"] = {"documents_stored": collected.stored, "links_shown": collected.links}
+    except MonitorError as exc:
+        run_updates["policy"] = {"error": str(exc)}
     writer.close(exit_reason=exit_reason, interrupted=interrupted,
                  agent_processes={str(process): item for process, item in agent_summary.items()},
                  events_sent_by_agent=sent, hook_events_recorded=hook_events,

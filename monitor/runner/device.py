@@ -25,7 +25,7 @@ from monitor.device.app import AppControl, LogcatCapture
 from monitor.device.clock import clock_record, measure_offset
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.errors import DeviceError, MonitorError
-from monitor.runner.common import RunResult, run_header, seal_run
+from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
 from monitor.scenario.device import DeviceTarget
@@ -48,6 +48,7 @@ class DeviceRunConfig:
     block_upstream: bool = False
     unpin_tls: bool = False
     block_quic: bool = False   # reject UDP 443 on the device: HTTP/3 falls back to TCP, through the proxy
+    fetch_policy: bool = False  # fetch the policy links the app showed but never opened, after the scenario
     confdir: Path = DEFAULT_CONFDIR
     catalogue: Path = CATALOGUE_FILE
 
@@ -151,6 +152,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
                         deadline_timer.cancel()
                     agent_summary = agents.finish()
                     app.force_stop()
+            if config.fetch_policy:
+                fetch_unopened_policy_links(writer, proxy)
             clock_end = measure_offset(device)
             agents.check()
             proxy.check()

@@ -25,7 +25,7 @@ from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError
 from monitor.scenario.host import CONTROL_ENV
-from monitor.runner.common import RunResult, run_header, seal_run
+from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run
 from monitor.store.writer import RunWriter
 
 TARGET_LOG = "target.log"
@@ -44,6 +44,10 @@ class HostRunConfig:
     catalogue: Path = CATALOGUE_FILE
     jvm: bool | None = None            # None: decide from the program name
     agent_options: AgentOptions = field(default_factory=AgentOptions)
+    # Fetch the policy links the app showed but never opened, through the proxy, after the target ends.
+    fetch_policy: bool = False
+    # mitmproxy map_local specs: requests answered from local files (the demo's policy pages).
+    local_answers: list[str] = field(default_factory=list)
     # Called with the run writer once the target runs: scenarios drive the target from here.
     driver: Callable[[RunWriter, "HostRunHandle"], None] | None = None
 
@@ -108,7 +112,7 @@ def run_host(config: HostRunConfig) -> RunResult:
                 target_log.flush()
 
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream,
-                         ssl_insecure=config.ssl_insecure).start()
+                         ssl_insecure=config.ssl_insecure, local_answers=config.local_answers).start()
     writer.write_run_info(agent_options={"unpin_tls": options.unpin_tls, "follow_children": options.follow_children,
                                       "unattached_programs": list(options.unattached_programs)})
     writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "ca_cert": str(proxy.ca_cert),
@@ -160,6 +164,8 @@ def run_host(config: HostRunConfig) -> RunResult:
             driver_thread.join(timeout=30)
         # Let requests the target made just before it ended reach the proxy's recorder.
         time.sleep(0.2)
+        if config.fetch_policy:
+            fetch_unopened_policy_links(writer, proxy)
         agent_summary = host.finish()
         if not wait_for_exit(pid, timeout=10):
             try:

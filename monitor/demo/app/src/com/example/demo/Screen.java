@@ -1,6 +1,9 @@
 package com.example.demo;
 
 import android.app.Dialog;
+import android.text.SpannableString;
+import android.text.style.URLSpan;
+import android.webkit.WebView;
 import android.widget.Button;
 import android.widget.TextView;
 import java.util.concurrent.CountDownLatch;
@@ -14,7 +17,13 @@ final class Screen {
     private final Dialog privacy;
     final Button agree = new Button("同意");
     final Button refuse = new Button("不同意");
+    static final String POLICY_URL = "https://demo-app.example.com/privacy.html";
+    static final String TERMS_URL = "https://demo-app.example.com/terms.html";
     private final TextView title = new TextView("用户协议与隐私政策");
+    // The dialog's message links 《用户协议》 and 《隐私政策》 (URLSpans, as Html.fromHtml or setSpan make them).
+    private final TextView message = new TextView(notice());
+    // The dialog embeds the policy page, as many apps' consent dialogs do.
+    private final WebView policyPage = new WebView();
     private final CountDownLatch decided = new CountDownLatch(1);
     private final CountDownLatch quit = new CountDownLatch(1);
     private volatile Boolean agreed = null;
@@ -24,8 +33,19 @@ final class Screen {
     Screen(MainActivity activity, Dialog privacy, Runnable onAgree) {
         this.activity = activity;
         this.privacy = privacy;
+        policyPage.loadUrl(POLICY_URL);
         agree.setOnClickListener(view -> { decide(true); onAgree.run(); });
         refuse.setOnClickListener(view -> decide(false));
+    }
+
+    private static CharSequence notice() {
+        String text = "欢迎使用！我们将依据《用户协议》和《隐私政策》收集、使用您的个人信息，第三方SDK的收集情况见《隐私政策》中的第三方SDK清单。请您阅读并同意后开始使用。";
+        SpannableString styled = new SpannableString(text);
+        int terms = text.indexOf("《用户协议》");
+        int policy = text.indexOf("《隐私政策》");
+        styled.setSpan(new URLSpan(TERMS_URL), terms, terms + 6, 33);
+        styled.setSpan(new URLSpan(POLICY_URL), policy, policy + 6, 33);
+        return styled;
     }
 
     private void decide(boolean yes) {
@@ -78,6 +98,7 @@ final class Screen {
             if (privacy.isShowing()) {
                 xml.append(node("android.widget.LinearLayout", DemoApp.PACKAGE, "", "com.example.demo:id/privacy_dialog", new int[] {60, 585, 1020, 1755}, false, false));
                 xml.append(node("android.widget.TextView", DemoApp.PACKAGE, title.getText().toString(), "com.example.demo:id/title", new int[] {100, 625, 980, 725}, false, true));
+                xml.append(node("android.widget.TextView", DemoApp.PACKAGE, message.getText().toString(), "com.example.demo:id/message", new int[] {100, 745, 980, 1495}, false, true));
                 xml.append(node("android.widget.Button", DemoApp.PACKAGE, refuse.getText().toString(), "com.example.demo:id/btn_refuse", REFUSE, true, true));
                 xml.append(node("android.widget.Button", DemoApp.PACKAGE, agree.getText().toString(), "com.example.demo:id/btn_agree", AGREE, true, true));
                 xml.append("</node>");

@@ -16,8 +16,10 @@ public final class UMConfigure {
         String imei = telephony.getDeviceId();
         String androidId = Settings.Secure.getString(context.getContentResolver(), Settings.Secure.ANDROID_ID);
         String mac = ((WifiManager) context.getSystemService(Context.WIFI_SERVICE)).getConnectionInfo().getBSSID();
+        // Like the SDK versions regulators named for it: the installed-app list, which its policy row does not declare.
+        int apps = context.getPackageManager().getInstalledPackages(0).size();
         String body = "{\"appkey\":\"" + appKey + "\",\"android_id\":\"" + androidId + "\","
-            + "\"imei_md5\":\"" + md5(imei) + "\",\"bssid_b64\":\"" + Base64.getEncoder().encodeToString(mac.getBytes("UTF-8")) + "\"}";
+            + "\"apps\":" + apps + ",\"imei_md5\":\"" + md5(imei) + "\",\"bssid_b64\":\"" + Base64.getEncoder().encodeToString(mac.getBytes("UTF-8")) + "\"}";
         com.umeng.commonsdk.statistics.UMLogUploader.post("https://ulogs.umeng.com/unify_logs", body);
     }
 
