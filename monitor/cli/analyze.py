@@ -14,7 +14,9 @@ import typer
 from rich.table import Table
 
 from monitor.analysis import Findings, analyze_run, write_findings
-from monitor.cli.context import console, user_errors
+from monitor.cli.context import console
+from monitor.cli.gate import (BaselineOption, FailOnOption, check_lang, exit_for, gate_findings, gated_errors, parse_ci_formats,
+                              prepare_gate, print_gate, write_ci_outputs)
 from monitor.errors import MonitorError
 from monitor.store import FINDINGS_FILE
 
@@ -107,13 +109,25 @@ def analyze(
     rules: Annotated[Path | None, typer.Option("--rules", help="your own rules.yaml (thresholds, enabled rules)",
                                                envvar="CONSENTMON_RULES")] = None,
     consent_at: Annotated[str | None, typer.Option("--consent-at", help="when consent was given, if the monitor could not see it: epoch ns or ISO 8601 with zone")] = None,
+    fail_on: FailOnOption = None,
+    baseline: BaselineOption = None,
+    formats: Annotated[list[str] | None, typer.Option("--format", help="also write sarif (consentmon.sarif) and/or junit (consentmon-junit.xml), comma-separated; findings.json is always written")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="where --format files go (default: RUN_DIR)")] = None,
+    sarif_anchor: Annotated[str | None, typer.Option("--sarif-anchor", help="repository file SARIF results point at (a dynamic run has no source line), e.g. app/src/main/AndroidManifest.xml")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of SARIF/JUnit messages: zh or en", envvar="CONSENTMON_LANG")] = "zh",
 ) -> None:
-    """Judge a run: write RUN_DIR/findings.json and print a summary."""
-    with user_errors():
+    """Judge a run: write RUN_DIR/findings.json and print a summary. With --fail-on, exit 1 when such cases exist."""
+    with gated_errors():
+        chosen = parse_ci_formats(formats)
+        check_lang(lang)
+        gate, accepted = prepare_gate(fail_on, baseline, rules=rules)
         consent_ns = parse_time(consent_at) if consent_at is not None else None
         findings = analyze_run(run_dir, scope=scope, app_type=app_type, rules=rules, consent_at=consent_ns)
         out = Path(run_dir) / FINDINGS_FILE
         write_findings(findings, out)
+        result = gate_findings(findings, gate, accepted)
+        written = write_ci_outputs(findings, run_dir, chosen, out_dir=output_dir, result=result,
+                                   with_baseline=accepted is not None, anchor=sarif_anchor, lang=lang)
     consent = findings.consent
     console.print(f"consent: [bold]{consent['final_state']}[/]"
                   + (f" at {consent['consent_time']} by {consent['decided_by']} (confidence {consent['confidence']})"
@@ -126,3 +140,7 @@ def analyze(
     for rule_id, reason in findings.summary.get("skipped", {}).items():
         console.print(f"[dim]skipped {rule_id}: {reason}[/]")
     console.print(f"wrote {out}")
+    for path in written:
+        console.print(f"wrote {path}")
+    print_gate(result, lang=lang, baseline=baseline)
+    exit_for(result)

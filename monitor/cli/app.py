@@ -12,8 +12,10 @@ from rich.table import Table
 
 from monitor import __version__
 from monitor.cli.analyze import analyze, evidence_edges, summary_table
+from monitor.cli.baseline import baseline
 from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
+from monitor.cli.gate import BaselineOption, FailOnOption, gate_run, gated_errors, prepare_gate
 from monitor.cli.report import diff, report
 from monitor.cli.scope import scope
 
@@ -25,6 +27,7 @@ app.command("analyze")(analyze)
 app.command("scope")(scope)
 app.command("report")(report)
 app.command("diff")(diff)
+app.command("baseline")(baseline)
 
 
 def _version(value: bool) -> None:
@@ -41,6 +44,8 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,
+    fail_on: FailOnOption = None,
+    baseline_file: BaselineOption = None,
     host: Annotated[bool, typer.Option("--host", help="run CMD (after --) on this machine under Frida")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="run directory to create (must not hold a run)")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds", min=0.1)] = None,
@@ -66,7 +71,8 @@ def run(
     from monitor.runner.host import HostRunConfig, run_host
 
     command = list(ctx.args)
-    with user_errors():
+    with gated_errors():
+        gate, accepted = prepare_gate(fail_on, baseline_file)
         if not host:
             if app is None:
                 raise typer.BadParameter("give --app PKG for a device run, or --host -- CMD for a program on this machine")
@@ -77,6 +83,7 @@ def run(
                                                 frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls,
                                                 block_quic=block_quic, fetch_policy=fetch_policy))
             _print_run(result)
+            gate_run(result.out, gate, accepted, baseline_file)
             return
         if not command:
             raise typer.BadParameter("give the command to run after --, e.g. consentmon run --host -- java -jar app.jar")
@@ -88,6 +95,7 @@ def run(
                                         ssl_insecure=ssl_insecure, driver=driver, fetch_policy=fetch_policy,
                                         agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls)))
     _print_run(result)
+    gate_run(result.out, gate, accepted, baseline_file)
 
 
 def _stamp() -> str:

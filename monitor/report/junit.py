@@ -83,12 +83,14 @@ def junit_tree(findings: Findings, *, lang: str = "en", marks: Mapping[str, Case
             if mark is not None and mark.accepted_reason is not None and not mark.failing:
                 ET.SubElement(testcase, "skipped", message=f"accepted by the baseline: {mark.accepted_reason}")
                 counts["skipped"] += 1
-            elif mark is None or mark.failing:
+                continue
+            body = _evidence(case, lang) + (f"\ngate: {mark.note}" if mark is not None and mark.note else "")
+            if mark is None or mark.failing:
                 failure = ET.SubElement(testcase, "failure", message=message, type=f"{rule}/{case.severity}")
-                failure.text = _evidence(case, lang) + (f"\ngate: {mark.note}" if mark is not None and mark.note else "")
+                failure.text = body
                 counts["failures"] += 1
-            out = ET.SubElement(testcase, "system-out")
-            out.text = _evidence(case, lang) + (f"\ngate: {mark.note}" if mark is not None and mark.note else "")
+            else:
+                ET.SubElement(testcase, "system-out").text = body
         if rule not in by_rule:
             testcase = ET.SubElement(suite, "testcase", classname=f"consentmon.{rule}", name=NO_CASE, time="0")
             counts["tests"] += 1
