@@ -1,0 +1,43 @@
+"""The real demo (real Frida, real mitmproxy) reported in every format: the Umeng SDK is one subject across
+its reads (attributed to its analytics module) and its upload (attributed to the umbrella's domain)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from monitor.report.jsonout import schema_errors
+
+pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
+
+
+def test_demo_report_in_every_format(tmp_path):
+    pytest.importorskip("weasyprint")
+    run = tmp_path / "demo"
+    env = dict(os.environ, COLUMNS="200")
+    demo = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(run)], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    findings = json.loads((run / "findings.json").read_text(encoding="utf-8"))
+    assert schema_errors(findings) == []
+    umeng = [case for case in findings["cases"] if case["rule"] == "before-consent" and case["subject"]["id"] == "umeng"]
+    assert len(umeng) == 1
+    (case,) = umeng
+    assert {"umeng", "umeng-analytics"} <= set(case["subject"]["sdk_ids"]) and case["reads"] and case["flows"]
+    sentence = case["sentence"]["zh"]
+    for part in ("友盟", "在用户同意隐私政策前收集设备标识符（IMEI、Android ID）", "WLAN 信息（BSSID）", "ulogs.umeng.com"):
+        assert part in sentence, sentence
+    # every finding is in exactly one case
+    assert sorted(i for c in findings["cases"] for i in c["finding_ids"]) == sorted(f["id"] for f in findings["findings"])
+
+    out = tmp_path / "out"
+    report = subprocess.run([sys.executable, "-m", "monitor", "report", str(run), "--format", "html,xlsx,pdf,json",
+                             "--out", str(out)], capture_output=True, text=True, timeout=240, env=env)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["findings.xlsx", "report.html", "report.json", "report.pdf"]
+    assert schema_errors(json.loads((out / "report.json").read_text(encoding="utf-8"))) == []
+    assert sentence in (out / "report.html").read_text(encoding="utf-8")
