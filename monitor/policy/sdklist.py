@@ -37,7 +37,7 @@ _ENUM = re.compile(r"^\s*(?:[(（]?\d{1,3}[)）.、．:：]|[(（][一二三四�
                    r"[①-⑳]|[a-zA-Z][)）.、](?=\s*\S))\s*")
 _HEADING = re.compile(r"^\s*(?:\d{1,2}\s+[\u4e00-\u9fff]|第[一二三四五六七八九十\d]+[章节条部分]|[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:\.\d{1,2}){1,3}\.?\s|"
                       r"[(（][一二三四五六七八九十]{1,3}[)）]|#{1,6}\s)")
-_LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?([^：:\n]{1,24}?)\s*[：:]\s*(.*)$")
+_LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?([^：:\n]{1,32}?)\s*[：:]\s*(.*)$")
 _QUOTES = "“”\"'「」『』‘’《》"
 _PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){1,}(?::[a-z0-9_.-]+)?\b", re.I)
 
@@ -393,7 +393,7 @@ class Extractor:
 
     # -- labelled blocks -----------------------------------------------------------------------------------
     def _label(self, text: str) -> tuple[str, str] | None:
-        match = _LABEL_LINE.match(text)
+        match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
         if not match or re.match(r"https?$", match.group(1).strip(), re.I):
             return None
         role = self.vocab.role(match.group(1))
@@ -401,8 +401,39 @@ class Extractor:
             return None
         return role, match.group(2).strip()
 
+    _INLINE_LABEL = re.compile(r"(?:^|(?<=[；;，,。|/]))\s*([^：:；;，,。|/]{1,32}?)\s*[：:](?!//)")
+
+    def _split_labels(self, line: Line) -> list[Line]:
+        """`SDK名称：友盟；使用目的：统计；收集个人信息：IMEI` on one line → one line per labelled field."""
+        text = line.text
+        if text.count("：") + text.count(":") < 2:
+            return [line]
+        enumerator = _ENUM.match(text)
+        if enumerator:
+            line = Line(text[enumerator.end():], line.offset + enumerator.end(), line.number)
+            text = line.text
+        starts = [match.start(1) for match in self._INLINE_LABEL.finditer(text) if self.vocab.role(match.group(1)) is not None]
+        if len(starts) < 2:
+            return [line]
+        if starts[0] != 0:
+            starts.insert(0, 0)
+        pieces = []
+        for begin, end in zip(starts, starts[1:] + [len(text)]):
+            piece = text[begin:end].rstrip().rstrip("；;，,|/").rstrip()
+            if piece:
+                pieces.append(Line(piece, line.offset + begin, line.number))
+        return pieces
+
     def from_labelled_blocks(self) -> list[RawRow]:
-        return self._blocks(self.lines, layout="labelled")
+        lines = [piece for line in self.lines for piece in self._split_labels(line)]
+        return self._blocks(lines, layout="labelled")
+
+    def _bare_label(self, text: str) -> str | None:
+        """A line that is only a field label, its value on the next line (`SDK名称` / `友盟`)."""
+        if len(text) > 16 or _LABEL_LINE.match(text):
+            return None
+        role = self.vocab.role(text, loose=False)
+        return role if role in {"name", "company", "purpose", "pi", "permissions", "link"} else None
 
     def _blocks(self, lines: list[Line], *, layout: str) -> list[RawRow]:
         rows: list[RawRow] = []
@@ -431,11 +462,15 @@ class Extractor:
             if pending_role is not None:
                 role, _ = pending_role
                 pending_role = None
-                if self._label(text) is None:
+                if self._label(text) is None and self._bare_label(text) is None:
                     block[role] = (text, line.offset)
                     block_end = line.offset + len(text)
                     continue
+                if block.get(role, ("", 0))[0] == "":
+                    block.pop(role, None)  # a run of bare labels is a table header, not a field
             labelled = self._label(text)
+            if labelled is None and (bare := self._bare_label(text)) is not None:
+                labelled = (bare, "")
             if labelled is None:
                 # A wrapped value continues the previous field; a short plain line may be the next block's name.
                 if block and block_end and line.offset - block_end <= 3:
@@ -484,6 +519,8 @@ class Extractor:
         return rows
 
     def _is_name_line(self, text: str) -> bool:
+        if re.search(r"[：:]", text.replace("://", "")):
+            return False  # `X：Y` is a field (or a sentence introducing a list), never a bare name
         name = clean_name(text)
         if not name or len(name) > 60 or name.endswith(("。", "：", ":")) or _URL.search(name):
             return False
@@ -555,6 +592,9 @@ class Extractor:
 
     def _one_row_per_line(self, body: list[Line], roles: list[str]) -> bool:
         sample = body[: min(6, len(body))]
+        delimited = sum(1 for line in sample if line.text.count("\t") >= len(roles) - 2 >= 1 or line.text.count("|") >= len(roles) - 1)
+        if delimited >= max(1, (len(sample) * 2) // 3):
+            return True
         wide = sum(1 for line in sample if len(line.text.split(" ")) >= max(3, len(roles) - 2) and len(line.text) >= 40)
         return wide >= max(1, (len(sample) * 2) // 3)
 
@@ -660,6 +700,25 @@ class Extractor:
         columns = len(roles)
         skip = 1.5
         for line in body:
+            # Cells copied from a spreadsheet are tab-separated and a text table may use pipes: those delimiters
+            # are the cells; only a space-joined row needs the cut chosen.
+            if "\t" in line.text or line.text.count("|") >= 2:
+                tokens = [token.strip() for token in re.split(r"\t|\|", line.text.strip().strip("|"))]
+                if len(tokens) == len(roles):
+                    cells = {}
+                    cursor = 0
+                    for role, token in zip(roles, tokens):
+                        at = line.text.find(token, cursor) if token else cursor
+                        cursor = max(cursor, at + len(token))
+                        if token and role not in cells:
+                            cells[role] = Cell(token, line.offset + max(at, 0))
+                    name_cell = cells.get("name")
+                    if name_cell is not None and clean_name(name_cell.text):
+                        raw = RawRow(name=clean_name(name_cell.text), offset=name_cell.offset, end=line.offset + len(line.text),
+                                     layout="row-per-line")
+                        self._fill_fields(raw, {role: cell for role, cell in cells.items() if role != "name"})
+                        rows.append(raw)
+                    continue
             tokens = line.text.split(" ")
             if len([token for token in tokens if token]) < 3:
                 if rows:

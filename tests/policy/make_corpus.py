@@ -256,6 +256,51 @@ def main() -> None:
     write(17, "html", f"<html><body><h1>乙丑健身隐私政策</h1><p>{APP_PI_PROSE}</p><h2>第三方SDK说明</h2>{tables}</body></html>",
           label(rows, layout="key-value tables"))
 
+    # 18 a dialog's text: one line per SDK, fields labelled inline and separated by ；
+    rows = pick(rng, 20)
+    lines = [f"{index}、SDK名称：{row[0]}；使用目的：{row[2]}；收集个人信息：{pi_text(row[3])}；第三方公司：{row[1] or '开源社区'}"
+             for index, row in enumerate(rows, 1)]
+    labels = label(rows, layout="one line per SDK, inline labels")
+    for entry, row in zip(labels["sdks"], rows):
+        entry["company"] = row[1] or "开源社区"
+    write(18, "txt", "个人信息保护提示\n" + APP_PI_PROSE + "\n我们接入的第三方SDK如下：\n" + "\n".join(lines) + "\n点击“同意”即表示您已阅读。\n", labels)
+
+    # 19 bare labels, each on its own line above its value
+    rows = pick(rng, 12)
+    lines = []
+    for row in rows:
+        lines += ["SDK名称", row[0], "使用目的", row[2], "收集个人信息", pi_text(row[3]), ""]
+    write(19, "txt", intro("丙寅笔记") + "\n".join(lines) + outro(), label(rows, with_company=False, layout="bare labels over values"))
+
+    # 20 spreadsheet paste: tab-separated, one-line header
+    rows = pick(rng, 15)
+    lines = ["SDK名称\t公司名称\t使用目的\t收集个人信息类型\t隐私政策链接"]
+    lines += [f"{row[0]}\t{row[1] or ''}\t{row[2]}\t{pi_text(row[3])}\thttps://example.com/{index}" for index, row in enumerate(rows)]
+    write(20, "txt", intro("丁卯日历") + "\n".join(lines) + "\n" + outro(), label(rows, layout="tab-separated"))
+
+    # 21 a text table with pipes but no markdown separator line
+    rows = pick(rng, 10)
+    lines = ["SDK名称 | 所属公司 | 用途 | 收集的个人信息"]
+    lines += [f"{row[0]} | {row[1] or ''} | {row[2]} | {pi_text(row[3])}" for row in rows]
+    write(21, "txt", intro("戊辰天气") + "\n".join(lines) + "\n" + outro(), label(rows, layout="pipe-separated text"))
+
+    # 22 English labelled fields separated by <br> in HTML paragraphs
+    rows = [row for row in POOL if row[0][0].isascii()][:5] + pick(rng, 3)
+    blocks = "".join(f"<p>SDK: {row[0]}<br>Provider: {row[1] or ''}<br>Purpose of use: {row[2]}<br>"
+                     f"Types of personal information: {', '.join(row[3]) or 'none'}</p>" for row in rows)
+    write(22, "html", "<html><body><h1>Acme Maps privacy notice</h1><p>We use your precise location to show nearby places.</p>"
+                      f"<h2>Third-party SDKs we use</h2>{blocks}</body></html>", label(rows, layout="English labelled paragraphs"))
+
+    # 23 HTML table, GB2312 declared, a title row across the columns, header cells in <td><strong>, PI one per <br>
+    rows = [row for row in pick(rng, 40) if row[0].encode("gb2312", "ignore").decode("gb2312") == row[0]][:10]
+    body = "".join(f"<tr><td>{row[0]}</td><td>{row[2]}</td><td>{'<br>'.join(row[3]) or '无'}</td><td>{row[1] or ''}</td></tr>" for row in rows)
+    page = ("<html><head><meta http-equiv='Content-Type' content='text/html; charset=gb2312'></head><body>"
+            "<table><tr><td colspan=4><strong>第三方SDK共享清单</strong></td></tr>"
+            "<tr><td><strong>SDK名称</strong></td><td><strong>功能</strong></td><td><strong>收集的个人信息</strong></td>"
+            f"<td><strong>SDK提供方</strong></td></tr>{body}</table></body></html>")
+    write(23, "html", page.encode("gb2312", errors="strict"),
+          label(rows, layout="html table, GB2312, title row, <br> items"))
+
 
 if __name__ == "__main__":
     main()
