@@ -17,6 +17,7 @@ from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
 from monitor.cli.gate import BaselineOption, FailOnOption, gate_run, gated_errors, prepare_gate
 from monitor.cli.report import diff, report
+from monitor.cli.scan import scan
 from monitor.cli.scope import scope
 
 app = typer.Typer(name="consentmon", no_args_is_help=True, add_completion=False,
@@ -25,6 +26,7 @@ app.add_typer(device_app, name="device")
 app.command("doctor")(doctor)
 app.command("analyze")(analyze)
 app.command("scope")(scope)
+app.command("scan")(scan)
 app.command("report")(report)
 app.command("diff")(diff)
 app.command("baseline")(baseline)
