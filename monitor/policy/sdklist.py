@@ -244,6 +244,10 @@ class CellScorer:
                 score += 1.0
             if separators >= 2:
                 score -= 3.0
+            if "，" in text or re.search(r"[\u4e00-\u9fff],", text):
+                score -= 2.0  # a clause, not a name
+            if length > 8 and re.search(r"为(?:用户|您)|用于|提供|帮助|实现", text):
+                score -= 1.5
             if text.endswith("。"):
                 score -= 3.0
             if company:
@@ -568,7 +572,7 @@ class Extractor:
             if len(text) > 32 or _LABEL_LINE.match(text) and not text.endswith(("：", ":")):
                 break
             role = self.vocab.role(text)
-            if role is None:
+            if role is None or (role in roles and role != "link"):
                 break
             roles.append(role)
             index += 1
@@ -608,20 +612,28 @@ class Extractor:
         # state: (column, name seen in this row)
         best: list[dict[tuple[int, bool], float]] = []
         back: list[dict[tuple[int, bool], tuple[int, bool] | None]] = []
+        starts: list[dict[tuple[int, bool], bool]] = []  # did the best path start a new row at this line?
         for position, line in enumerate(body):
             scores = {column: self.scorer.score(line.text, roles[column]) for column in range(columns)}
+            # A line after one that ends in a list separator or an open parenthesis is the rest of that cell.
+            previous_text = body[position - 1].text if position else ""
+            glued = bool(previous_text) and (previous_text.endswith(tuple("、，,；;（(/&+和及")) or
+                                             previous_text.count("（") + previous_text.count("(") >
+                                             previous_text.count("）") + previous_text.count(")"))
+            elsewhere = 4.0 if glued else 0.0
             current: dict[tuple[int, bool], float] = {}
             pointer: dict[tuple[int, bool], tuple[int, bool] | None] = {}
+            started: dict[tuple[int, bool], bool] = {}
             for column in range(columns):
                 for seen in (False, True):
                     if seen != (column >= name_column) and column != name_column:
                         # `seen` can only be true at or after the name column within a row
                         if seen and column < name_column:
                             continue
-                    candidates: list[tuple[float, tuple[int, bool] | None]] = []
+                    candidates: list[tuple[float, tuple[int, bool] | None, bool]] = []
                     if position == 0:
                         if seen == (column == name_column):
-                            candidates.append((scores[column] - skip * column, None))
+                            candidates.append((scores[column] - skip * column, None, True))
                     else:
                         for (prev_column, prev_seen), prev_score in best[-1].items():
                             if prev_score == NEG:
@@ -630,32 +642,41 @@ class Extractor:
                                 now_seen = prev_seen or column == name_column
                                 if now_seen != seen:
                                     continue
-                                candidates.append((prev_score + scores[column] - skip * (column - prev_column - 1), (prev_column, prev_seen)))
+                                candidates.append((prev_score + scores[column] - skip * (column - prev_column - 1) - elsewhere,
+                                                   (prev_column, prev_seen), False))
                             if column == prev_column and seen == prev_seen:  # the cell above continues
                                 cost = wrap * (2.0 if roles[column] in {"name", "company", "number", "group"} else 1.0)
-                                candidates.append((prev_score + 0.3 * scores[column] - cost, (prev_column, prev_seen)))
+                                if glued:
+                                    cost = -1.0
+                                candidates.append((prev_score + 0.3 * scores[column] - cost, (prev_column, prev_seen), False))
                             if column <= prev_column or True:  # a new row
                                 if seen != (column == name_column):
                                     continue
-                                cost = new_row + skip * (columns - 1 - prev_column) * 0.8 + skip * column + (0 if prev_seen else nameless)
-                                candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen)))
+                                cost = (new_row + skip * (columns - 1 - prev_column) * 0.8 + skip * column + (0 if prev_seen else nameless)
+                                        + elsewhere)
+                                candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen), True))
                     if candidates:
-                        score, origin = max(candidates, key=lambda item: item[0])
+                        score, origin, new = max(candidates, key=lambda item: item[0])
                         current[(column, seen)] = score
                         pointer[(column, seen)] = origin
+                        started[(column, seen)] = new
             best.append(current)
             back.append(pointer)
+            starts.append(started)
         if not best or not best[-1]:
             return []
         state = max(best[-1], key=lambda key: best[-1][key] - (0 if key[1] else nameless))
         path: list[tuple[int, bool]] = []
+        new_rows: list[bool] = []
         for position in range(len(body) - 1, -1, -1):
             path.append(state)
+            new_rows.append(starts[position][state])
             origin = back[position][state]
             if origin is None:
                 break
             state = origin
         path.reverse()
+        new_rows.reverse()
         # Cut into rows: a row starts where the column does not move right (or a name appears after a name).
         rows: list[RawRow] = []
         current_cells: dict[str, tuple[str, int]] = {}
@@ -674,12 +695,9 @@ class Extractor:
                     self._fill_fields(raw, {role: Cell(text, where) for role, (text, where) in current_cells.items() if role != "name"})
                     rows.append(raw)
 
-        for line, (column, seen) in zip(body, path):
+        for line, (column, seen), starts_row in zip(body, path, new_rows):
             role = roles[column]
-            continues = column == previous_column and seen == previous_seen and role in current_cells
-            starts_row = not continues and (column <= previous_column or (seen and not previous_seen and role != "name") or previous_column < 0)
-            if column > previous_column and previous_column >= 0:
-                starts_row = False
+            continues = not starts_row and column == previous_column and role in current_cells
             if starts_row:
                 close(line.offset)
                 current_cells = {}

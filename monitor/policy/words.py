@@ -120,6 +120,8 @@ class Vocabulary:
         if not loose or re.search(r"[。，,；;、]", key) or re.match(r"[\d(（一二三四五六七八九十]", key):
             return None
         for word in self._labels_longest:
+            if word.isascii() and len(word) <= 4:
+                continue  # SDK, Name, Type, URL only as whole labels: 神策分析SDK is a name, not the name column
             margin = 9 if key.isascii() else (3 if len(word) == 2 else 5)  # 功能 names a column; 基于存储的功能 does not
             if len(word) >= 2 and word in key and len(key) <= len(word) + margin:
                 return self.role_by_label[word]

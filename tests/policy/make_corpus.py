@@ -301,6 +301,27 @@ def main() -> None:
     write(23, "html", page.encode("gb2312", errors="strict"),
           label(rows, layout="html table, GB2312, title row, <br> items"))
 
+    # 24 flattened, one cell per line, with the irregularities of text copied from a rendered table: a long PI cell
+    # wrapped over two lines, an empty company cell (no line at all), the link cell on two lines, 30 rows
+    rows = pick(rng, 30)
+    lines = ["SDK名称", "第三方公司名称", "使用目的", "收集个人信息类型", "隐私政策链接", ""]
+    labels = label(rows, layout="flattened, wrapped cells, missing cells")
+    for index, (row, entry) in enumerate(zip(rows, labels["sdks"])):
+        lines.append(row[0])
+        if index % 6 == 2 or row[1] is None:
+            entry["company"] = None
+        else:
+            lines.append(row[1])
+        lines.append(row[2])
+        pi = pi_text(row[3])
+        if len(row[3]) >= 3:
+            cut = pi.index("、", len(pi) // 2) + 1 if "、" in pi[len(pi) // 2:] else len(pi)
+            lines += [pi[:cut], pi[cut:]] if cut < len(pi) else [pi]
+        else:
+            lines.append(pi)
+        lines += [f"官网：https://example.com/{index}", f"隐私政策：https://example.com/{index}/privacy", ""]
+    write(24, "txt", intro("己巳读书") + "\n".join(lines) + outro(), labels)
+
 
 if __name__ == "__main__":
     main()
