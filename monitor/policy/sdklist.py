@@ -617,7 +617,7 @@ class Extractor:
             scores = {column: self.scorer.score(line.text, roles[column]) for column in range(columns)}
             # A line after one that ends in a list separator or an open parenthesis is the rest of that cell.
             previous_text = body[position - 1].text if position else ""
-            glued = bool(previous_text) and (previous_text.endswith(tuple("、，,；;（(/&+和及")) or
+            glued = bool(previous_text) and (previous_text.endswith(tuple("、，,；;（(/&")) or
                                              previous_text.count("（") + previous_text.count("(") >
                                              previous_text.count("）") + previous_text.count(")"))
             elsewhere = 4.0 if glued else 0.0
