@@ -101,7 +101,7 @@ def test_a_connection_around_the_proxy_is_listed_with_who_opened_it(agreed):
     # with the SDK whose code opened the connection (the URL connect joined by host, port and time).
     assert [(item["host"], item["port"], item["side"], item["opened_by"], item["consent_state_at_first"])
             for item in findings["summary"]["tls_failures"]] == [("android.bugly.qq.com", 443, "client", "tencent-bugly", "accepted")]
-    assert "TLS the proxy could not open (1)" in (out / "report.html").read_text()
+    assert "代理无法解密的 TLS 连接（1）" in (out / "report.html").read_text()  # the report is in Chinese by default
     # Each proxied connection is on record once: Java's Socket.connect, not again as the libc connect() under it.
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     proxy_port = json.loads((out / "run.json").read_text())["proxy"]["listen"].rsplit(":", 1)[1]
@@ -203,3 +203,23 @@ def test_with_unpin_tls_the_pinned_upload_reaches_the_proxy_and_the_run_says_it_
     bypasses = [e for e in events if e["kind"] == "tls_unpinned"]
     assert bypasses and all(e["api"] == "javax.net.ssl.SSLContext.init" for e in bypasses)
     assert json.loads((out / "run.json").read_text())["agent_options"]["unpin_tls"] is True
+
+
+def test_the_policy_the_demo_showed_is_sealed_and_judges_the_sdks_by_their_rows(agreed):
+    out, findings = agreed
+    info = json.loads((out / "run.json").read_text())
+    # The dialog's links, the page its WebView loaded, and the one nobody opened fetched through the proxy.
+    assert info["policy"]["links_shown"] == ["https://demo-app.example.com/terms.html", "https://demo-app.example.com/privacy.html"]
+    assert info["policy_fetch"] == [{"url": "https://demo-app.example.com/terms.html", "status": 200,
+                                     "content_type": "text/html"}]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any(name.startswith("policy/") and name.endswith(".html") for name in manifest["files"])
+    assert findings["summary"]["scope"]["origin"] == "policy" and findings["summary"]["scope"]["sdk_list_rows"] == 3
+    # From the policy alone: the push SDK is in no row, and Umeng's row does not declare the installed-app list.
+    undisclosed = [item for item in findings["findings"] if item["rule"] == "undisclosed-sdk"]
+    assert [item["sdk"]["id"] for item in undisclosed] == ["getui"]
+    assert "友盟+ SDK" in undisclosed[0]["evidence"]["detail"]["missing_from"]["sdk_list_rows"]
+    umeng = [item for item in findings["findings"] if item["rule"] == "beyond-scope"
+             and item["category"] == "installed_apps" and item["sdk"]["id"] == "umeng-analytics"]
+    assert umeng and umeng[0]["evidence"]["detail"]["policy_row"]["name"] == "友盟+ SDK"
+    assert umeng[0]["evidence"]["detail"]["policy_row"]["document"] == "https://demo-app.example.com/privacy.html"

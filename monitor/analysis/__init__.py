@@ -21,6 +21,7 @@ import pandas as pd
 from monitor.analysis.attribution import Attributor, attribute_events
 from monitor.analysis.cases import build_cases
 from monitor.analysis.consent import consent_history, mark_consent
+from monitor.analysis.declared import declared_for_run, scope_for_rules
 from monitor.analysis.findings import Findings, write_findings
 from monitor.analysis.coverage import tls_failures, unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
@@ -149,13 +150,19 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     if scope_file is not None and scope is not None:
         _check_scope(scope_file, Path(scope))
     app_type_scope = resolve_app_type(app_type) if isinstance(app_type, str) else app_type
+    sdks = load_sdks()
+    # The scope the user agreed to: a --scope file when given, else the privacy policy the run captured.
+    declared, scope_note = declared_for_run(Path(run.root))
+    scope_origin = "file" if scope_file is not None else None
+    if scope_file is None and declared is not None and (declared.sdks or declared.app_pi):
+        scope_file = scope_for_rules(declared, sdks)
+        scope_origin = "policy"
 
     timeline = build_timeline(run.events)
     intervals = background_intervals(timeline, grace_ns=int(settings.background_grace_s * 1e9), home_steps=settings.home_steps)
     timeline = mark_background(timeline, intervals)
     consent = consent_history(timeline, words=load_consent_words(), settings=settings, consent_at=consent_at)
     timeline = mark_consent(timeline, consent)
-    sdks = load_sdks()
     attribution_table = load_attribution()
     attributor = Attributor(sdks=sdks, table=attribution_table, app_package=app_package)
     timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect"))
@@ -171,7 +178,8 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
 
     context = RuleContext(timeline=timeline, consent=consent, run_info=run.info, settings=settings, attributor=attributor,
                           sdks=sdks, app_package=app_package, first_party_domains=first_party, scope=scope_file,
-                          app_type=app_type_scope, flow_matches=flow_matches, network_unavailable=unavailable)
+                          app_type=app_type_scope, flow_matches=flow_matches, network_unavailable=unavailable,
+                          declared=declared, scope_note=scope_note)
     found, skipped = REGISTRY.run(ruleset, context)
     summary: dict[str, Any] = {
         "total": len(found),
@@ -190,6 +198,12 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         "unseen_connections": unseen_connections(timeline, run.info),
         # TLS the proxy could not open (pinning, untrusted servers): nothing of it was decrypted.
         "tls_failures": tls_failures(timeline, window_ns=sender_window_ns),
+        # Where the agreed scope came from, said in one line when there is none (never a silent skip).
+        "scope": {"origin": scope_origin, "note": scope_note,
+                  "documents": [d.url or d.source for d in declared.documents] if declared else [],
+                  "sdk_list_rows": len(declared.sdks) if declared else 0,
+                  "app_pi": sorted({item.category for item in declared.app_pi}) if declared else [],
+                  "warnings": list(declared.warnings) if declared else []},
         "knowledge": {"rules": ruleset.version, "sdks": sdks.version, "attribution": load_attribution().version,
                       "scope": str(scope_file.source) if scope_file and scope_file.source else None,
                       "app_type": app_type_scope.id if app_type_scope else None},

@@ -25,6 +25,7 @@ from monitor.data.models import SdkTable
 from monitor.data.rule_models import SEVERITY_ORDER, AnalysisSettings, RuleSet, RuleSpec, ScopeFile
 from monitor.data.yamlfile import read_yaml
 from monitor.errors import DataFileError, MonitorError
+from monitor.policy import DeclaredScope
 
 
 class RuleEngineError(MonitorError):
@@ -68,6 +69,9 @@ class RuleContext:
     # run's traffic could not be matched, with the reason in `network_unavailable`.
     flow_matches: pd.DataFrame | None = None
     network_unavailable: str | None = None
+    # The privacy policy captured in the run, read (monitor.policy); None with the reason in `scope_note`.
+    declared: DeclaredScope | None = None
+    scope_note: str | None = None
 
     _reads: pd.DataFrame | None = field(default=None, repr=False)
     _screenshots: list[tuple[int, str]] | None = field(default=None, repr=False)

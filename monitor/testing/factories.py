@@ -124,6 +124,14 @@ def connect(*, ts: int = T0, host: str | None = "ulogs.umeng.com", port: int | N
                   stack=list(stack) if stack is not None else [UMENG_FRAME], payload=payload)
 
 
+def notice_text(*, ts: int = T0, text: str = "请阅读《隐私政策》，我们将收集您的个人信息", links: Iterable[str] = (),
+                stack: list[str] | None = None, process: str = APP, pid: int = PID) -> dict[str, Any]:
+    """Text the app showed that reads like a privacy notice (TextView.setText), with its links."""
+    return _event("hook", "text", ts, category="notice_text", api="android.widget.TextView.setText", process=process,
+                  pid=pid, thread="main", value=text, stack=list(stack) if stack is not None else [APP_FRAME],
+                  payload={"links": list(links)})
+
+
 def flow_event(*, ts: int = T0, flow_id: str = "flow-1", host: str = "example.com", path: str = "/api",
                method: str = "POST", scheme: str = "https", port: int = 443, status: int | None = 200,
                error: str | None = None) -> dict[str, Any]:

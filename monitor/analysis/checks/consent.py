@@ -40,11 +40,11 @@ def _state_hits(context: RuleContext, states: tuple[str, ...], *, tolerance_ns: 
     for key, group in group_reads(context.reads, READ_KEY, limit=limit, where=in_states):
         hits.append(hit_from_reads(("read", *key.values()), group, confidence=float(group["consent_confidence"].max()),
                                    limit=limit, detail={"states": sorted(set(group["consent_state"]))}))
-    hits.extend(_flow_hits(context, lambda matches: matches["consent_state"].isin(states), ("flow",)))
+    hits.extend(flow_hits(context, lambda matches: matches["consent_state"].isin(states), ("flow",)))
     return hits
 
 
-def _flow_hits(context: RuleContext, select: Callable[[pd.DataFrame], pd.Series], key_prefix: tuple[str, ...]) -> list[Hit]:
+def flow_hits(context: RuleContext, select: Callable[[pd.DataFrame], pd.Series], key_prefix: tuple[str, ...]) -> list[Hit]:
     """One hit per (destination host, PI category) among the flow matches `select` keeps."""
     matches = context.flow_matches
     if matches is None or matches.empty:
@@ -115,7 +115,7 @@ def third_party_transfer(context: RuleContext, thresholds: dict[str, Any]) -> li
     if context.flow_matches is None:
         raise SkipRule(context.network_unavailable or "no network matches")
     parties = list(thresholds["parties"])
-    return _flow_hits(context, lambda m: m["party"].isin(parties) & (m["consent_state"] != "accepted"), ("transfer",))
+    return flow_hits(context, lambda m: m["party"].isin(parties) & (m["consent_state"] != "accepted"), ("transfer",))
 
 
 @REGISTRY.check("sdk_connects_before_consent", defaults={"owners": ["sdk"]})

@@ -1,11 +1,17 @@
-"""The scope check: PI read beyond what the privacy policy declares, or beyond what the app type needs."""
+"""Scope checks: PI read or sent beyond what the privacy policy declares (or the app type needs), and SDKs at
+work that the policy's third-party SDK list does not name."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from monitor.analysis.checks.consent import flow_hits
+from monitor.analysis.declared import app_pi_evidence, row_evidence, sdk_list_summary
 from monitor.analysis.engine import REGISTRY, Hit, RuleContext, SkipRule
-from monitor.analysis.grouping import group_reads, hit_from_reads
+from monitor.analysis.grouping import GROUP_COLUMNS, group_reads, hit_from_reads, missing_as_none
 
 
 @REGISTRY.check("beyond_scope", defaults={"app_type_only_severity": "low"})
@@ -14,7 +20,7 @@ def beyond_scope(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
     for the app and unknown code, the SDK's list for an SDK — an SDK the policy does not name has none), or,
     with only --app-type, a category that app type does not need."""
     if context.scope is None and context.app_type is None:
-        raise SkipRule("needs --scope FILE (the privacy policy's declared PI) or --app-type TYPE")
+        raise SkipRule(context.scope_note or "needs --scope FILE (the privacy policy's declared PI) or --app-type TYPE")
     limit = context.settings.max_evidence
     necessary = context.app_type.necessary if context.app_type else None
     hits: list[Hit] = []
@@ -32,6 +38,7 @@ def beyond_scope(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
                 detail["sdk_declared"] = False
             if category in declared:
                 continue
+            detail.update(_policy_quote(context, sdk_id if owner == "sdk" else None))
         else:
             if category in (necessary or ()):
                 continue
@@ -42,6 +49,61 @@ def beyond_scope(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
         hit.process = None
         hit.severity = severity
         hits.append(hit)
+    if context.scope is not None:
+        scope = context.scope
+
+        def undeclared(matches: pd.DataFrame) -> pd.Series:
+            # Who the flow is about: its destination's SDK, else the SDK whose code sent it, else the reader.
+            sdk = matches["dest_sdk_id"].where(matches["dest_sdk_id"].notna(), matches.get("sender_sdk_id"))
+            sdk = sdk.where(sdk.notna(), matches["reader_sdk_id"])
+            allowed = [scope.sdks.get(str(s), []) if missing_as_none(s) else scope.app for s in sdk.tolist()]
+            return pd.Series(np.array([c not in a for c, a in zip(matches["category"].tolist(), allowed)], dtype=bool),
+                             index=matches.index)
+
+        for hit in flow_hits(context, undeclared, ("sent",)):
+            hit.detail.update(_policy_quote(context, hit.sdk_id if hit.owner == "sdk" else None))
+            hit.detail["declared"] = sorted(scope.sdks.get(hit.sdk_id, []) if hit.sdk_id else scope.app)
+            hits.append(hit)
     return hits
 
 
+def _policy_quote(context: RuleContext, sdk_id: str | None) -> dict[str, Any]:
+    """Where the declared scope says what it says: the SDK's row quoted, or the list it is missing from, or the
+    app's own PI as the policy words it."""
+    if context.declared is None:
+        return {}
+    if sdk_id:
+        row = row_evidence(context.declared, context.sdks, sdk_id)
+        return {"policy_row": row} if row else {"missing_from": sdk_list_summary(context.declared)}
+    return {"policy_app_pi": app_pi_evidence(context.declared)}
+
+
+@REGISTRY.check("undisclosed_sdk", defaults={"kinds": ["pi_read", "connect"]})
+def undisclosed_sdk(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
+    """An SDK seen at run time (its own PI reads, its connects) whose vendor no row of the policy's SDK list
+    names. One hit per SDK group; the evidence names the list it is missing from."""
+    if context.declared is None:
+        raise SkipRule(context.scope_note or "needs the privacy policy captured in the run (run --fetch-policy)")
+    sdks = context.sdks
+    named = {sdks.subject_of(row.sdk_id) for row in context.declared.sdks if row.sdk_id}
+    timeline = context.timeline
+    seen = timeline[((timeline["source"] == "hook") & timeline["kind"].isin(list(thresholds["kinds"]))
+                     & (timeline["owner"] == "sdk") & timeline["sdk_id"].notna()).to_numpy(dtype=bool)]
+    if seen.empty:
+        return []
+    subjects = seen["sdk_id"].map(lambda sdk_id: sdks.subject_of(str(sdk_id)))
+    chosen = seen[(~subjects.isin(named)).to_numpy(dtype=bool)].assign(subject=subjects)
+    limit = context.settings.max_evidence
+    hits: list[Hit] = []
+    for key, group in group_reads(chosen, ["subject"], limit=limit, columns=(*GROUP_COLUMNS, "kind")):
+        hit = hit_from_reads(("undisclosed", key["subject"]), group, confidence=float(group["attribution_confidence"].max()),
+                             limit=limit, detail={"missing_from": sdk_list_summary(context.declared),
+                                                  "seen_as": sorted({str(k) for k in group["kind"].tolist()}),
+                                                  "apis": sorted({str(a) for a in group["api"].tolist() if a}),
+                                                  "categories": sorted({str(c) for c in group["category"].tolist() if c})})
+        hit.sdk_id = key["subject"]
+        hit.category = "sdk"
+        hit.api = None
+        hit.process = None
+        hits.append(hit)
+    return hits

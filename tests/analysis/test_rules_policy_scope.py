@@ -1,0 +1,94 @@
+"""The agreed scope read from the privacy policy the run captured: beyond-scope runs without a scope file,
+undisclosed-sdk names SDKs the SDK list leaves out, each finding quotes its row or says which list it is
+missing from; with no policy captured, the summary says so in one line and the rules say why they skipped."""
+
+from __future__ import annotations
+
+from monitor.analysis import analyze
+from monitor.policy.store import write_policy_document
+from monitor.store.reader import read_run
+from monitor.testing.factories import APP_FRAME, UMENG_FRAME, at, click, connect, dialog, pi_read, write_run
+
+GETUI_FRAME = "com.igexin.sdk.PushManager.initialize(PushManager.java:20)"
+AMAP_FRAME = "com.amap.api.location.AMapLocationClient.getLastKnownLocation(AMapLocationClient.java:12)"
+POLICY = """<html><body><h1>隐私政策</h1>
+<p>我们会收集您的设备标识符（Android ID）和位置信息。</p>
+<h2>第三方SDK清单</h2>
+<table>
+<tr><th>SDK名称</th><th>第三方公司</th><th>使用目的</th><th>收集个人信息类型</th></tr>
+<tr><td>友盟+ SDK</td><td>友盟同欣（北京）科技有限公司</td><td>统计分析</td><td>设备标识符（IMEI、Android ID）</td></tr>
+<tr><td>高德定位SDK</td><td>高德软件有限公司</td><td>定位</td><td>位置信息</td></tr>
+</table></body></html>"""
+EVENTS = [
+    dialog(ts=at(0)), click(ts=at(1), text="同意"),
+    pi_read(ts=at(2), stack=[UMENG_FRAME]),                                          # declared in Umeng's row
+    pi_read(ts=at(3), api="android.content.pm.PackageManager.getInstalledPackages", category="installed_apps",
+            value="com.a,com.b", stack=[UMENG_FRAME]),                               # not in Umeng's row
+    pi_read(ts=at(4), api="android.location.LocationManager.getLastKnownLocation", category="location",
+            value="39.9,116.3", stack=[AMAP_FRAME]),                                 # declared in AMap's row
+    connect(ts=at(5), host="sdk.open.phone.igexin.com", port=5224, stack=[GETUI_FRAME]),  # Getui: not in the list
+    pi_read(ts=at(6), api="android.provider.Settings$Secure.getString", value="a1b2c3d4e5f60718", stack=[APP_FRAME]),
+    pi_read(ts=at(7), api="android.content.ClipboardManager.getPrimaryClip", category="clipboard", value="口令 123456",
+            stack=[APP_FRAME]),                                                      # the app: clipboard not declared
+]
+
+
+def _analyse(tmp_path, *, policy: str | None = POLICY, **options):
+    root = write_run(tmp_path / "run", EVENTS)
+    if policy is not None:
+        write_policy_document(root, policy, source="flow", url="https://app.example.com/privacy.html",
+                              ts=at(0.5), content_type="text/html; charset=utf-8", flow_id="flow-policy")
+    return analyze(read_run(root), **options)
+
+
+def _rule(findings, rule):
+    return [f for f in findings.findings if f.rule == rule]
+
+
+def test_the_sdk_list_leaves_out_an_sdk_at_work(tmp_path):
+    findings = _analyse(tmp_path)
+    undisclosed = _rule(findings, "undisclosed-sdk")
+    assert [f.sdk.id for f in undisclosed] == ["getui"]
+    missing = undisclosed[0].evidence.detail["missing_from"]
+    assert missing["has_sdk_list"] and missing["sdk_list_rows"] == ["友盟+ SDK", "高德定位SDK"]
+    assert missing["documents"] == ["https://app.example.com/privacy.html"]
+    assert undisclosed[0].evidence.detail["seen_as"] == ["connect"]
+    assert findings.summary["scope"]["origin"] == "policy" and findings.summary["scope"]["note"] is None
+
+
+def test_beyond_scope_quotes_the_row_that_does_not_declare_the_category(tmp_path):
+    findings = _analyse(tmp_path)
+    beyond = {(f.category, f.sdk.id) for f in _rule(findings, "beyond-scope")}
+    # Umeng's reads are attributed to its analytics module; the row names the vendor's SDK: one group.
+    assert ("installed_apps", "umeng-analytics") in beyond
+    assert ("device_id", "umeng-analytics") not in beyond and ("location", "amap") not in beyond
+    assert ("clipboard", None) in beyond and ("device_id", None) not in beyond
+    row = next(f for f in _rule(findings, "beyond-scope") if f.sdk.id == "umeng-analytics").evidence.detail["policy_row"]
+    assert row["name"] == "友盟+ SDK" and "设备标识符（IMEI、Android ID）" in row["pi"]
+    assert row["document"] == "https://app.example.com/privacy.html"
+    app_row = next(f for f in _rule(findings, "beyond-scope") if f.sdk.id is None).evidence.detail["policy_app_pi"]
+    assert {item["category"] for item in app_row} >= {"device_id", "location"}
+
+
+def test_a_scope_file_given_by_the_user_wins_over_the_captured_policy(tmp_path):
+    scope = tmp_path / "scope.yaml"
+    scope.write_text("app: [device_id, clipboard]\nsdks:\n  umeng-analytics: [device_id, installed_apps]\n  amap: [location]\n")
+    findings = _analyse(tmp_path, scope=scope)
+    assert findings.summary["scope"]["origin"] == "file"
+    assert not {f.category for f in _rule(findings, "beyond-scope")} & {"installed_apps", "clipboard"}
+
+
+def test_without_a_captured_policy_the_run_says_so(tmp_path):
+    findings = _analyse(tmp_path, policy=None)
+    note = findings.summary["scope"]["note"]
+    assert note and "no privacy policy was captured" in note
+    assert findings.summary["skipped"]["undisclosed-sdk"] == note
+    assert findings.summary["skipped"]["beyond-scope"] == note
+    assert not _rule(findings, "undisclosed-sdk")
+
+
+def test_a_policy_without_an_sdk_list_makes_every_sdk_at_work_undisclosed(tmp_path):
+    findings = _analyse(tmp_path, policy="<html><body><h1>隐私政策</h1><p>我们会收集您的设备标识符。</p></body></html>")
+    undisclosed = {f.sdk.id: f for f in _rule(findings, "undisclosed-sdk")}
+    assert set(undisclosed) == {"umeng", "amap", "getui"}  # one subject per vendor group, as a notice names it
+    assert not next(iter(undisclosed.values())).evidence.detail["missing_from"]["has_sdk_list"]
