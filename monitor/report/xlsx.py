@@ -8,10 +8,13 @@ header row, an auto-filter and column widths fitted to its content (capped).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -19,6 +22,7 @@ from monitor.report.context import ReportData, iso
 from monitor.report.output import write_with
 
 MAX_WIDTH = 60
+WIDTH_SAMPLE = 2000
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EC")
 # Excel refuses a cell longer than this.
 CELL_LIMIT = 32_000
@@ -36,32 +40,46 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _sheet(workbook: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+def _width(value: Any) -> int:
+    text = str(value)[:MAX_WIDTH * 2]
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) + 2
+
+
+def _sheet(workbook: Workbook, title: str, headers: list[str], rows: Iterable[list[Any]]) -> None:
+    """A streamed sheet (write-only: a million rows without a million cell objects), widths fitted to the
+    header and the first WIDTH_SAMPLE rows."""
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-    widths = [len(str(header)) * (2 if any(ord(ch) > 0x2E80 for ch in str(header)) else 1) + 2 for header in headers]
-    for row in rows:
-        values = [_cell(value) for value in row]
-        sheet.append(values)
-        for index, value in enumerate(values):
-            text = str(value)
-            wide = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text[:MAX_WIDTH * 2])
-            widths[index] = max(widths[index], min(MAX_WIDTH, wide + 2))
+    rows = iter(rows)
+    sample = [[_cell(value) for value in row] for row in islice(rows, WIDTH_SAMPLE)]
+    widths = [_width(header) for header in headers]
+    for row in sample:
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], _width(value))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(MAX_WIDTH, width)
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
+    header_cells = []
+    for header in headers:
+        cell = WriteOnlyCell(sheet, value=header)
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    count = 0
+    for row in sample:
+        sheet.append(row)
+        count += 1
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+        count += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{count + 1}"
 
 
 def build_workbook(data: ReportData) -> Workbook:
     t = data.text
     lang = data.lang
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook = Workbook(write_only=True)
 
     def category(name: str | None) -> str:
         return t(f"category.{name}") if name and t.has(f"category.{name}") else (name or "")
@@ -84,8 +102,8 @@ def build_workbook(data: ReportData) -> Workbook:
     _sheet(workbook, t("xlsx.sheet.reads"),
            [t("xlsx.col.seq"), t("col.time"), t("xlsx.col.process"), t("xlsx.col.thread"), t("xlsx.col.api"), t("col.category"),
             t("xlsx.col.value"), t("col.by"), t("xlsx.col.sdk_id"), t("xlsx.col.frame")],
-           [[row["seq"], row["time"], row["process"], row["thread"], row["api"], category(row["category"]), row["value"],
-             row["subject"], row["sdk_id"], row["frame"]] for row in data.reads_table])
+           ([row.seq, row.time, row.process, row.thread, row.api, category(row.category), row.value, row.subject, row.sdk_id,
+             row.frame] for row in data.reads_table.itertuples(index=False)))
     _sheet(workbook, t("xlsx.sheet.flows"),
            [t("xlsx.col.flow_id"), t("col.time"), t("xlsx.col.method"), t("xlsx.col.url"), t("col.host"), t("xlsx.col.status"),
             t("xlsx.col.size"), t("xlsx.col.pi_found")],
