@@ -21,7 +21,7 @@ def report(
 ) -> None:
     """Write the inspection report of RUN_DIR: cases per rule and subject, evidence, timeline, run facts."""
     from monitor.report.build import parse_formats, write_reports
-    from monitor.report.messages import LANGUAGES
+    from monitor.data.messages import LANGUAGES
 
     with user_errors():
         if lang not in LANGUAGES:
