@@ -19,7 +19,13 @@ from monitor.policy.words import Vocabulary, vocabulary
 POLICY_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".md", ".markdown")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 # A sentence declares the app's own collection when it says so with one of these verbs.
-_COLLECT = re.compile(r"收集|获取|采集|使用|申请|访问|读取|调用|提供|共享|collect|access|use|obtain|share", re.I)
+_COLLECT = re.compile(r"收集|获取|采集|使用|申请|访问|读取|调用|提供|共享|填写|提交|上传|授权|绑定|开启|注册|录入|输入|"
+                      r"collect|access|use|obtain|share|provide", re.I)
+# Sentences that are not the app declaring its own collection: what an SDK or a third party does (their rows say
+# that), a definition from the glossary, or a denial.
+_NOT_THE_APP = re.compile(r"sdk|第三方|合作方|合作伙伴|是指|定义|third[- ]party|partner", re.I)
+_DENIAL = re.compile(r"不(?:会|再)?(?:收集|获取|采集|读取|访问|使用|上传|要求|需要)|并未|从不|无需|不涉及|do(?:es)? not (?:collect|access|use)|never", re.I)
+_CLAUSE_END = re.compile(r"[，,；;。！？!?\n]")
 _FETCH_TIMEOUT = 20.0
 
 
@@ -100,9 +106,14 @@ def _app_pi(text: str, rows: list[RawRow], vocab: Vocabulary, document_index: in
         position = bisect.bisect_right(starts, start) - 1
         if position >= 0 and start < spans[position][1]:
             continue  # inside an SDK row: that row's PI, not the app's
-        sentence, _ = _sentence_around(text, start, end)
-        if not _COLLECT.search(sentence):
+        sentence, sentence_start = _sentence_around(text, start, end)
+        if not _COLLECT.search(sentence) or _NOT_THE_APP.search(sentence):
             continue
+        clause_start = start
+        while clause_start > sentence_start and not _CLAUSE_END.match(text[clause_start - 1]):
+            clause_start -= 1
+        if _DENIAL.search(text[clause_start:start]):
+            continue  # 我们不会收集您的通讯录
         written = text[start:end]
         for category in hit.categories:
             key = (category, written.casefold())
