@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from typer.exceptions import TyperException
 from rich.table import Table
 
 from monitor.analysis.findings import Findings
@@ -39,7 +39,7 @@ def gated_errors() -> Iterator[None]:
     never 1, which means the gate failed."""
     try:
         yield
-    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+    except (TyperException, typer.Exit, typer.Abort):
         raise  # usage errors (2) and deliberate exits keep their codes
     except MonitorError as error:
         from monitor.cli.analyze import TimeArgumentError
