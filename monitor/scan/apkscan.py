@@ -36,12 +36,20 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
 
     classes, dex_files, dex_warnings = _dex_classes(opened)
     warnings += dex_warnings
+    files = opened.apk.get_files()
+    found_packers = _packers(packers, set(classes), files)
+    # A packer's stub is the packer's, even where its vendor's SDK shares the package (NetEase's Yidun
+    # wrapper lives under com.netease.nis, the prefix of Yidun's anti-fraud SDK).
+    stub_classes = {name for packer in packers.packers if packer.id in {hit.id for hit in found_packers}
+                    for name in classes if name in packer.classes or any(name.startswith(p + ".") for p in packer.packages)}
     owner = _prefix_owner(sdks)
     sdk_counts: dict[str, Counter[str]] = {}
     app_classes = 0
     unattributed: Counter[str] = Counter()
     own = info.package + "." if info.package else None
     for name in classes:
+        if name in stub_classes:
+            continue
         prefix = _longest_prefix(name, owner)
         if prefix is not None:
             sdk_counts.setdefault(owner[prefix], Counter())[prefix] += 1
@@ -57,9 +65,7 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
                for sdk_id, counts in sdk_counts.items()]
     present.sort(key=lambda entry: (-entry.classes, entry.id))
 
-    files = opened.apk.get_files()
     native, other_native = _native_libraries(files)
-    found_packers = _packers(packers, set(classes), files)
     if found_packers:
         names = ", ".join(hit.name_zh or hit.name for hit in found_packers)
         warnings.append(f"packed by {names}: the dex holds the packer's stub, the app's own code is decrypted at run time — "
@@ -73,7 +79,7 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
         permissions=_permissions(manifest, permissions),
         self_start=_self_start(manifest, info.package, info.target_sdk, self_start, owner),
         sdks=present,
-        dex=DexSummary(files=dex_files, classes=len(classes), app_classes=app_classes,
+        dex=DexSummary(files=dex_files, classes=len(classes), app_classes=app_classes, packer_classes=len(stub_classes),
                        sdk_classes=sum(entry.classes for entry in present),
                        unattributed=[PackageCount(package=package, classes=count)
                                      for package, count in unattributed.most_common(UNATTRIBUTED_SHOWN)]),

@@ -70,6 +70,7 @@ class DexSummary(BaseModel):
     classes: int
     app_classes: int                  # under the app's own package
     sdk_classes: int                  # attributed to an SDK of the table
+    packer_classes: int = 0           # a packer's stub classes (never counted as an SDK's)
     # The largest packages (three segments) neither the app's nor any known SDK's: where an SDK the table
     # does not know yet would show.
     unattributed: list[PackageCount]
