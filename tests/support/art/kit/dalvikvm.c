@@ -4,11 +4,12 @@
  *   dalvikvm [-X... -D... options] [-cp CLASSPATH] MainClass [args...]
  *
  * Environment:
- *   ART_HOST_LIBC_SHIM     a library loaded privately before the VM (our libc.so shim: the Java bridge
- *                          looks up Android's libc exports by the module name "libc.so").
+ *   ART_HOST_LIBC_SHIM     a library loaded before the VM (our libc.so shim: the Java bridge looks up
+ *                          Android's libc exports by the module name "libc.so").
  *   CONSENTMON_ART_GATE    a FIFO: once the VM is up, the launcher reads one byte from it before it loads
  *                          the main class, so a test can attach an agent to a running VM whose program
  *                          has not yet run one instruction of its own.
+ * Once main has returned, the launcher writes "[launcher] main returned (status N)" to stderr.
  * Exit codes: 0 main returned, 1 VM not created, 2 usage, 3 main class not found, 4 no main method,
  * 5 main threw, 6 gate unusable.
  */
@@ -35,7 +36,9 @@ static int wait_at_gate(void) {
 
 int main(int argc, char** argv) {
     const char* shim = getenv("ART_HOST_LIBC_SHIM");
-    if (shim != NULL && shim[0] != 0 && dlopen(shim, RTLD_NOW | RTLD_LOCAL) == NULL) {
+    /* RTLD_GLOBAL: as bionic's libc on a phone, the shim's __system_property_get is a global export
+     * (the agent's native catalogue hooks it there). glibc, loaded first, still answers everything else. */
+    if (shim != NULL && shim[0] != 0 && dlopen(shim, RTLD_NOW | RTLD_GLOBAL) == NULL) {
         fprintf(stderr, "[launcher] libc shim: %s\n", dlerror());
     }
     JavaVMOption options[MAX_OPTIONS];
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
     (*env)->CallStaticVoidMethod(env, main_class, main_method, args);
     int status = 0;
     if ((*env)->ExceptionCheck(env)) { (*env)->ExceptionDescribe(env); status = 5; }
+    /* A test host waits for this line: an attached agent keeps DestroyJavaVM waiting until it detaches. */
+    fprintf(stderr, "[launcher] main returned (status %d)\n", status);
     /* As a device's launcher does: the VM ends when its last non-daemon thread has. */
     (*vm)->DetachCurrentThread(vm);
     (*vm)->DestroyJavaVM(vm);

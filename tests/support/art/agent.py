@@ -1,0 +1,145 @@
+"""Running a dex program on host ART under consentmon's real agent (the host-ART bundle of the same
+sources the phone bundle is built from), events kept in memory and checked against the one schema.
+
+The launcher waits at its gate (a FIFO) once the VM is up and before the main class is loaded: the
+agent is attached and armed there, so the program's first instruction already runs hooked. (The
+agent's own early point, hooking the VM's creation, knows HotSpot's libjvm only; see hooks/README.md.)
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.agent.build import build_agent
+from monitor.agent.session import AgentHost, AgentOptions, local_device
+from monitor.data import load_catalogue
+from monitor.data.models import Catalogue
+from monitor.events import Event
+from monitor.store.sink import event_dict
+
+from support.art.runtime import ArtRuntime
+
+MAIN_RETURNED = "[launcher] main returned"
+
+
+class ListSink:
+    """AgentHost's EventSink: every event validated against the schema as it arrives."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def append(self, event: dict[str, Any]) -> int:
+        Event.model_validate(event)
+        with self._lock:
+            self.events.append(event)
+            return len(self.events)
+
+    def append_many(self, events: Any) -> int:
+        count = 0
+        for event in events:
+            self.append(event_dict(event))
+            count += 1
+        return count
+
+    def hooks(self) -> list[dict[str, Any]]:
+        return [event for event in self.events if event["source"] == "hook"]
+
+
+@dataclass
+class ArtAgentRun:
+    sink: ListSink
+    pid: int
+    stdout: str
+    stderr: str
+    summary: dict[int, dict[str, Any]]
+    host: AgentHost
+    returncode: int | None
+
+    def stdout_lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+class _Drain(threading.Thread):
+    """Reads a pipe to its end, so the program never blocks on a full pipe."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.chunks = stream, []
+        self.start()
+
+    def run(self) -> None:
+        for line in iter(self.stream.readline, ""):
+            self.chunks.append(line)
+
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def _open_gate(gate: Path, process: subprocess.Popen, deadline: float) -> int:
+    """Open the FIFO for writing once the launcher has opened it for reading (the VM is up)."""
+    while time.monotonic() < deadline:
+        try:
+            return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO:   # ENXIO: no reader yet
+                raise
+        if process.poll() is not None:
+            raise AssertionError(f"the runtime exited ({process.returncode}) before its VM was up")
+        time.sleep(0.02)
+    raise AssertionError("the runtime's VM was not up in time")
+
+
+def run_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
+               args: Sequence[str] = (), catalogue: Catalogue | None = None, options: AgentOptions | None = None,
+               attach: bool = True, timeout: float = 180.0) -> ArtAgentRun:
+    """Run `main` on ART; with `attach`, under the agent armed before main. Returns once main has returned
+    and the agent was flushed and detached (or, without the agent, once the process exited)."""
+    sink = ListSink()
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory(prefix="consentmon-art-") as scratch:
+        data, gate = Path(scratch) / "android", Path(scratch) / "gate"
+        os.mkfifo(gate)
+        process = subprocess.Popen(runtime.command(main, classpath=classpath, boot=boot, args=args),
+                                   env=runtime.environment(data, gate=gate), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = _Drain(process.stdout), _Drain(process.stderr)
+        host: AgentHost | None = None
+        summary: dict[int, dict[str, Any]] = {}
+        try:
+            gate_fd = _open_gate(gate, process, deadline)
+            if attach:
+                host = AgentHost(local_device(), sink, catalogue or load_catalogue(),
+                                 options or AgentOptions(importance_poll_ms=0))
+                host.bundle = build_agent(variant="host-art").read_text()
+                host.instrument(process.pid)   # the VM is up: `init` installs the Java hooks before returning
+            os.write(gate_fd, b"g")
+            os.close(gate_fd)
+            while MAIN_RETURNED not in stderr.text() and process.poll() is None:
+                if host is not None:
+                    host.check()
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{main} on ART did not return within {timeout:.0f} s")
+                time.sleep(0.02)
+            if host is not None:
+                summary = host.finish()   # flush, then detach: the VM waits for the agent's thread until then
+            process.wait(timeout=max(5.0, deadline - time.monotonic()))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            stdout.join(timeout=5)
+            stderr.join(timeout=5)
+        if host is not None:
+            host.check()
+        return ArtAgentRun(sink=sink, pid=process.pid, stdout=stdout.text(), stderr=stderr.text(), summary=summary,
+                           host=host, returncode=process.returncode)  # type: ignore[arg-type]
