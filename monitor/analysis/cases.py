@@ -202,16 +202,18 @@ def _sentence(rule: str, title: dict[str, str], subject: CaseSubject, pi: Sequen
         key = f"sentence.rule.{rule}"
         if rule == "before-consent" and states and set(states) <= {"notice_shown"}:
             key = "sentence.rule.before-consent.notice"
+        if not pi and connect_hosts and text.has(f"{key}.connect"):
+            key = f"{key}.connect"  # a case of connections only: say where it connected, not what it read
         if not text.has(key):
             key = "sentence.rule.other"
-        shown_hosts = list(connect_hosts if rule == "sdk-connects-before-consent" else hosts)
+        shown_hosts = list(connect_hosts if rule == "sdk-connects-before-consent" or key.endswith(".connect") else hosts)
         name = subject.name[lang]
         if lang == "zh" and name[-1:].isascii() and name[-1:].isalnum():
             name += " "  # a space between a Latin word and the Chinese after it
         body = text(key, subject=name, pi=_pi_phrase(pi, lang, text), title=title.get(lang) or rule,
                     hosts=_join(shown_hosts, text), count=count)
         # The rules about collecting say where the PI went too, when a flow proved it.
-        if hosts and rule in {"before-consent", "after-refusal", "background", "beyond-scope"}:
+        if hosts and rule in {"before-consent", "after-refusal", "background", "beyond-scope", "undisclosed-sdk"}:
             body += text("sentence.sent_to", hosts=_join(list(hosts), text))
         sentences[lang] = body + text("sentence.end")
     return sentences
