@@ -10,8 +10,8 @@ from monitor.analysis.engine import AppTypeScope
 from monitor.data import load_sdks
 from monitor.data import load_attribution
 from monitor.errors import DataFileError
-from monitor.testing.factories import (APP, APP_FRAME, UMENG_FRAME, app_start, at, click, connect, dialog, judge,
-                                       lifecycle, mark, permission, pi_read)
+from monitor.testing.factories import (APP, APP_FRAME, UMENG_FRAME, app_start, at, click, connect, dialog, flow_event,
+                                       judge, lifecycle, mark, match_row, permission, pi_read)
 
 AGREE_AT_0 = [dialog(ts=at(0)), click(ts=at(0.5), text="同意")]
 LOCATION = "android.location.LocationManager.getLastKnownLocation"
@@ -22,6 +22,25 @@ def _rules(findings, rule):
 
 
 # ---- background --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sent_at", "back_at", "fires"), [(15, None, True), (9, None, False), (10.2, 10.5, False)])
+def test_pi_sent_while_the_app_is_in_the_background(tmp_path, sent_at, back_at, fires):
+    """The IMEI is read in the foreground; the SDK uploads it after the app went to the background (at 10 s,
+    grace 1 s): the upload is background collection, citing the read it carried. Sent before, or within the
+    grace of a screen switch: nothing."""
+    events = [*AGREE_AT_0, lifecycle(ts=at(1), state="foreground"), pi_read(ts=at(2), stack=[UMENG_FRAME]),
+              lifecycle(ts=at(10), state="background"),
+              *([lifecycle(ts=at(back_at), state="foreground")] if back_at else []),
+              flow_event(ts=at(sent_at), flow_id="f1", host="ulogs.umeng.com", path="/u")]
+    findings = judge(tmp_path / "run", events, matches=[match_row(flow_id="f1", event_seq=3)])  # seq 3: the read
+    background = _rules(findings, "background")
+    assert not [f for f in background if f.api]  # the read itself was in the foreground
+    sent = [f for f in background if f.host]
+    assert bool(sent) is fires
+    if fires:
+        assert sent[0].host == "ulogs.umeng.com" and sent[0].category == "device_id" and sent[0].background
+        assert sent[0].evidence.event_seqs == [3] and sent[0].evidence.flow_ids == ["f1"]
+
 
 @pytest.mark.parametrize(("events", "fires"), [
     ([lifecycle(ts=at(1), state="foreground"), lifecycle(ts=at(10), state="background"), pi_read(ts=at(15))], True),

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from monitor.analysis.attribution import APP_ITSELF
+from monitor.analysis.checks.consent import flow_hits
 from monitor.analysis.consent import UNDECIDED, iso
 from monitor.analysis.engine import REGISTRY, Hit, RuleContext
 from monitor.analysis.grouping import READ_KEY, group_reads, hit_from_reads
@@ -15,12 +16,15 @@ from monitor.data import load_data
 
 @REGISTRY.check("background")
 def background(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
-    """PI read while the reading process was in the background."""
+    """PI read while the reading process was in the background, and PI sent while the app was (a flow, or a
+    WebSocket message, at its own moment): the upload an SDK makes from the background is the collection
+    the user cannot see, whenever its value was read. A sent hit cites the read whose value it carried."""
     limit = context.settings.max_evidence
     reads = context.reads
     hits = []
     for key, group in group_reads(reads, READ_KEY, limit=limit, where=reads["background"].to_numpy(dtype=bool)):
         hits.append(hit_from_reads(tuple(key.values()), group, confidence=1.0, limit=limit))
+    hits.extend(flow_hits(context, lambda matches: matches["flow_background"].astype(bool), ("sent",)))
     return hits
 
 
