@@ -37,7 +37,7 @@ _ENUM = re.compile(r"^\s*(?:[(（]?\d{1,3}[)）.、．:：]|[(（][一二三四�
                    r"[①-⑳]|[a-zA-Z][)）.、](?=\s*\S))\s*")
 _HEADING = re.compile(r"^\s*(?:\d{1,2}\s+[\u4e00-\u9fff]|第[一二三四五六七八九十\d]+[章节条部分]|[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:\.\d{1,2}){1,3}\.?\s|"
                       r"[(（][一二三四五六七八九十]{1,3}[)）]|#{1,6}\s)")
-_LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?([^：:\n]{1,32}?)\s*[：:]\s*(.*)$")
+_LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?(?:[【\[「〔]([^】\]」〕\n]{1,32})[】\]」〕][：:]?|([^：:\n]{1,32}?)\s*[：:])\s*(.*)$")
 _QUOTES = "“”\"'「」『』‘’《》"
 _PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){1,}(?::[a-z0-9_.-]+)?\b", re.I)
 
@@ -309,6 +309,8 @@ class CellScorer:
             if pi_hits > perms:
                 score -= 1.0
             return score
+        if role == "package":
+            return 4.0 if _PACKAGE.search(text) and length <= 80 else -4.0
         return 0.0  # "other": anything, weakly
 
 
@@ -321,6 +323,7 @@ class Extractor:
         self.vocab = vocab
         self.scorer = scorer
         self.lines = split_lines(document.text)
+        self.token_score = 0.0
 
     # -- tables --------------------------------------------------------------------------------------------
     def from_tables(self) -> list[RawRow]:
@@ -394,16 +397,26 @@ class Extractor:
                 raw.link = text or None
             elif role == "platform":
                 raw.platform = text or None
+            elif role == "package":
+                raw.fields["package"] = text
 
     # -- labelled blocks -----------------------------------------------------------------------------------
     def _label(self, text: str) -> tuple[str, str] | None:
         match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
-        if not match or re.match(r"https?$", match.group(1).strip(), re.I):
+        if not match:
             return None
-        role = self.vocab.role(match.group(1))
+        label = match.group(1) or match.group(2)
+        if re.match(r"https?$", label.strip(), re.I):
+            return None
+        role = self.vocab.role(label)
         if role is None:
             return None
-        return role, match.group(2).strip()
+        return role, match.group(3).strip()
+
+    def _unknown_label(self, text: str) -> bool:
+        """`SDK版本：4.2` inside a block: a field we do not read, not the end of the block."""
+        match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
+        return bool(match) and len(match.group(1) or match.group(2) or "") <= 12 and not _URL.match(text)
 
     _INLINE_LABEL = re.compile(r"(?:^|(?<=[；;，,。|/]))\s*([^：:；;，,。|/]{1,32}?)\s*[：:](?!//)")
 
@@ -476,6 +489,9 @@ class Extractor:
             if labelled is None and (bare := self._bare_label(text)) is not None:
                 labelled = (bare, "")
             if labelled is None:
+                if block and self._unknown_label(text):
+                    block_end = line.offset + len(text)
+                    continue
                 # A wrapped value continues the previous field; a short plain line may be the next block's name.
                 if block and block_end and line.offset - block_end <= 3:
                     last_role = list(block)[-1]
@@ -495,12 +511,16 @@ class Extractor:
                         block[last_role] = (old + "\n" + text, where)
                         block_end = line.offset + len(text)
                         continue
+                if block and self._unknown_label(text):
+                    block_end = line.offset + len(text)
+                    continue
                 if block:
                     close()
                 previous_plain = line
                 continue
             role, value = labelled
             if role in {"group", "number", "other"}:
+                block_end = line.offset + len(text)
                 continue
             if role == "name" or role in block:
                 close()
@@ -523,7 +543,7 @@ class Extractor:
         return rows
 
     def _is_name_line(self, text: str) -> bool:
-        if re.search(r"[：:]", text.replace("://", "")):
+        if re.search(r"[：:]", text.replace("://", "")) or re.match(r"\s*[【\[「〔]", text):
             return False  # `X：Y` is a field (or a sentence introducing a list), never a bare name
         name = clean_name(text)
         if not name or len(name) > 60 or name.endswith(("。", "：", ":")) or _URL.search(name):
@@ -717,6 +737,7 @@ class Extractor:
         rows: list[RawRow] = []
         columns = len(roles)
         skip = 1.5
+        self.token_score = 0.0
         for line in body:
             # Cells copied from a spreadsheet are tab-separated and a text table may use pipes: those delimiters
             # are the cells; only a space-joined row needs the cut chosen.
@@ -771,6 +792,7 @@ class Extractor:
             end_column = max(range(columns + 1), key=lambda c: best[count][c] - skip * (columns - c))
             if best[count][end_column] == NEG:
                 continue
+            self.token_score += best[count][end_column] - skip * (columns - end_column)
             cells: dict[str, Cell] = {}
             position, column = count, end_column
             while position > 0 and back[position][column] is not None:
@@ -791,6 +813,45 @@ class Extractor:
                 raw.pi_items = split_pi(pi_cell.text, self.vocab)
             rows.append(raw)
         return rows
+
+    # -- numbered rows with no header ----------------------------------------------------------------------
+    _NUMBERED_ROW = re.compile(r"^\d{1,3}[.、．]?\s+\S")
+    _HEADERLESS_ORDERS: tuple[tuple[str, ...], ...] = (
+        ("number", "name", "company", "purpose", "pi", "link"),
+        ("number", "name", "purpose", "pi", "company", "link"),
+        ("number", "name", "purpose", "company", "pi", "link"),
+        ("number", "name", "company", "purpose", "permissions", "pi", "link"),
+        ("number", "name", "purpose", "pi", "link"),
+    )
+
+    def from_headerless_rows(self) -> list[RawRow]:
+        """`1 友盟统计SDK 北京…有限公司 统计分析 设备标识符、IP地址 https://…` lines under an SDK-list heading, with no
+        header: the column order that fits the rows best is chosen among the orders SDK lists use."""
+        rows: list[RawRow] = []
+        lines = [line for line in self.lines if line.text]
+        index = 0
+        while index < len(lines):
+            run: list[Line] = []
+            while index < len(lines) and self._NUMBERED_ROW.match(lines[index].text) and len(lines[index].text.split()) >= 4:
+                run.append(lines[index])
+                index += 1
+            if len(run) >= 2 and self._near_list_heading(lines, index - len(run)):
+                best_rows: list[RawRow] = []
+                best_score = float("-inf")
+                for order in self._HEADERLESS_ORDERS:
+                    found = self._rows_by_tokens(run, list(order))
+                    if found and self.token_score / len(run) > best_score:
+                        best_rows, best_score = found, self.token_score / len(run)
+                if best_score > 6.0:
+                    for row in best_rows:
+                        row.layout = "numbered rows"
+                    rows.extend(best_rows)
+            index += 1 if not run else 0
+        return rows
+
+    def _near_list_heading(self, lines: list[Line], start: int) -> bool:
+        window = " ".join(line.text for line in lines[max(0, start - 6):start + 2])
+        return bool(self.vocab.heading_pattern.search(fold(window))) or "sdk" in window.lower()
 
     # -- numbered prose ------------------------------------------------------------------------------------
     _QUOTED_SDK = re.compile(r"使用了\s*[“\"「『]([^”\"」』]{1,60})[”\"」』]?\s*的?\s*(?:SDK|sdk|软件开发工具包)")
@@ -864,9 +925,12 @@ class Extractor:
                     name = match.group(1).strip()
             elif enumerated and (match := self._USED_SDK.search(body)) and match.start() < 80:
                 name = match.group(1).strip()
-            elif (enumerated and line.number - last_row_line <= 3 and re.search(r"sdk", body, re.I)
-                  and (match := re.match(r"^([^。，,；;：:]{2,40})[。．]", body))):
-                name = match.group(1).strip()
+            elif enumerated and (match := re.match(r"^([^。，,；;：:]{2,40})[。．:：]", body)):
+                heading = match.group(1).strip()
+                # A heading names an SDK when it follows another SDK row, or is an SDK's known name.
+                if (line.number - last_row_line <= 3 and re.search(r"sdk", body, re.I)) or self.scorer.known_sdk(heading) \
+                        or (line.number - last_row_line <= 3 and self.scorer.score(heading, "name") >= 2.5):
+                    name = heading
             if not name or len(name) > 60:
                 continue
             if not (enumerated or line.number - last_row_line <= 3):
@@ -920,7 +984,7 @@ def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> l
         return position + 1 < len(taken) and taken[position + 1][0] < end
 
     for rows in (extractor.from_tables(), extractor.from_labelled_blocks(), extractor.from_flattened(), extractor.from_prose(),
-                 extractor.from_intro_lists()):
+                 extractor.from_intro_lists(), extractor.from_headerless_rows()):
         fresh = [row for row in rows if not overlaps(row.offset, max(row.end, row.offset + 1))]
         accepted.extend(fresh)
         for row in fresh:

@@ -322,6 +322,24 @@ def main() -> None:
         lines += [f"官网：https://example.com/{index}", f"隐私政策：https://example.com/{index}/privacy", ""]
     write(24, "txt", intro("己巳读书") + "\n".join(lines) + outro(), labels)
 
+    # 25 bracketed labels (【SDK名称】) with fields the parser does not read (package, version) between them
+    rows = pick(rng, 12)
+    lines = []
+    for index, row in enumerate(rows):
+        lines += [f"【SDK名称】{row[0]}", f"【SDK包名】com.example.sdk{index}", "【SDK版本】3.2.1", f"【使用目的】{row[2]}",
+                  f"【收集的个人信息】{pi_text(row[3])}", ""]
+    write(25, "txt", intro("庚午音乐") + "\n".join(lines) + outro(), label(rows, with_company=False, layout="bracketed labels"))
+
+    # 26 numbered rows with no header line, cells joined by spaces
+    rows = [row for row in pick(rng, 40) if row[1]][:15]
+    lines = [f"{index} {row[0]} {row[1]} {row[2]} {pi_text(row[3])} https://example.com/{index}" for index, row in enumerate(rows, 1)]
+    write(26, "txt", intro("辛未视频") + "附：第三方SDK接入清单\n" + "\n".join(lines) + "\n" + outro(), label(rows, layout="numbered rows, no header"))
+
+    # 27 numbered prose with a colon after the SDK name
+    rows = [row for row in pick(rng, 40) if row[3]][:10]
+    lines = [f"（{index}）{row[0]}：为了{row[2]}，我们会收集您的{pi_text(row[3])}。" for index, row in enumerate(rows, 1)]
+    write(27, "txt", intro("壬申旅行") + "\n".join(lines) + outro(), label(rows, with_company=False, layout="numbered prose, colon"))
+
 
 if __name__ == "__main__":
     main()
