@@ -33,6 +33,10 @@ BaselineOption = Annotated[Path | None, typer.Option(
 CI_FORMATS = ("json", "sarif", "junit")
 
 
+class CiOutputError(MonitorError):
+    """The folder for the SARIF/JUnit files cannot be made."""
+
+
 @contextmanager
 def gated_errors() -> Iterator[None]:
     """Errors as the exit-code table says: a consentmon error 2–6 by its kind, anything unexpected 7 —
@@ -105,6 +109,12 @@ def write_ci_outputs(findings: Findings, run_dir: Path, formats: list[str], *, o
     from monitor.store.reader import read_flows
 
     target = Path(out_dir) if out_dir is not None else Path(run_dir)
+    if formats != ["json"] and formats:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CiOutputError(f"cannot create {target} for the --format files: {exc}",
+                                hint="give a writable --output-dir") from exc
     marks = case_marks(result, with_baseline=with_baseline) if result is not None and result.fail_on is not None else None
     written = []
     if "sarif" in formats:
