@@ -106,7 +106,7 @@ def _function_label_name(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 _OPEN = "（([【{"
 _CLOSE = "）)]】}"
-_GROUP_LABEL = re.compile(r"^([^：:，,、（()）]{1,12})[：:]\s*(?=\S)")
+_GROUP_LABEL = re.compile(r"^([^：:，,、（()）]{1,28})[：:]\s*(?=\S)")
 _SEPARATORS = set("、，,；;")
 
 
@@ -340,8 +340,9 @@ class Extractor:
         header_index, roles = None, []
         for index, row in enumerate(table.rows[:4]):
             candidate = [self.vocab.role(cell.text) if len(cell.text) <= 32 else None for cell in row]
+            named = [role for role in candidate if role and role != "link"]
             if (candidate.count(None) <= len(candidate) // 2 and len(candidate) - candidate.count(None) >= 2
-                    and ("name" in candidate or "pi" in candidate)):
+                    and ("name" in candidate or "pi" in candidate) and len(named) == len(set(named))):
                 header_index, roles = index, candidate
                 break
         if header_index is None:
@@ -361,6 +362,13 @@ class Extractor:
                     values[role] = cell
             name_cell = values.get("name")
             if name_cell is None or not clean_name(name_cell.text):
+                continue
+            if name_cell.carried and rows and rows[-1].offset == name_cell.offset:
+                # The SDK's name spans several rows (one per scene): its PI is the union of theirs.
+                pi_cell = values.get("pi")
+                if pi_cell is not None and not pi_cell.carried and pi_cell.text:
+                    rows[-1].pi_text = f"{rows[-1].pi_text}\n{pi_cell.text}" if rows[-1].pi_text else pi_cell.text
+                rows[-1].end = max(rows[-1].end, max(cell.offset + len(cell.text) for cell in row))
                 continue
             raw = RawRow(name=clean_name(name_cell.text.replace("\n", " ")), offset=name_cell.offset,
                          end=max(cell.offset + len(cell.text) for cell in row), layout="table")

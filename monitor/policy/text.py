@@ -30,6 +30,9 @@ _SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312
 class Cell:
     text: str
     offset: int
+    rowspan: int = 1
+    colspan: int = 1
+    carried: bool = False  # a copy of the cell above that spans into this row (rowspan)
 
 
 @dataclass
@@ -171,6 +174,7 @@ class _Html(HTMLParser):
         self.table_stack: list[Table] = []
         self.cell_start: int | None = None
         self.cell_part = 0
+        self.cell_spans = (1, 1)
         self.in_head_title = False
 
     # -- output ---------------------------------------------------------------------------------------
@@ -219,6 +223,8 @@ class _Html(HTMLParser):
             self._newline()
             self.cell_start = self.length
             self.cell_part = len(self.parts)
+            spans = dict(attrs)
+            self.cell_spans = (_span(spans.get("rowspan")), _span(spans.get("colspan")))
             if not self.table_stack[-1].rows:
                 self.table_stack[-1].rows.append([])
         if tag in _BLOCK:
@@ -252,8 +258,10 @@ class _Html(HTMLParser):
             return
         raw = "".join(self.parts[min(self.cell_part, len(self.parts)):])
         lead = len(raw) - len(raw.lstrip())
-        self.table_stack[-1].rows[-1].append(Cell(raw.strip(), self.cell_start + lead))
+        rowspan, colspan = self.cell_spans
+        self.table_stack[-1].rows[-1].append(Cell(raw.strip(), self.cell_start + lead, rowspan, colspan))
         self.cell_start = None
+        self.cell_spans = (1, 1)
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
@@ -269,12 +277,55 @@ class _Html(HTMLParser):
         self._emit(text)
 
 
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 500))
+    except ValueError:
+        return 1
+
+
+def expand_spans(rows: list[list[Cell]]) -> list[list[Cell]]:
+    """The table as a grid: a cell spanning rows is repeated (marked `carried`) below, one spanning columns to the right."""
+    grid: list[list[Cell]] = []
+    pending: dict[int, tuple[Cell, int]] = {}  # column → (cell, rows still to fill)
+    for row in rows:
+        out: list[Cell] = []
+        cells = iter(row)
+        column = 0
+        while True:
+            if column in pending:
+                cell, left = pending[column]
+                out.append(Cell(cell.text, cell.offset, 1, 1, carried=True))
+                if left <= 1:
+                    del pending[column]
+                else:
+                    pending[column] = (cell, left - 1)
+                column += 1
+                continue
+            cell = next(cells, None)
+            if cell is None:
+                if any(key >= column for key in pending):
+                    continue_columns = sorted(key for key in pending if key >= column)
+                    column = continue_columns[0]
+                    continue
+                break
+            for offset in range(cell.colspan):
+                out.append(cell if offset == 0 else Cell(cell.text, cell.offset, 1, 1, carried=True))
+                if cell.rowspan > 1:
+                    pending[column] = (cell, cell.rowspan - 1)
+                column += 1
+        grid.append(out)
+    return grid
+
+
 def _html_to_document(text: str, *, keep_newlines: bool, kind: str = "html") -> Document:
     parser = _Html(keep_newlines=keep_newlines)
     parser.feed(text)
     parser.close()
     parser._close_cell()
     joined = "".join(parser.parts)
+    for table in parser.tables:
+        table.rows = expand_spans(table.rows)
     tables = [table for table in parser.tables if any(len(row) >= 2 for row in table.rows)]
     return Document(text=joined, kind=kind, tables=tables)
 

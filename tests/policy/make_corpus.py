@@ -340,6 +340,25 @@ def main() -> None:
     lines = [f"（{index}）{row[0]}：为了{row[2]}，我们会收集您的{pi_text(row[3])}。" for index, row in enumerate(rows, 1)]
     write(27, "txt", intro("壬申旅行") + "\n".join(lines) + outro(), label(rows, with_company=False, layout="numbered prose, colon"))
 
+    # 28 HTML table with row-spanning names (one SDK over two scenes: its PI is both rows'), row-spanning groups and
+    # companies, and a purpose+PI cell spanning two columns
+    rows = [row for row in pick(rng, 40) if len(row[3]) >= 2][:12]
+    body = []
+    labels = label(rows, layout="html table, rowspan/colspan")
+    for index, row in enumerate(rows):
+        group = f"<td rowspan=4>{['工具', '统计', '广告'][index // 4]}</td>" if index % 4 == 0 else ""
+        if index % 3 == 0:  # two scenes, the name and the company span both
+            half = len(row[3]) // 2
+            body.append(f"<tr>{group}<td rowspan=2>{row[0]}</td><td>{row[2]}</td><td>{'、'.join(row[3][:half])}</td>"
+                        f"<td rowspan=2>{row[1] or ''}</td></tr><tr><td>{row[2]}（后台）</td><td>{'、'.join(row[3][half:])}</td></tr>")
+        elif index % 3 == 1:
+            body.append(f"<tr>{group}<td>{row[0]}</td><td colspan=2>{row[2]}：{'、'.join(row[3])}</td><td>{row[1] or ''}</td></tr>")
+        else:
+            body.append(f"<tr>{group}<td>{row[0]}</td><td>{row[2]}</td><td>{'、'.join(row[3])}</td><td>{row[1] or ''}</td></tr>")
+    page = ("<html><body><h2>第三方SDK目录</h2><table><tr><th>类别</th><th>SDK名称</th><th>使用场景</th><th>收集的个人信息</th>"
+            f"<th>公司</th></tr>{''.join(body)}</table></body></html>")
+    write(28, "html", page, labels)
+
 
 if __name__ == "__main__":
     main()
