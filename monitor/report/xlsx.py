@@ -8,6 +8,7 @@ header row, an auto-filter and column widths fitted to its content (capped).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
@@ -22,6 +23,10 @@ from monitor.report.context import ReportData, iso
 from monitor.report.output import write_with
 
 MAX_WIDTH = 60
+ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Rows per detail sheet: openpyxl writes ~10 µs a cell, and Excel stops at 1,048,576 rows; past this the sheet
+# ends with a row saying how many more there are and where they are (events.jsonl / flows.jsonl).
+MAX_DETAIL_ROWS = 100_000
 WIDTH_SAMPLE = 2000
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EC")
 # Excel refuses a cell longer than this.
@@ -34,8 +39,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         value = ", ".join(str(item) for item in value)
     if isinstance(value, str):
-        # Control characters are not allowed in XLSX cells.
-        value = "".join(ch if ch >= " " or ch in "\t\n" else "�" for ch in value)
+        if ILLEGAL.search(value):  # control characters are not allowed in XLSX cells
+            value = ILLEGAL.sub("\ufffd", value)
         return value[:CELL_LIMIT]
     return value
 
@@ -76,10 +81,18 @@ def _sheet(workbook: Workbook, title: str, headers: list[str], rows: Iterable[li
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{count + 1}"
 
 
+def _capped(rows: Iterable[list[Any]], total: int, note: str) -> Iterable[list[Any]]:
+    yield from rows
+    if total > MAX_DETAIL_ROWS:
+        yield [note]
+
+
 def build_workbook(data: ReportData) -> Workbook:
     t = data.text
     lang = data.lang
     workbook = Workbook(write_only=True)
+
+    categories = {name.removeprefix("category."): t(name) for name in t.catalogue.messages if name.startswith("category.")}
 
     def category(name: str | None) -> str:
         return t(f"category.{name}") if name and t.has(f"category.{name}") else (name or "")
@@ -102,13 +115,15 @@ def build_workbook(data: ReportData) -> Workbook:
     _sheet(workbook, t("xlsx.sheet.reads"),
            [t("xlsx.col.seq"), t("col.time"), t("xlsx.col.process"), t("xlsx.col.thread"), t("xlsx.col.api"), t("col.category"),
             t("xlsx.col.value"), t("col.by"), t("xlsx.col.sdk_id"), t("xlsx.col.frame")],
-           ([row.seq, row.time, row.process, row.thread, row.api, category(row.category), row.value, row.subject, row.sdk_id,
-             row.frame] for row in data.reads_table.itertuples(index=False)))
+           _capped(([row.seq, row.time, row.process, row.thread, row.api, categories.get(row.category, row.category), row.value,
+                     row.subject, row.sdk_id, row.frame] for row in data.reads_table.head(MAX_DETAIL_ROWS).itertuples(index=False)),
+                   len(data.reads_table), t("xlsx.more_rows", n=len(data.reads_table) - MAX_DETAIL_ROWS, file="events.jsonl")))
     _sheet(workbook, t("xlsx.sheet.flows"),
            [t("xlsx.col.flow_id"), t("col.time"), t("xlsx.col.method"), t("xlsx.col.url"), t("col.host"), t("xlsx.col.status"),
             t("xlsx.col.size"), t("xlsx.col.pi_found")],
-           [[row["flow_id"], row["time"], row["method"], row["url"], row["host"], row["status"], row["size"], row["pi"]]
-            for row in data.flows_table])
+           _capped(([row["flow_id"], row["time"], row["method"], row["url"], row["host"], row["status"], row["size"], row["pi"]]
+                     for row in data.flows_table[:MAX_DETAIL_ROWS]),
+                   len(data.flows_table), t("xlsx.more_rows", n=len(data.flows_table) - MAX_DETAIL_ROWS, file="flows.jsonl")))
     _sheet(workbook, t("xlsx.sheet.sdks"),
            [t("xlsx.col.sdk_id"), t("xlsx.col.sdk_name"), t("xlsx.col.vendor"), t("col.kind"), t("xlsx.col.modules"),
             t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases")],

@@ -1,0 +1,128 @@
+"""Report speed: seconds and peak memory to render all four formats of an analysed run of N events.
+
+    .venv/bin/python bench/report/run.py [--sizes 100000,1000000] [--write BENCHMARKS.md]
+
+The run is the analysis bench's (bench/analysis/run.py: reads by five APIs from the app, Umeng, Bugly,
+obfuscated and unknown code over an hour, +10% flows), analysed once with one ready match per flow and its
+findings.json written; each size is then reported in a fresh process, so peak memory (ru_maxrss) is the
+report's alone (reading the run included). Target (issue 18): 1 M events in ≤ 60 s and ≤ 2 GB for
+html+xlsx+pdf+json, report.html ≤ 15 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test rig (support.*) is not part of the package
+
+from support.benchwriter import replace_section  # noqa: E402
+
+FORMATS = ["html", "xlsx", "pdf", "json"]
+
+
+def _analysis_bench():
+    spec = importlib.util.spec_from_file_location("analysis_bench", ROOT / "bench" / "analysis" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prepare(root: Path, events: int) -> None:
+    import pandas as pd
+
+    from monitor.analysis import analyze
+    from monitor.analysis.findings import write_findings
+    from monitor.store import FINDINGS_FILE
+    from monitor.store.reader import read_run
+
+    if not (root / "events.jsonl").exists():
+        _analysis_bench().generate(root, events)
+    if (root / FINDINGS_FILE).exists():
+        return
+    run = read_run(root)
+    flows = run.events[run.events["kind"] == "flow"]
+    matches = pd.DataFrame({"flow_id": flows["flow_id"].tolist(), "event_seq": pd.array([5] * len(flows), dtype="Int64"),
+                            "category": "device_id", "value": "v0", "field": "query:id", "encoding": "plain", "offset": 0,
+                            "confidence": "exact", "detector": None, "part_ts": pd.array([None] * len(flows), dtype="Int64")})
+    write_findings(analyze(run, matches=matches), root / FINDINGS_FILE)
+
+
+def measure(root: Path) -> dict[str, object]:
+    from monitor.report.build import write_reports
+    from monitor.report.context import load_report
+
+    out = root / "reports"
+    started = time.perf_counter()
+    data = load_report(root)
+    load_s = time.perf_counter() - started
+    seconds: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    for fmt in FORMATS:
+        started = time.perf_counter()
+        (path,), _ = write_reports(root, formats=[fmt], out=out, data=data)
+        seconds[fmt] = time.perf_counter() - started
+        sizes[fmt] = path.stat().st_size
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"events": int(data.summary.get("events") or 0), "load_s": load_s, "seconds": seconds,
+            "total_s": load_s + sum(seconds.values()), "peak_mb": peak_mb, "sizes": sizes, "cases": len(data.cases),
+            "reads": int(len(data.reads_table))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--write", type=Path, default=None, help="update the '## report' section of this file")
+    parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one)))
+        return
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        root = Path(f"/tmp/consentmon-bench-report-{size}")
+        prepare(root, size)
+        out = subprocess.run([sys.executable, __file__, "--one", str(root)], capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    if args.write:
+        write_section(args.write, results)
+
+
+def write_section(path: Path, results: list[dict]) -> None:
+    lines = ["## report", "",
+             "`bench/report/run.py`: render an analysed run (the analysis bench's events, +10% flows) in every format,",
+             f"in a fresh process (reading the run included). Machine: 2 shared cores; Python {sys.version.split()[0]}.", "",
+             "| events | PI reads | load s | html s | xlsx s | pdf s | json s | total s | peak MB | report.html MB | findings.xlsx MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        s = r["seconds"]
+        lines.append(f"| {r['events']:,} | {r['reads']:,} | {r['load_s']:.1f} | {s['html']:.1f} | {s['xlsx']:.1f} | {s['pdf']:.1f} | "
+                     f"{s['json']:.2f} | {r['total_s']:.1f} | {r['peak_mb']:.0f} | {r['sizes']['html'] / 1e6:.1f} | "
+                     f"{r['sizes']['xlsx'] / 1e6:.1f} |")
+    million = next((r for r in results if r["events"] == 1_000_000), None)
+    if million is not None:
+        met = million["total_s"] <= 60 and million["peak_mb"] <= 2048 and million["sizes"]["html"] <= 15e6
+        lines += ["", f"Target (1 M events, all four formats ≤ 60 s and ≤ 2 GB, report.html ≤ 15 MB): **{'met' if met else 'not met'}** — "
+                      f"{million['total_s']:.1f} s, {million['peak_mb']:.0f} MB, {million['sizes']['html'] / 1e6:.1f} MB."]
+    lines += ["",
+              "How: evidence is capped per case (10 reads, 5 flows, 1.6 k characters of each request) and the timeline to "
+              "4 000 points per series (evenly sampled, counts cover all), so the HTML and PDF grow with the number of "
+              "cases, not events; report.html's fixed cost is plotly.js (~4.8 MB, inlined for offline use). The workbook's "
+              "detail sheets hold every read and flow: they are streamed (openpyxl write-only) from a column-built table, "
+              "and dominate the time at this size. Events are looked up by seq for the evidence instead of turned into "
+              "a dict each.", ""]
+    replace_section("## report", "\n".join(lines) + "\n", path)
+
+
+if __name__ == "__main__":
+    main()
