@@ -147,8 +147,9 @@ def manifest_permissions(opened: OpenedApk) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def signers(opened: OpenedApk) -> tuple[str | None, tuple[str, ...]]:
-    """(scheme, SHA-256 of each signer certificate) from the strongest scheme the APK carries."""
+def signers(opened: OpenedApk, warnings: list[str] | None = None) -> tuple[str | None, tuple[str, ...]]:
+    """(scheme, SHA-256 of each signer certificate) from the strongest scheme the APK carries. A malformed
+    signature is an ApkError, or, given a `warnings` list, a warning there and no signer."""
     apk = opened.apk
     try:
         for scheme, signed, certificates in (("v3", apk.is_signed_v3, apk.get_certificates_der_v3),
@@ -159,15 +160,19 @@ def signers(opened: OpenedApk) -> tuple[str | None, tuple[str, ...]]:
                     return scheme, tuple(hashlib.sha256(cert).hexdigest() for cert in found)
         v1 = [apk.get_certificate_der(name) for name in apk.get_signature_names()]
     except Exception as exc:   # a malformed signing block or PKCS#7 file: androguard raises struct/ValueError/asn1 errors
+        if warnings is not None:
+            warnings.append(f"the signature could not be read ({type(exc).__name__}: {str(exc)[:120]}): no signer recorded")
+            return None, ()
         raise ApkError(f"{opened.name} has a malformed signature ({type(exc).__name__}: {exc})",
                        hint="re-sign it with apksigner, or pass the build the store shipped") from exc
     v1_certs = tuple(hashlib.sha256(cert).hexdigest() for cert in v1 if cert)
     return ("v1", v1_certs) if v1_certs else (None, ())
 
 
-def apk_info(opened: OpenedApk) -> ApkInfo:
+def apk_info(opened: OpenedApk, warnings: list[str] | None = None) -> ApkInfo:
+    """The APK's identity; `warnings` as for `signers` (a scan reports a broken signature, an install refuses it)."""
     apk = opened.apk
-    scheme, signer_sha256 = signers(opened)
+    scheme, signer_sha256 = signers(opened, warnings)
     version_name = apk.get_androidversion_name()
     return ApkInfo(
         package=str(apk.get_package() or ""),

@@ -26,7 +26,7 @@ from monitor.device.clock import clock_record, measure_offset
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.errors import DeviceError, MonitorError
 from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run
-from monitor.scan import scan_apk
+from monitor.scan import scan_for_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
 from monitor.scenario.device import DeviceTarget
@@ -125,7 +125,7 @@ def run_device(config: DeviceRunConfig) -> RunResult:
             if config.apk is not None:
                 # The static pre-scan (permissions, self-start receivers, SDKs in the dex, packers, CA route)
                 # is evidence of what the tested build declared, beside what the run then observes.
-                writer.write_run_info(apk=app.install(config.apk).as_run_info(), apk_scan=scan_apk(config.apk).as_run_info())
+                writer.write_run_info(apk=app.install(config.apk).as_run_info(), apk_scan=scan_for_run(config.apk))
             frida_device = _frida_device(serial)
             options = AgentOptions(own_package=config.package, unpin_tls=config.unpin_tls)
             writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children,

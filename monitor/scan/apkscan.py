@@ -15,7 +15,8 @@ from typing import Any
 
 from monitor.data import load_data, load_sdks
 from monitor.data.models import DangerousPermissionTable, PackerTable, SdkTable, SelfStartTable
-from monitor.device.apk import ANDROID_NS, OpenedApk, apk_info, open_apk
+from monitor.device.apk import ANDROID_NS, ApkError, OpenedApk, apk_info, open_apk
+from monitor.errors import MonitorError
 from monitor.scan import netsec
 from monitor.scan.model import (ApkScan, DexSummary, PackageCount, PackerHit, PermissionEntry, SdkPresence,
                                 SelfStartReceiver, SelfStartTrigger)
@@ -27,12 +28,31 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
              permissions: DangerousPermissionTable | None = None, self_start: SelfStartTable | None = None) -> ApkScan:
     """Scan one APK. ApkError (exit 2, with a fix) for a missing file, a non-zip, a split set or a config split."""
     opened = open_apk(source)
-    info = apk_info(opened)
     sdks = sdks or load_sdks()
     packers = packers or load_data("packers")
     permissions = permissions or load_data("dangerous_permissions")
     self_start = self_start or load_data("self_start")
+    try:
+        return _scan(opened, sdks, packers, permissions, self_start)
+    except MonitorError:
+        raise
+    except Exception as exc:   # androguard parsing a hostile or damaged file: any error type; one line, not a traceback
+        raise ApkError(f"{opened.name} could not be scanned: androguard failed on it ({type(exc).__name__}: {exc})",
+                       hint="the APK is damaged or deliberately malformed; a device run still works without the scan") from exc
+
+
+def scan_for_run(source: Path) -> dict[str, object]:
+    """The scan as run.json keeps it; a file the scan refuses is recorded as such instead of ending the run."""
+    try:
+        return scan_apk(source).as_run_info()
+    except MonitorError as error:
+        return {"error": error.message, "hint": error.hint}
+
+
+def _scan(opened: OpenedApk, sdks: SdkTable, packers: PackerTable, permissions: DangerousPermissionTable,
+          self_start: SelfStartTable) -> ApkScan:
     warnings: list[str] = []
+    info = apk_info(opened, warnings)
 
     classes, dex_files, dex_warnings = _dex_classes(opened)
     warnings += dex_warnings
@@ -72,6 +92,9 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
                         "SDKs listed here are only those left visible; the run shows the rest")
     manifest = opened.manifest()
     application = manifest.find("application")
+    if application is not None and (_as_bool(_attr(application, "isSplitRequired")) or _attr(manifest, "requiredSplitTypes")):
+        warnings.append("the app needs its split APKs (a store delivers it as a set): code, libraries or resources in "
+                        "the splits are not in this scan")
     return ApkScan(
         file=opened.name, sha256=info.sha256, size=len(opened.data), package=info.package,
         version_code=info.version_code, version_name=info.version_name, min_sdk=info.min_sdk, target_sdk=info.target_sdk,
@@ -252,7 +275,10 @@ def _network_security(opened: OpenedApk, application: Any, target_sdk: int | Non
             except Exception as exc:   # androguard raises several types for a damaged binary XML
                 warnings.append(f"{config_file} could not be read ({type(exc).__name__}: {exc}); read as if the app had no config")
                 config, config_file = None, None
-            if config is not None and config.tag != "network-security-config":
+            if config is None and config_file is not None:
+                warnings.append(f"{config_file} is not readable binary XML; read as if the app had no config")
+                config_file = None
+            elif config is not None and config.tag != "network-security-config":
                 warnings.append(f"{config_file} is not a <network-security-config>; read as if the app had no config")
                 config, config_file = None, None
     return netsec.evaluate(config, config_file=config_file, target_sdk=target_sdk, uses_cleartext=uses_cleartext,
@@ -270,7 +296,7 @@ def _resolve_xml(opened: OpenedApk, reference: str) -> str | None:
         resource_id = int(reference[1:], 16)
         resources = opened.apk.get_android_resources()
         configs = resources.get_resolved_res_configs(resource_id) if resources is not None else []
-    except (ValueError, KeyError, AttributeError):
+    except Exception:   # androguard's resource table parser raises many types on a damaged resources.arsc
         return None
     for _config, path in configs:
         if path in files:
