@@ -5,7 +5,7 @@ JSON). `consentmon scan APK` prints it; a device run with `--apk` keeps it in ru
 Layer: beside monitor.device — it reads monitor.data and monitor.device.apk, nothing above them.
 """
 
-from monitor.scan.apkscan import scan_apk, scan_for_run
+from monitor.scan.apkscan import scan_apk, scan_for_run, scan_from_run_info
 from monitor.scan.model import ApkScan, NetworkSecurity, PackerHit, PermissionEntry, SdkPresence, SelfStartReceiver
 
-__all__ = ["ApkScan", "NetworkSecurity", "PackerHit", "PermissionEntry", "SdkPresence", "SelfStartReceiver", "scan_apk", "scan_for_run"]
+__all__ = ["ApkScan", "NetworkSecurity", "PackerHit", "PermissionEntry", "SdkPresence", "SelfStartReceiver", "scan_apk", "scan_for_run", "scan_from_run_info"]

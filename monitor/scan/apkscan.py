@@ -302,3 +302,12 @@ def _resolve_xml(opened: OpenedApk, reference: str) -> str | None:
         if path in files:
             return str(path)
     return None
+
+
+def scan_from_run_info(run_info: dict[str, Any]) -> ApkScan | None:
+    """The scan a device run kept in run.json ("apk_scan"), or None when the run had no --apk or the scan
+    was refused (then run_info["apk_scan"]["error"] says why). For the report's declared-vs-observed section."""
+    recorded = run_info.get("apk_scan")
+    if not isinstance(recorded, dict) or "error" in recorded:
+        return None
+    return ApkScan.model_validate(recorded)

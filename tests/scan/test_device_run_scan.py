@@ -9,6 +9,7 @@ import pytest
 
 from monitor.errors import DeviceError
 from monitor.runner.device import DeviceRunConfig, run_device
+from monitor.scan import scan_apk, scan_from_run_info
 from monitor.store.manifest import verify_run
 
 
@@ -26,3 +27,5 @@ def test_run_json_holds_the_apk_scan(make_sim, frida_server_file, plain_apk, tmp
     assert scan["network_security"]["ca_route"] == "system"
     assert [entry["name"] for entry in scan["permissions"]] == ["android.permission.INTERNET"]
     assert verify_run(out) == []
+    assert scan_from_run_info(info) == scan_apk(plain_apk.path)
+    assert scan_from_run_info({}) is None and scan_from_run_info({"apk_scan": {"error": "x"}}) is None
