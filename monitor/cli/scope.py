@@ -47,7 +47,7 @@ def scope(
         body = yaml.safe_dump(scope_file.model_dump(), allow_unicode=True, sort_keys=False, default_flow_style=None)
         text = "\n".join(header) + "\n" + body
     for warning in declared.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:
         out.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {out}")

@@ -10,13 +10,12 @@ from pathlib import Path
 
 from monitor.policy.errors import PolicyFetchError, PolicySourceError
 from monitor.policy.model import AppPi, DeclaredPi, DeclaredScope, DeclaredSdk, PolicySource
-from monitor.policy.sdklist import CellScorer, RawRow, extract_rows, split_pi
-from monitor.policy.sdkmap import sdk_index
+from monitor.policy.sdklist import CellScorer, RawRow, extract, split_pi
+from monitor.policy.sdkmap import SdkIndex, sdk_index
 from monitor.policy.store import read_policy_documents
 from monitor.policy.text import to_document
-from monitor.policy.words import Vocabulary, vocabulary
+from monitor.policy.words import Vocabulary, fold, vocabulary
 
-POLICY_SUFFIXES = (".html", ".htm", ".xhtml", ".txt", ".md", ".markdown")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 # A sentence declares the app's own collection when it says so with one of these verbs.
 _COLLECT = re.compile(r"收集|获取|采集|使用|申请|访问|读取|调用|提供|共享|填写|提交|上传|授权|绑定|开启|注册|录入|输入|"
@@ -52,37 +51,33 @@ def _declared_pi(items: list[str], vocab: Vocabulary, offset: int) -> list[Decla
 
 def parse_policy(text_or_bytes: bytes | str, *, source: str, url: str | None = None, content_type: str | None = None,
                  document_index: int = 0, into: DeclaredScope | None = None) -> DeclaredScope:
-    """Read one policy document into a DeclaredScope (or add it to `into`)."""
+    """Read one policy document into a DeclaredScope (or add it to `into`).
+
+    Raises PolicyError (a MonitorError) for what is not a readable policy; a policy with no SDK list, or with an
+    SDK list whose rows cannot be read, is a warning in the scope, not an error."""
     vocab = vocabulary()
     index = sdk_index(vocab)
     document = to_document(text_or_bytes, name=url or source, content_type=content_type, where=source)
     scope = into if into is not None else DeclaredScope()
     scope.documents.append(PolicySource(source=source, url=url, content_type=content_type, kind=document.kind,
                                         charset=document.charset, chars=len(document.text)))
-    scorer = CellScorer(vocab, index.folded_names())
-    rows = extract_rows(document, vocab, scorer)
+    rows, empty_headers = extract(document, vocab, CellScorer(vocab, index.folded_names()))
     text = document.text
-    for row in rows:
-        scope.sdks.append(_declared_sdk(row, text, vocab, index, document_index))
-    if not rows:
-        if vocab.heading_pattern.search(fold_for_heading(text)):
+    scope.sdks.extend(_declared_sdk(row, text, vocab, index, document_index) for row in rows)
+    for offset, header in empty_headers:
+        scope.warnings.append(f"{source}: an SDK list headed '{header[:80]}' (offset {offset}) has no rows that could be read "
+                              "(an empty table, or rows given as a picture)")
+    if not rows and not empty_headers:
+        if vocab.heading_pattern.search(fold(text[:400_000])):
             scope.warnings.append(f"{source}: mentions third-party SDKs but no SDK list could be read from it "
                                   "(the list may be behind a link, in a picture, or in a layout not understood)")
         else:
             scope.warnings.append(f"{source}: no SDK list found")
     scope.app_pi.extend(_app_pi(text, rows, vocab, document_index))
-    empty = [sdk.name for sdk in scope.sdks if sdk.document == document_index and not sdk.pi and sdk.purpose is None and sdk.company is None]
-    if rows and len(empty) == len(rows):
-        scope.warnings.append(f"{source}: the SDK list names SDKs but none of its rows could be read (empty table?)")
     return scope
 
 
-def fold_for_heading(text: str) -> str:
-    from monitor.policy.words import fold
-    return fold(text[:400_000])
-
-
-def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index, document_index: int) -> DeclaredSdk:  # type: ignore[no-untyped-def]
+def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index: SdkIndex, document_index: int) -> DeclaredSdk:
     items = row.pi_items if row.pi_items is not None else split_pi(row.pi_text or "", vocab)
     sentence = text[row.offset:row.end].strip()
     if len(sentence) > 600:
@@ -159,6 +154,13 @@ def declared_scope(source: str | Path) -> DeclaredScope:
             last = scope.documents[-1]
             scope.documents[-1] = PolicySource(**{**last.__dict__, "source": stored.source or last.source, "ts": stored.ts,
                                                   "event_seq": stored.event_seq, "flow_id": stored.flow_id})
+        if scope.sdks:
+            # A dialog's short text has no SDK list while the page it links has one: only the run's lack of a list
+            # is worth a warning.
+            scope.warnings = [warning for warning in scope.warnings if not warning.endswith("no SDK list found")
+                              and "no SDK list could be read" not in warning]
+        elif len(documents) > 1:
+            scope.warnings.append(f"{path}: none of the {len(documents)} policy documents captured holds an SDK list")
         return scope
     if not path.exists():
         raise PolicySourceError(f"{path}: no such file or directory", hint="give a policy file, a URL (https://…) or a run directory")

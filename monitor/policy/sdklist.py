@@ -324,29 +324,38 @@ class Extractor:
         self.scorer = scorer
         self.lines = split_lines(document.text)
         self.token_score = 0.0
+        # Offsets of SDK-list headers under which no row could be read (an empty table, or rows in a picture).
+        self.empty_headers: list[tuple[int, str]] = []
 
     # -- tables --------------------------------------------------------------------------------------------
     def from_tables(self) -> list[RawRow]:
         rows: list[RawRow] = []
         for table in self.document.tables:
-            rows.extend(self._table(table))
+            found = self._table(table)
+            header = self._table_header(table)
+            if not found and header is not None:
+                self.empty_headers.append((table.offset, " / ".join(cell.text for cell in table.rows[header[0]])))
+            rows.extend(found)
         return rows
+
+    def _table_header(self, table: Table) -> tuple[int, list[str | None]] | None:
+        for index, row in enumerate(table.rows[:4]):
+            candidate = [self.vocab.role(cell.text) if len(cell.text) <= 32 else None for cell in row]
+            named = [role for role in candidate if role and role != "link"]
+            if (candidate.count(None) <= len(candidate) // 2 and len(candidate) - candidate.count(None) >= 2
+                    and ("name" in candidate or "pi" in candidate) and len(named) == len(set(named))):
+                return index, candidate
+        return None
 
     def _table(self, table: Table) -> list[RawRow]:
         if table.rows and max(len(row) for row in table.rows) == 2:
             key_value = self._key_value_table(table)
             if key_value:
                 return key_value
-        header_index, roles = None, []
-        for index, row in enumerate(table.rows[:4]):
-            candidate = [self.vocab.role(cell.text) if len(cell.text) <= 32 else None for cell in row]
-            named = [role for role in candidate if role and role != "link"]
-            if (candidate.count(None) <= len(candidate) // 2 and len(candidate) - candidate.count(None) >= 2
-                    and ("name" in candidate or "pi" in candidate) and len(named) == len(set(named))):
-                header_index, roles = index, candidate
-                break
-        if header_index is None:
+        header = self._table_header(table)
+        if header is None:
             return self._key_value_table(table)
+        header_index, roles = header
         if "name" not in roles:
             return []
         rows: list[RawRow] = []
@@ -463,7 +472,6 @@ class Extractor:
     def _blocks(self, lines: list[Line], *, layout: str) -> list[RawRow]:
         rows: list[RawRow] = []
         block: dict[str, tuple[str, int]] = {}
-        block_start = 0
         block_end = 0
         previous_plain: Line | None = None
         pending_role: tuple[str, int] | None = None
@@ -532,12 +540,10 @@ class Extractor:
                 continue
             if role == "name" or role in block:
                 close()
-                block_start = line.offset
             if not block and role != "name":
                 if previous_plain is not None and self._is_name_line(previous_plain.text):
                     name = _function_label_name(clean_name(previous_plain.text))
                     block["name"] = (name, previous_plain.offset + max(0, previous_plain.text.find(name)))
-                    block_start = previous_plain.offset
             value_offset = line.offset + (text.find(value) if value else len(text))
             if not value:
                 pending_role = (role, value_offset)
@@ -547,7 +553,6 @@ class Extractor:
             block_end = line.offset + len(text)
             previous_plain = None
         close()
-        del block_start
         return rows
 
     def _is_name_line(self, text: str) -> bool:
@@ -575,10 +580,14 @@ class Extractor:
             roles, after = header
             body_end = self._body_end(lines, after)
             body = lines[after:body_end]
+            found: list[RawRow] = []
             if body and self._one_row_per_line(body, roles):
-                rows.extend(self._rows_by_tokens(body, roles))
+                found = self._rows_by_tokens(body, roles)
             elif body:
-                rows.extend(self._rows_by_lines(body, roles))
+                found = self._rows_by_lines(body, roles)
+            if not found:
+                self.empty_headers.append((lines[index].offset, " / ".join(line.text for line in lines[index:after])))
+            rows.extend(found)
             index = max(body_end, index + 1)
         return rows
 
@@ -677,9 +686,7 @@ class Extractor:
                                 if glued:
                                     cost = -1.0
                                 candidates.append((prev_score + 0.3 * scores[column] - cost, (prev_column, prev_seen), False))
-                            if column <= prev_column or True:  # a new row
-                                if seen != (column == name_column):
-                                    continue
+                            if seen == (column == name_column):  # a new row starts here
                                 cost = (new_row + skip * (columns - 1 - prev_column) * 0.8 + skip * column + (0 if prev_seen else nameless)
                                         + elsewhere)
                                 candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen), True))
@@ -981,6 +988,11 @@ class Extractor:
 
 def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> list[RawRow]:
     """Every SDK row in the document, in text order; where layouts overlap the more structured reading wins."""
+    return extract(document, vocab, scorer)[0]
+
+
+def extract(document: Document, vocab: Vocabulary, scorer: CellScorer) -> tuple[list[RawRow], list[tuple[int, str]]]:
+    """(the rows, offsets of SDK-list headers under which no row was read)."""
     extractor = Extractor(document, vocab, scorer)
     accepted: list[RawRow] = []
     taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans of the rows accepted so far
@@ -998,4 +1010,9 @@ def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> l
         for row in fresh:
             bisect.insort(taken, (row.offset, max(row.end, row.offset + 1)))
     accepted.sort(key=lambda row: row.offset)
-    return accepted
+    empty: list[tuple[int, str]] = []
+    for offset, header in sorted(extractor.empty_headers):
+        # An HTML table is also read as flattened lines: one header, one warning.
+        if not overlaps(offset, offset + 1) and not (empty and offset - empty[-1][0] < 200):
+            empty.append((offset, header))
+    return accepted, empty

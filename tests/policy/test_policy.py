@@ -255,3 +255,34 @@ def test_large_policy_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert len(scope.sdks) > 100
     assert elapsed < 3.0  # the bench holds the 0.5 s figure; this only catches a blow-up on a shared machine
+
+
+def test_empty_sdk_table_is_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "policy.html"
+    path.write_text("<html><body><p>我们会收集您的手机号码。</p><h2>第三方SDK清单</h2><table><tr><th>SDK名称</th><th>使用目的</th>"
+                    "<th>收集个人信息</th></tr></table></body></html>", encoding="utf-8")
+    scope = declared_scope(path)
+    assert scope.sdks == []
+    assert len(scope.warnings) == 1 and "SDK名称 / 使用目的 / 收集个人信息" in scope.warnings[0] and "no rows" in scope.warnings[0]
+    result = CliRunner().invoke(app, ["scope", str(path)])
+    assert result.exit_code == 0 and "no rows" in result.output
+
+
+def test_run_directory_warns_only_when_no_document_has_a_list(tmp_path: Path) -> None:
+    write_policy_document(tmp_path, "请阅读《隐私政策》与《第三方SDK目录》后点击同意。", source="dialog", content_type="text/plain")
+    write_policy_document(tmp_path, (CORPUS / "06.txt").read_bytes(), source="flow", content_type="text/plain")
+    assert declared_scope(tmp_path).warnings == []
+    only_dialog = tmp_path / "dialog-only"
+    write_policy_document(only_dialog, "请阅读《隐私政策》与《第三方SDK目录》后点击同意。", source="dialog", content_type="text/plain")
+    assert len(declared_scope(only_dialog).warnings) == 1
+
+
+def test_html_table_spans() -> None:
+    page = ("<table><tr><th>类别</th><th>SDK名称</th><th>使用场景</th><th>收集的个人信息</th><th>公司</th></tr>"
+            "<tr><td rowspan=3>地图</td><td rowspan=2>高德地图SDK</td><td>定位</td><td>位置信息</td><td rowspan=2>高德软件有限公司</td></tr>"
+            "<tr><td>搜索</td><td>设备标识符、IP地址</td></tr>"
+            "<tr><td>百度地图SDK</td><td>导航</td><td>位置信息</td><td>北京百度网讯科技有限公司</td></tr></table>")
+    scope = parse_policy(page, source="spans.html", content_type="text/html")
+    assert [(sdk.name, sdk.company, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
+        ("高德地图SDK", "高德软件有限公司", ["位置信息", "设备标识符", "IP地址"]),
+        ("百度地图SDK", "北京百度网讯科技有限公司", ["位置信息"])]
