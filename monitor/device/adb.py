@@ -23,6 +23,11 @@ class DeviceUnreachable(DeviceError):
     """The device cannot be talked to right now (gone, offline, unauthorized, or no adb server)."""
 
 
+class ServiceRefused(DeviceError):
+    """The device is there but its adbd does not offer one service (`reverse:` before Android 5, on some
+    remote adb services): that capability is missing, not the device."""
+
+
 @dataclass(frozen=True)
 class ShellResult:
     command: str
@@ -33,6 +38,11 @@ class ShellResult:
     @property
     def ok(self) -> bool:
         return self.code == 0
+
+
+def is_emulator(props: dict[str, str]) -> bool:
+    return (props.get("ro.kernel.qemu") == "1" or props.get("ro.boot.qemu") == "1"
+            or props.get("ro.hardware", "") in ("ranchu", "goldfish"))
 
 
 def adb_client() -> adbutils.AdbClient:
@@ -104,6 +114,14 @@ class AndroidDevice:
 
     def _unreachable(self, exc: Exception) -> DeviceError:
         return DeviceUnreachable(f"lost device {self.serial}: {exc}", hint="check the cable / emulator, then: adb devices")
+
+    def _refused_or_unreachable(self, service: str, exc: Exception) -> DeviceError:
+        """An adb error on one service: the device refused that service if it is still online, else it is gone."""
+        if isinstance(exc, adbutils.AdbError) and self.state() == "device":
+            return ServiceRefused(f"the adbd of {self.serial} refuses `{service}` ({exc})",
+                                  hint="its adbd is too old or the adb service in between does not forward it; "
+                                       "the steps that need it take another route or say what to do")
+        return self._unreachable(exc)
 
     # ---- shell ---------------------------------------------------------------------------------
 
@@ -203,13 +221,13 @@ class AndroidDevice:
         try:
             return {item.remote: item.local for item in self._device.reverse_list()}
         except (adbutils.AdbError, OSError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self._refused_or_unreachable("reverse", exc) from exc
 
     def reverse(self, remote: str, local: str) -> None:
         try:
             self._device.reverse(remote, local)
         except (adbutils.AdbError, OSError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self._refused_or_unreachable("reverse", exc) from exc
 
     def reverse_remove(self, remote: str) -> None:
         try:

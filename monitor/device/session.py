@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.device import cacert, frida_server
-from monitor.device.adb import AndroidDevice, DeviceUnreachable
+from monitor.device.adb import AndroidDevice, DeviceUnreachable, ServiceRefused, is_emulator
 from monitor.device.journal import STATUS_APPLIED, STATUS_RESTORED, Journal, count_mounts, undo
 from monitor.device.parsers import parse_ps, parse_setting
 from monitor.errors import DeviceError
@@ -41,6 +41,8 @@ class SetupOptions:
 
 # QUIC (HTTP/3) is UDP to port 443: no HTTP proxy sees it. Rejected (not dropped), a client such as Cronet
 # fails at once and retries over TCP, through the proxy. First in OUTPUT, ahead of netd's own chains.
+# The Android emulator's alias of the host's loopback (developer.android.com/studio/run/emulator-networking).
+EMULATOR_HOST_ALIAS = "10.0.2.2"
 QUIC_RULE = ("OUTPUT", "-p", "udp", "--dport", "443", "-j", "REJECT")
 FIREWALL_TOOLS = ("iptables", "ip6tables")
 
@@ -137,7 +139,9 @@ class DeviceSession:
         if options.frida:
             report.steps.append(self._frida(abi, options))
         if options.proxy_port is not None:
-            report.steps.extend(self._route(options.proxy_port))
+            steps, route = self._route(options.proxy_port, emulator=is_emulator(props))
+            report.steps.extend(steps)
+            report.facts["proxy_route"] = route
         if options.ca_cert is not None:
             report.steps.append(self._install_ca(cacert.load_ca(options.ca_cert), sdk))
         if options.block_quic:
@@ -187,22 +191,34 @@ class DeviceSession:
 
     # traffic ------------------------------------------------------------------------------------
 
-    def _route(self, port: int) -> list[str]:
+    def _route(self, port: int, *, emulator: bool) -> tuple[list[str], str]:
+        """Point the device's proxy at the capture proxy on this host's loopback: through `adb reverse`, or,
+        where adbd refuses reverse, through an emulator's alias of the host loopback (10.0.2.2)."""
         remote = local = f"tcp:{port}"
-        existing = self.device.reverse_list().get(remote)
-        steps = []
-        if existing != local:
-            change = self.journal.record("reverse", remote=remote, previous_local=existing)
-            self.device.reverse(remote, local)
-            self.journal.mark(change, STATUS_APPLIED)
-            steps.append(f"adb reverse {remote} {local}")
-        proxy = f"127.0.0.1:{port}"
+        steps: list[str] = []
+        route = "adb reverse"
+        try:
+            existing = self.device.reverse_list().get(remote)
+            if existing != local:
+                change = self.journal.record("reverse", remote=remote, previous_local=existing)
+                self.device.reverse(remote, local)
+                self.journal.mark(change, STATUS_APPLIED)
+                steps.append(f"adb reverse {remote} {local}")
+            proxy = f"127.0.0.1:{port}"
+        except ServiceRefused as refused:
+            if not emulator:
+                raise DeviceError(f"{refused.message}: the phone cannot reach the capture proxy on this host's loopback",
+                                  hint="use a device whose adbd supports `adb reverse` (Android 5+, direct USB), or an "
+                                       "emulator (it reaches this host at 10.0.2.2)") from refused
+            proxy = f"{EMULATOR_HOST_ALIAS}:{port}"
+            route = "emulator host alias"
+            steps.append(f"warning: adbd refuses `reverse`; the emulator reaches this host's loopback at {EMULATOR_HOST_ALIAS}")
         previous = parse_setting(self.device.shell("settings get global http_proxy", check=True).out)
         if previous != proxy:
             self._apply("setting", f"settings put global http_proxy {proxy}", namespace="global", key="http_proxy",
                         previous=previous)
             steps.append(f"http_proxy {previous or '(unset)'} -> {proxy}")
-        return steps
+        return steps, route
 
     def _block_quic(self) -> list[str]:
         spec = " ".join(QUIC_RULE)

@@ -158,6 +158,9 @@ class _Connection:
                 self._online()
         elif msg.command == p.A_OPEN:
             service = msg.data.rstrip(b"\0").decode("utf-8", errors="replace")
+            if service.split(":", 1)[0] in self.device.state.refused_services:
+                self.send(p.Message(p.A_CLSE, 0, msg.arg0))
+                return
             stream = _Stream(self, next(self.ids), msg.arg0)
             self.streams[stream.local_id] = stream
             self.send(p.Message(p.A_OKAY, stream.local_id, stream.remote_id))

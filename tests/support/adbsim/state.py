@@ -87,6 +87,9 @@ class DeviceState:
         self.processes: dict[int, Process] = {}
         self.packages: dict[str, Package] = {}
         self.reverses: list[ReverseRule] = []
+        # Services this adbd does not offer (e.g. "reverse" before Android 5, or on some remote adb services):
+        # opening one is answered with CLSE, as adbd answers a service it does not know.
+        self.refused_services: set[str] = set()
         # Rules of the filter table per tool (iptables, ip6tables), each as its words: chain, matches, target.
         self.firewall: dict[str, list[tuple[str, ...]]] = {"iptables": [], "ip6tables": []}
         self.logcat: list[str] = []
