@@ -22,7 +22,7 @@ Strict = ConfigDict(extra="forbid", frozen=True)
 
 POLICY_WORDS_FILE = Path(__file__).parent / "policy_words.yaml"
 
-FieldRole = Literal["name", "company", "purpose", "pi", "permissions", "link", "package", "group", "number", "platform", "other"]
+FieldRole = Literal["name", "company", "purpose", "pi", "permissions", "link", "package", "group", "number", "platform", "other", "feature"]
 
 
 class PiWords(BaseModel):

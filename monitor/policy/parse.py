@@ -11,7 +11,7 @@ from pathlib import Path
 from monitor.policy.errors import PolicyFetchError, PolicySourceError
 from monitor.policy.model import AppPi, DeclaredPi, DeclaredScope, DeclaredSdk, PolicySource
 from monitor.policy.sdklist import CellScorer, RawRow, extract, split_pi
-from monitor.policy.sdkmap import SdkIndex, sdk_index
+from monitor.policy.sdkmap import SdkIndex, sdk_index, sdk_key
 from monitor.policy.store import read_policy_documents
 from monitor.policy.text import to_document
 from monitor.policy.words import Vocabulary, fold, vocabulary
@@ -61,7 +61,7 @@ def parse_policy(text_or_bytes: bytes | str, *, source: str, url: str | None = N
     scope = into if into is not None else DeclaredScope()
     scope.documents.append(PolicySource(source=source, url=url, content_type=content_type, kind=document.kind,
                                         charset=document.charset, chars=len(document.text)))
-    rows, empty_headers = extract(document, vocab, CellScorer(vocab, index.folded_names()))
+    rows, empty_headers = extract(document, vocab, CellScorer(vocab, index.folded_names(), key=sdk_key))
     text = document.text
     scope.sdks.extend(_declared_sdk(row, text, vocab, index, document_index) for row in rows)
     for offset, header in empty_headers:

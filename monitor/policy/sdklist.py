@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ahocorasick_rs import AhoCorasick, MatchKind
@@ -39,6 +40,8 @@ _HEADING = re.compile(r"^\s*(?:\d{1,2}\s+[\u4e00-\u9fff]|第[一二三四五六�
                       r"[(（][一二三四五六七八九十]{1,3}[)）]|#{1,6}\s)")
 _LABEL_LINE = re.compile(r"^\s*(?:[*\-•·●◆■]\s*)?(?:[【\[「〔]([^】\]」〕\n]{1,32})[】\]」〕][：:]?|([^：:\n]{1,32}?)\s*[：:])\s*(.*)$")
 _QUOTES = "“”\"'「」『』‘’《》"
+# An unlabelled line naming a permission, a feature or a kind of information, not an SDK.
+_NOT_AN_SDK = re.compile(r"权限$|功能$|信息$|^(?:相机|位置|存储|麦克风|电话|通讯录|日历|短信|定位)(?:权限)?$")
 _PACKAGE = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){1,}(?::[a-z0-9_.-]+)?\b", re.I)
 
 
@@ -184,15 +187,19 @@ def split_pi(text: str, vocab: Vocabulary) -> list[str]:
 # Cell scoring: how well a text fits a column role (used by both flattened-table alignments)
 # ---------------------------------------------------------------------------------------------------------
 class CellScorer:
-    def __init__(self, vocab: Vocabulary, sdk_names: set[str]) -> None:
+    def __init__(self, vocab: Vocabulary, sdk_names: set[str], key: Callable[[str], str] = fold) -> None:
         self.vocab = vocab
+        self.key = key  # how sdk_names were normalised
         self.sdk_names = sdk_names
-        self._sdk_scanner = AhoCorasick(sorted(sdk_names), matchkind=MatchKind.LeftmostLongest)
+        # Short Latin keys (qq, tbs) would be found inside any word; they count only as whole names.
+        self._sdk_scanner = AhoCorasick(sorted(name for name in sdk_names if len(name) >= 4 or not name.isascii()),
+                                        matchkind=MatchKind.LeftmostLongest)
         self._cache: dict[tuple[str, str], float] = {}
         self._feature_cache: dict[str, tuple[int, bool, bool, int, int, bool, bool]] = {}
 
     def known_sdk(self, text: str) -> bool:
-        return bool(self._sdk_scanner.find_matches_as_indexes(fold(text)))
+        key = self.key(text)
+        return key in self.sdk_names or bool(self._sdk_scanner.find_matches_as_indexes(key))
 
     def score(self, text: str, role: str) -> float:
         key = (text, role)
@@ -472,12 +479,16 @@ class Extractor:
     def _blocks(self, lines: list[Line], *, layout: str) -> list[RawRow]:
         rows: list[RawRow] = []
         block: dict[str, tuple[str, int]] = {}
+        feature_block = False  # the app's own feature or permission list, not an SDK
         block_end = 0
         previous_plain: Line | None = None
         pending_role: tuple[str, int] | None = None
 
         def close() -> None:
-            nonlocal block
+            nonlocal block, feature_block
+            if feature_block:
+                block, feature_block = {}, False
+                return
             if "name" in block and len(block) >= 2 and any(role in block for role in ("pi", "purpose", "company", "permissions")):
                 name, offset = block["name"]
                 name = clean_name(name)
@@ -535,13 +546,22 @@ class Extractor:
                 previous_plain = line
                 continue
             role, value = labelled
+            if role == "feature":
+                # 功能名称：… starts the app's own entry; 是否询问：… marks the entry it is in as a permission's.
+                if "名称" in text.split("：")[0].split(":")[0] and block and not feature_block:
+                    close()
+                feature_block = True
+                block_end = line.offset + len(text)
+                continue
             if role in {"group", "number", "other"}:
                 block_end = line.offset + len(text)
                 continue
             if role == "name" or role in block:
                 close()
             if not block and role != "name":
-                if previous_plain is not None and self._is_name_line(previous_plain.text):
+                if (previous_plain is not None and self._is_name_line(previous_plain.text)
+                        and not _NOT_AN_SDK.search(clean_name(previous_plain.text))
+                        and ((rows and previous_plain.offset - rows[-1].end < 400) or self._names_an_sdk(previous_plain, lines))):
                     name = _function_label_name(clean_name(previous_plain.text))
                     block["name"] = (name, previous_plain.offset + max(0, previous_plain.text.find(name)))
             value_offset = line.offset + (text.find(value) if value else len(text))
@@ -554,6 +574,22 @@ class Extractor:
             previous_plain = None
         close()
         return rows
+
+    def _names_an_sdk(self, line: Line, lines: list[Line]) -> bool:
+        """An unlabelled line above labelled fields names an SDK when it says SDK or a known SDK name, or sits in a
+        section whose heading speaks of an SDK list (not, say, the app's permission list)."""
+        name = clean_name(line.text)
+        if _STRONG_SDK.search(name) or self.scorer.known_sdk(name):
+            return True
+        position = next((index for index, candidate in enumerate(lines) if candidate.offset == line.offset), None)
+        if position is None:
+            return False
+        for earlier in reversed(lines[max(0, position - 80):position]):
+            if self.vocab.heading_pattern.search(fold(earlier.text)):
+                return True
+            if _HEADING.match(earlier.text) or (len(earlier.text) <= 40 and re.search(r"附录|附件|清单|目录|列表", earlier.text)):
+                return False
+        return False
 
     def _is_name_line(self, text: str) -> bool:
         if re.search(r"[：:]", text.replace("://", "")) or re.match(r"\s*[【\[「〔]", text):

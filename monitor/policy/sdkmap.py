@@ -23,6 +23,11 @@ _NOISE = re.compile(r"sdk|软件开发工具包|开发包|工具包|插件|组�
 _SYNONYMS = (("push", "推送"), ("登陆", "登录"), ("帐号", "账号"), ("android", ""))
 
 
+def sdk_key(text: str) -> str:
+    """A name as SDK names are compared: folded, without 'SDK' and its like, parentheses or punctuation."""
+    return _key(text)
+
+
 def _key(text: str) -> str:
     key = _NOISE.sub("", fold(text))
     for written, meant in _SYNONYMS:

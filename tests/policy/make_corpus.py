@@ -359,6 +359,24 @@ def main() -> None:
             f"<th>公司</th></tr>{''.join(body)}</table></body></html>")
     write(28, "html", page, labels)
 
+    # 29 an SDK list next to the app's own lists that use the same labels: a permission list and a PI list per
+    # feature (not SDK rows)
+    rows = pick(rng, 10)
+    lines = ["二、第三方SDK目录"]
+    for row in rows:
+        lines += [f"● {row[0]}", f"使用目的：{row[2]}", f"收集的个人信息：{pi_text(row[3])}", f"第三方主体：{row[1] or '开源社区'}", ""]
+    lines += ["三、附录一：系统权限申请清单"]
+    for index, (permission, use, info) in enumerate([("相机权限", "拍摄头像", "照片"), ("位置权限", "推荐附近门店", "位置信息"),
+                                                     ("麦克风权限", "语音输入", "录音")], 1):
+        lines += [f"{index}. {permission}", f"权限名称：{permission}", f"使用目的：{use}", f"收集个人信息：{info}", "是否询问：是", ""]
+    lines += ["四、附录二：个人信息收集清单"]
+    for feature, info in [("注册登录", "手机号码、验证码"), ("附近门店", "位置信息"), ("意见反馈", "联系方式、照片")]:
+        lines += [f"功能名称：{feature}", f"收集的个人信息：{info}", ""]
+    labels = label(rows, layout="SDK list beside the app's permission and PI lists")
+    for entry, row in zip(labels["sdks"], rows):
+        entry["company"] = row[1] or "开源社区"
+    write(29, "txt", intro("癸酉商城").split("二、第三方SDK目录")[0] + "\n".join(lines) + outro(), labels)
+
 
 if __name__ == "__main__":
     main()
