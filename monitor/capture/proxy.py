@@ -52,6 +52,7 @@ class CaptureProxy:
         self._master: DumpMaster | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        self._stopping = False
 
     def start(self) -> "CaptureProxy":
         self._thread = threading.Thread(target=self._serve, name="consentmon-proxy", daemon=True)
@@ -94,6 +95,7 @@ class CaptureProxy:
         await master.run()
 
     def stop(self) -> None:
+        self._stopping = True
         if self._master is not None and self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._master.shutdown)
         if self._thread is not None:
@@ -118,6 +120,13 @@ class CaptureProxy:
             raise CaptureError(f"could not fetch {url} through the capture proxy: {error}") from error
 
     def check(self) -> None:
+        if (self.addon.failure is None and not self._stopping and self._thread is not None
+                and self._started.is_set() and not self._thread.is_alive()):
+            # mitmproxy's loop ended under a running capture: the app's traffic now meets a closed port.
+            self.addon.failure = CaptureError(
+                f"the capture proxy on {LOOPBACK}:{self.port} stopped during the run: traffic after this moment was "
+                "not recorded (the run is sealed as partial, with the gap)",
+                hint="run again; if it recurs, look at this machine's memory and open-file limits (ulimit -n)")
         if self.addon.failure is not None:
             raise self.addon.failure
 

@@ -25,7 +25,8 @@ from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError
 from monitor.scenario.host import CONTROL_ENV
-from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run
+from monitor.runner.common import (RunResult, fetch_unopened_policy_links, record_gap, run_header, seal_run,
+                                   signals_held, stop_signals_as_interrupt)
 from monitor.store.writer import RunWriter
 
 TARGET_LOG = "target.log"
@@ -88,6 +89,18 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, co
 
 
 def run_host(config: HostRunConfig) -> RunResult:
+    with stop_signals_as_interrupt():
+        return _run_host(config)
+
+
+def _lost_targets(host: AgentHost) -> list[dict[str, Any]]:
+    """Programs we spawned that are gone without the agent seeing them end (killed, crashed): their last
+    moments may hold reads the agent had not sent yet."""
+    return [{"pid": pid, "detach_reason": state.detach_reason} for pid, state in list(host.processes.items())
+            if pid in host.roots and state.detached.is_set() and not state.ending.is_set()]
+
+
+def _run_host(config: HostRunConfig) -> RunResult:
     argv = resolve_program(config.argv)
     jvm = is_jvm_command(argv) if config.jvm is None else config.jvm
     catalogue = load_catalogue(config.catalogue)
@@ -126,6 +139,7 @@ def run_host(config: HostRunConfig) -> RunResult:
     driver_thread: threading.Thread | None = None
     driver_error: list[BaseException] = []
     agent_summary: dict[int, dict[str, Any]] = {}
+    gaps: list[dict[str, Any]] = []
     try:
         host = AgentHost(device, writer, catalogue, options, on_output=on_output)
         control_port = free_port() if config.driver is not None else None
@@ -159,6 +173,14 @@ def run_host(config: HostRunConfig) -> RunResult:
         except KeyboardInterrupt:
             interrupted = True
             exit_reason = "interrupted"
+        if exit_reason == "target-ended":
+            # Ended without the agent seeing it end: killed or crashed. What it did in its last moments
+            # may not have reached the agent's next batch.
+            time.sleep(0.1)  # an `ending` message racing the detach notice
+            for lost in _lost_targets(host):
+                exit_reason = "target-lost"
+                record_gap(writer, gaps, "target-lost", f"pid {lost['pid']} ended without exiting "
+                           f"({lost['detach_reason'] or 'no reason given'}): killed or crashed", pid=lost["pid"])
         stop_requested.set()
         if driver_thread is not None:
             driver_thread.join(timeout=30)
@@ -176,19 +198,29 @@ def run_host(config: HostRunConfig) -> RunResult:
             exit_reason += "+killed"
         host.check()
         proxy.check()
-    except MonitorError:
+    except MonitorError as error:
         exit_reason = "error"
+        record_gap(writer, gaps, "run-stopped", error.message)
         if host is not None:
             agent_summary = host.finish()
         if pid > 0:
             _kill_quietly(device, pid)
         raise
+    except KeyboardInterrupt:
+        # Stopped outside the recording loop (while starting, or while the agents flushed): the target is
+        # not left running.
+        interrupted, exit_reason = True, "interrupted"
+        if pid > 0:
+            _kill_quietly(device, pid)
+        raise
     finally:
-        proxy.stop()
-        with log_lock:
-            target_log.close()
-        # Sealed on every exit, errors included: what was captured before a failure stays evidence.
-        result = seal_run(writer, proxy, agent_summary, pid=pid, exit_reason=exit_reason, interrupted=interrupted)
+        with signals_held():
+            proxy.stop()
+            with log_lock:
+                target_log.close()
+            # Sealed on every exit, errors included: what was captured before a failure stays evidence.
+            result = seal_run(writer, proxy, agent_summary, pid=pid, exit_reason=exit_reason, interrupted=interrupted,
+                              gaps=gaps)
     return result
 
 

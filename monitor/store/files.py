@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from monitor.errors import RunDirError
@@ -15,12 +16,42 @@ from monitor.errors import RunDirError
 SAFE_NAME = re.compile(r"^[\w.-]+$")
 
 
+def private_opener(path: str | os.PathLike[str], flags: int) -> int:
+    """`open(..., opener=private_opener)`: a new file is created 0600 (it may hold personal information), and a
+    symbolic link is never followed: a run directory from elsewhere cannot aim a write outside itself."""
+    return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
+def make_private(path: Path) -> None:
+    """0700 for a directory, 0600 for a file; a symbolic link is left alone (never followed)."""
+    path = Path(path)
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            os.chmod(path, 0o700)
+        elif stat.S_ISREG(mode):
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # gone, or not ours to change: the directory's own 0700 still keeps others out
+
+
+def private_tree(root: Path) -> None:
+    """Every file and folder under `root` (itself included) made its owner's only, without following links."""
+    root = Path(root)
+    make_private(root)
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            make_private(Path(folder) / name)
+
+
 def write_atomic(path: Path, data: str | bytes) -> Path:
     """Write through a temporary file and rename it into place: a reader never sees half a file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as handle:
+        # A leftover temporary (or a link planted in its place) is removed, never written through.
+        tmp.unlink(missing_ok=True)
+        with open(tmp, "xb", opener=private_opener) as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -29,6 +29,7 @@ from monitor.events import EVENT_FIELDS, Event
 from monitor.store import EVENTS_FILE, FLOWS_FILE, MANIFEST_FILE, RUN_FILE, SPOOL_FILE
 
 BLOCK_BYTES = 16 << 20
+RUN_SCHEMA = 1  # run.json `schema`, as the writer writes it
 # Columns whose values repeat across millions of reads (a process, an API, the same IMEI read again): each
 # distinct text is kept once, which is most of the memory a large run would otherwise take.
 SHARED_TEXT_COLUMNS = frozenset({"source", "kind", "process", "thread", "category", "api", "value", "sdk", "flow_id"})
@@ -69,6 +70,8 @@ class Run:
     events: pd.DataFrame
     flows: list[dict[str, Any]] = field(default_factory=list)
     sealed: bool = True
+    # What the reader left out and why (a last line cut short by a kill), one sentence each.
+    warnings: list[str] = field(default_factory=list)
 
 
 def _describe(exc: Exception) -> str:
@@ -139,19 +142,19 @@ def _rows_of_block(path: Path, offset: int, block: memoryview) -> list[Any]:
     return rows
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, memoryview]]:
-    """(byte offset, whole lines of about BLOCK_BYTES) through the file. The partial line at the end of a
-    read is read again with the next block rather than copied onto it."""
+def _blocks(path: Path, end: int | None = None) -> Iterator[tuple[int, memoryview]]:
+    """(byte offset, whole lines of about BLOCK_BYTES) through the file (up to byte `end`). The partial line at
+    the end of a read is read again with the next block rather than copied onto it."""
     offset = 0
     with open(path, "rb") as handle:
         while True:
             handle.seek(offset)
-            data = handle.read(BLOCK_BYTES)
+            data = handle.read(BLOCK_BYTES if end is None else min(BLOCK_BYTES, end - offset))
             if not data:
                 return
             cut = data.rfind(b"\n") + 1
             while cut == 0:  # one line longer than a block
-                more = handle.read(BLOCK_BYTES)
+                more = handle.read(BLOCK_BYTES if end is None else min(BLOCK_BYTES, end - offset - len(data)))
                 data += more
                 cut = data.rfind(b"\n") + 1 if more else len(data)
             yield offset, memoryview(data)[:cut]
@@ -221,16 +224,56 @@ class _Columns:
                              for name, array in self.arrays.items()}, copy=False)
 
 
-def read_events(path: Path) -> pd.DataFrame:
+def _torn_tail(path: Path, size: int) -> tuple[int, str | None]:
+    """Where the whole lines of `path` end, and what was cut if its last line is incomplete: a capture killed
+    while it wrote a line leaves the start of that line without its newline (and without its end)."""
+    if size == 0:
+        return size, None
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return size, None
+        position = size
+        tail = b""
+        while position > 0 and b"\n" not in tail:
+            step = min(64 * 1024, position)
+            position -= step
+            handle.seek(position)
+            tail = handle.read(step) + tail
+    start = position + tail.rfind(b"\n") + 1
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        last = handle.read(size - start)
+    try:
+        _DECODER.decode(last)
+        return size, None  # a whole event that only lacks its newline
+    except msgspec.DecodeError:
+        pass
+    number = _line_number_at(path, start)
+    return start, (f"{path}:{number}: the last line is cut short ({len(last)} bytes, no newline): the capture was "
+                   f"stopped while writing it; it is left out, every line before it is read")
+
+
+def read_events(path: Path, *, torn_tail: list[str] | None = None) -> pd.DataFrame:
     """events.jsonl → DataFrame with exactly the Event columns (object dtype, None for missing; ts and seq
-    int64), sorted by seq. Equal texts and equal stacks are shared objects: treat cells as read-only."""
+    int64), sorted by seq. Equal texts and equal stacks are shared objects: treat cells as read-only.
+
+    `torn_tail` (a list): a last line cut short by a kill is left out and said in the list, rather than
+    refused; for a run that was never sealed, where that is what a kill leaves."""
     if not path.exists():
         raise RunDirError(f"{path} is missing", hint="point at a run directory written by `consentmon run`")
+    _require_regular(path)
+    end: int | None = None
+    if torn_tail is not None:
+        size = path.stat().st_size
+        end, said = _torn_tail(path, size)
+        if said is not None:
+            torn_tail.append(said)
     columns = _Columns(path.stat().st_size)
     shared: dict[Any, Any] = {}
     stacks: dict[bytes, list[str] | None] = {}
     with _collector_paused():
-        for offset, block in _blocks(path):
+        for offset, block in _blocks(path, end):
             rows = _rows_of_block(path, offset, block)
             count = len(rows)
             if not count:
@@ -252,15 +295,30 @@ def read_events(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_flows(path: Path) -> list[dict[str, Any]]:
+def _require_regular(path: Path) -> None:
+    """A file of a run is a plain file inside it: a link (to /dev/zero, to a file of this machine) or a FIFO in a
+    run directory from elsewhere would make analysis hang, or read what is not the run's."""
+    if path.is_symlink() or not path.is_file():
+        raise RunDirError(f"{path} is not a regular file (a symbolic link, a device or a pipe)",
+                          hint="a run directory holds plain files only; copy the run without links (cp -rL is not it: re-capture)")
+
+
+def read_flows(path: Path, *, torn_tail: list[str] | None = None) -> list[dict[str, Any]]:
     flows: list[dict[str, Any]] = []
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return flows
-    with open(path, encoding="utf-8") as handle:
+    _require_regular(path)
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, 1):
             try:
-                flows.append(json.loads(line))
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise json.JSONDecodeError("a flow is a JSON object", line, 0)
+                flows.append(record)
             except json.JSONDecodeError as exc:
+                if torn_tail is not None and not line.endswith("\n"):
+                    torn_tail.append(f"{path}:{number}: the last line is cut short (no newline); it is left out")
+                    break
                 raise RunDirError(f"{path}:{number}: not JSON ({exc.msg})", hint="the file was truncated or edited; re-capture") from exc
     return flows
 
@@ -270,17 +328,31 @@ def read_run(root: Path | str) -> Run:
     if not root.is_dir():
         raise RunDirError(f"{root} is not a directory", hint="pass the directory `consentmon run --out` wrote")
     run_path = root / RUN_FILE
-    if not run_path.exists():
+    if not run_path.exists() and not run_path.is_symlink():
         raise RunDirError(f"{run_path} is missing: {root} is not a consentmon run directory",
                           hint="pass the directory `consentmon run --out` wrote")
+    _require_regular(run_path)
     try:
-        info = json.loads(run_path.read_text())
+        info = json.loads(run_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RunDirError(f"{run_path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+        raise RunDirError(f"{run_path}:{exc.lineno}: not valid JSON ({exc.msg})",
+                          hint="run.json is rewritten whole at every update; restore it from the sealed copy or re-capture") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{run_path}: cannot read ({exc})", hint="restore it from the sealed copy or re-capture") from exc
+    if not isinstance(info, dict):
+        raise RunDirError(f"{run_path}:1: not a run description (a JSON object)", hint="restore it from the sealed copy or re-capture")
+    schema = info.get("schema", 1)
+    if schema != RUN_SCHEMA:
+        raise RunDirError(f"{run_path}: run directory schema {schema!r}; this consentmon reads schema {RUN_SCHEMA}",
+                          hint="analyze it with the consentmon version that recorded it (run.json `tool.version`)")
     if (root / SPOOL_FILE).exists():
         raise RunDirError(f"{root / SPOOL_FILE} exists: the capture was stopped before its flows were written out, "
                           f"so flows.jsonl and flows.mitm are incomplete",
                           hint=f"run `consentmon recover {root}` to write them from the spool, then analyze again")
-    events = read_events(root / EVENTS_FILE)
-    flows = read_flows(root / FLOWS_FILE)
-    return Run(root=root, info=info, events=events, flows=flows, sealed=(root / MANIFEST_FILE).exists())
+    sealed = (root / MANIFEST_FILE).exists()
+    # A run never sealed (its capture was killed) may end in a line cut short: reported and left out. In a
+    # sealed run every line was whole when sealed, so a cut one is damage and refused.
+    warnings: list[str] | None = None if sealed else []
+    events = read_events(root / EVENTS_FILE, torn_tail=warnings)
+    flows = read_flows(root / FLOWS_FILE, torn_tail=warnings)
+    return Run(root=root, info=info, events=events, flows=flows, sealed=sealed, warnings=warnings or [])

@@ -29,7 +29,13 @@ import msgspec
 from monitor.errors import CaptureError
 from monitor.events import Event
 from monitor.store import EVENTS_FILE, FLOWS_FILE, RUN_FILE, SCREENS_DIR
+from monitor.store.files import make_private, private_opener, private_tree
 from monitor.store.manifest import GENESIS, write_manifest
+
+# Room kept on the run's file system for sealing it (run.json, manifest.json) when the disk fills: freed
+# just before they are written, so a run stopped by a full disk is still sealed.
+RESERVE_FILE = ".seal-reserve.tmp"
+RESERVE_BYTES = 256 * 1024
 
 
 
@@ -98,17 +104,24 @@ class RunWriter:
     def __init__(self, root: Path, *, run_info: dict[str, Any]) -> None:
         self.root = Path(root)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            # Evidence holds personal information: the run directory is its owner's only (0700, files 0600).
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             if (self.root / EVENTS_FILE).exists():
                 raise CaptureError(
                     f"{self.root} already holds a run ({EVENTS_FILE} exists)",
                     hint="choose an empty --out directory; runs are never overwritten",
                 )
-            (self.root / SCREENS_DIR).mkdir(exist_ok=True)
-            self._events: BinaryIO = open(self.root / EVENTS_FILE, "ab")
-            self._flows: BinaryIO = open(self.root / FLOWS_FILE, "ab")
+            make_private(self.root)
+            (self.root / SCREENS_DIR).mkdir(exist_ok=True, mode=0o700)
+            # Unbuffered: every line is written out before append returns anyway, and a write the disk refuses
+            # leaves nothing behind in a buffer to be glued onto the next line.
+            self._events: BinaryIO = open(self.root / EVENTS_FILE, "ab", buffering=0, opener=private_opener)
+            self._flows: BinaryIO = open(self.root / FLOWS_FILE, "ab", buffering=0, opener=private_opener)
+            self._reserve()
         except OSError as exc:
-            raise CaptureError(f"cannot create run directory {self.root}: {exc}") from exc
+            raise CaptureError(f"cannot create run directory {self.root}: {exc}",
+                               hint="choose a writable --out directory with free space") from exc
+        self._sizes = {EVENTS_FILE: 0, FLOWS_FILE: 0}
         self._lock = threading.Lock()
         self._seq = 0
         self._chain = GENESIS.encode()  # hex digits as bytes: what chain_next hashes before each line
@@ -127,7 +140,7 @@ class RunWriter:
         if "/" in name or name in {EVENTS_FILE, FLOWS_FILE, RUN_FILE} or name.startswith("."):
             raise CaptureError(f"{name!r} is not a log name a run directory can hold")
         try:
-            return open(self.root / name, "ab")
+            return open(self.root / name, "ab", opener=private_opener)
         except OSError as exc:
             raise CaptureError(f"cannot write {self.root / name}: {exc}", hint="free disk space or choose another --out") from exc
 
@@ -202,23 +215,46 @@ class RunWriter:
             self._write(self._flows, dump_line(flow_record), FLOWS_FILE)
 
     def _write(self, handle: BinaryIO, line: bytes | bytearray, name: str) -> None:
+        view = memoryview(line)
         try:
-            handle.write(line)
-            handle.flush()
+            while view:
+                written = handle.write(view)
+                if not written:
+                    raise OSError(f"no byte of {len(view)} was written")
+                view = view[written:]
         except OSError as exc:
-            raise CaptureError(f"cannot write {self.root / name}: {exc}", hint="free disk space or choose another --out") from exc
+            # Part of the line may be on disk: cut back to the last whole line, so the file stays a list of
+            # whole events (and the next one does not start mid-line), then stop the capture loudly.
+            try:
+                os.ftruncate(handle.fileno(), self._sizes[name])
+            except OSError:
+                pass  # what is left is a torn last line, which readers report and recover sets aside
+            raise CaptureError(f"cannot write {self.root / name}: {exc}; everything written before is kept",
+                               hint="free disk space or choose another --out") from exc
+        self._sizes[name] += len(line)
+
+    def _reserve(self) -> None:
+        with open(self.root / RESERVE_FILE, "wb", opener=private_opener) as handle:
+            try:
+                os.posix_fallocate(handle.fileno(), 0, RESERVE_BYTES)
+            except OSError:
+                handle.write(bytes(RESERVE_BYTES))
 
     def write_run_info(self, **updates: Any) -> None:
         self.run_info.update(updates)
         tmp = self.root / (RUN_FILE + ".tmp")
         try:
-            tmp.write_text(json.dumps(self.run_info, ensure_ascii=False, indent=2, sort_keys=True))
+            tmp.unlink(missing_ok=True)
+            with open(tmp, "x", encoding="utf-8", opener=private_opener) as handle:
+                handle.write(json.dumps(self.run_info, ensure_ascii=False, indent=2, sort_keys=True))
             os.replace(tmp, self.root / RUN_FILE)
         except OSError as exc:
-            raise CaptureError(f"cannot write {self.root / RUN_FILE}: {exc}") from exc
+            tmp.unlink(missing_ok=True)
+            raise CaptureError(f"cannot write {self.root / RUN_FILE}: {exc}", hint="free disk space or choose another --out") from exc
 
     def close(self, **run_updates: Any) -> Path:
-        """Flush, fsync, record the end and seal the directory with a manifest. Idempotent."""
+        """Flush, fsync, record the end and seal the directory with a manifest. Idempotent. On a full disk the
+        room reserved at the start is what run.json and the manifest are written into."""
         with self._lock:
             if self._closed:
                 return self.root / RUN_FILE
@@ -227,10 +263,19 @@ class RunWriter:
                 try:
                     handle.flush()
                     os.fsync(handle.fileno())
+                except OSError:
+                    pass  # every line was written (or cut back) by _write; fsync failing loses nothing written
                 finally:
                     handle.close()
+        (self.root / RESERVE_FILE).unlink(missing_ok=True)
         self.write_run_info(ended_ns=time.time_ns(), event_count=self._seq, event_counts=dict(sorted(self.counts.items())), **run_updates)
-        write_manifest(self.root, chain_head=self._chain.decode(), event_count=self._seq)
+        private_tree(self.root)
+        try:
+            write_manifest(self.root, chain_head=self._chain.decode(), event_count=self._seq)
+        except OSError as exc:
+            raise CaptureError(f"cannot write {self.root / 'manifest.json'}: {exc}; the run is kept unsealed",
+                               hint="free disk space, then `consentmon verify` will say what it holds") from exc
+        make_private(self.root / "manifest.json")
         return self.root / RUN_FILE
 
     def __enter__(self) -> "RunWriter":
