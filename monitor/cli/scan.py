@@ -69,11 +69,12 @@ def _print_tables(result) -> None:  # type: ignore[no-untyped-def]
     else:
         console.print("no receiver for a self-start broadcast")
 
-    sdks = Table(title=f"SDKs in the dex: {len(result.sdks)}")
-    for column in ("SDK", "name", "vendor", "kind", "classes", "packages"):
+    sdks = Table(title=f"SDKs in the dex or the manifest: {len(result.sdks)}")
+    for column in ("SDK", "name", "vendor", "kind", "classes", "packages", "manifest components"):
         sdks.add_column(column, overflow="fold")
     for sdk in result.sdks:
-        sdks.add_row(sdk.id, sdk.name_zh or sdk.name, sdk.vendor, sdk.kind, str(sdk.classes), ", ".join(sdk.packages))
+        sdks.add_row(sdk.id, sdk.name_zh or sdk.name, sdk.vendor, sdk.kind, str(sdk.classes), ", ".join(sdk.packages),
+                     "\n".join(sdk.components))
     console.print(sdks)
     if dex.unattributed:
         console.print("largest other packages: " + ", ".join(f"{row.package} ({row.classes})" for row in dex.unattributed[:8]),

@@ -78,12 +78,15 @@ def _scan(opened: OpenedApk, sdks: SdkTable, packers: PackerTable, permissions: 
         else:
             package = name.rsplit(".", 1)[0] if "." in name else ""
             unattributed[".".join(package.split(".")[:3]) or "(default package)"] += 1
+    components = _sdk_components(opened.manifest(), info.package, owner)
     by_id = {sdk.id: sdk for sdk in sdks.sdks}
     present = [SdkPresence(id=sdk_id, name=by_id[sdk_id].name.en, name_zh=by_id[sdk_id].name.zh, vendor=by_id[sdk_id].vendor,
-                           kind=by_id[sdk_id].kind, group=by_id[sdk_id].group, classes=sum(counts.values()),
-                           packages=[prefix for prefix, _ in counts.most_common()])
-               for sdk_id, counts in sdk_counts.items()]
-    present.sort(key=lambda entry: (-entry.classes, entry.id))
+                           kind=by_id[sdk_id].kind, group=by_id[sdk_id].group,
+                           classes=sum(sdk_counts.get(sdk_id, Counter()).values()),
+                           packages=[prefix for prefix, _ in sdk_counts.get(sdk_id, Counter()).most_common()],
+                           components=components.get(sdk_id, []))
+               for sdk_id in sorted(set(sdk_counts) | set(components))]
+    present.sort(key=lambda entry: (-entry.classes, -len(entry.components), entry.id))
 
     native, other_native = _native_libraries(files)
     if found_packers:
@@ -178,6 +181,27 @@ def _permissions(manifest: Any, table: DangerousPermissionTable) -> list[Permiss
                                              dangerous_since=known.since if known else None,
                                              max_sdk=int(max_sdk) if max_sdk is not None and str(max_sdk).isdigit() else None)
     return list(entries.values())
+
+
+COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
+
+
+def _sdk_components(manifest: Any, package: str, owner: dict[str, str]) -> dict[str, list[str]]:
+    """SDK id → its manifest components, as "service com.x.PushService", in manifest order."""
+    found: dict[str, list[str]] = {}
+    application = manifest.find("application")
+    if application is None:
+        return found
+    for element in application:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        name = _attr(element, "name")
+        if tag not in COMPONENT_TAGS or not name:
+            continue
+        full = _full_class_name(str(name), package)
+        prefix = _longest_prefix(full, owner)
+        if prefix is not None:
+            found.setdefault(owner[prefix], []).append(f"{tag} {full}")
+    return found
 
 
 def _full_class_name(name: str, package: str) -> str:

@@ -45,7 +45,8 @@ class SelfStartReceiver(BaseModel):
 
 
 class SdkPresence(BaseModel):
-    """An SDK of the SDK table (monitor/data/sdks.yaml) whose classes are in the APK's dex."""
+    """An SDK of the SDK table (monitor/data/sdks.yaml) whose classes are in the APK's dex or whose components
+    its manifest declares."""
 
     model_config = Frozen
     id: str
@@ -54,8 +55,11 @@ class SdkPresence(BaseModel):
     vendor: str
     kind: str
     group: str | None = None
-    classes: int = Field(ge=1)
+    classes: int = Field(ge=0)        # classes in the dex under its prefixes (0: seen in the manifest only)
     packages: list[str]               # the table's prefixes that matched, most classes first
+    # Manifest components in its packages ("service com.igexin.sdk.PushService"): evidence that survives a
+    # packer, which encrypts the dex but must leave the manifest readable.
+    components: list[str] = Field(default_factory=list)
 
 
 class PackageCount(BaseModel):

@@ -33,6 +33,8 @@ PACKED = ApkSpec(
     receivers=(Receiver("com.example.scanme.BootReceiver",
                         ("android.intent.action.BOOT_COMPLETED", "android.net.conn.CONNECTIVITY_CHANGE")),
                Receiver("com.umeng.message.UmengBootReceiver", ("android.intent.action.USER_PRESENT",), exported=True)),
+    # Getui's push service is declared in the manifest, its classes are in the packer's encrypted dex.
+    services=("com.igexin.sdk.PushService",),
     classes=("com.example.scanme.MainActivity", "com.example.scanme.net.Api",
              "com.umeng.commonsdk.UMConfigure", "com.umeng.analytics.MobclickAgent"),
     classes2=("com.tencent.bugly.crashreport.CrashReport", "com.tencent.bugly.Bugly", "org.example.unknownsdk.Tracker"),

@@ -64,6 +64,14 @@ def test_sdks_in_the_dex_by_package_prefix_with_class_counts_across_dex_files(pa
     assert scan.dex.classes == 10 and scan.dex.packer_classes == 1
 
 
+def test_an_sdk_the_packer_hid_from_the_dex_is_still_found_in_the_manifest(packed_apk):
+    scan = scan_apk(packed_apk.path)
+    getui = next(sdk for sdk in scan.sdks if sdk.id.startswith("getui"))
+    assert (getui.classes, getui.packages, getui.components) == (0, [], ["service com.igexin.sdk.PushService"])
+    umeng_push = next(sdk for sdk in scan.sdks if sdk.id == "umeng-push")
+    assert umeng_push.classes == 1 and umeng_push.components == ["receiver com.umeng.message.UmengBootReceiver"]
+
+
 def test_native_libraries_per_abi_and_the_packer_by_stub_class_and_library(packed_apk, legu_apk):
     scan = scan_apk(packed_apk.path)
     assert scan.native_libraries == {"arm64-v8a": ["libjiagu_a64.so", "libumeng-spy.so"], "armeabi-v7a": ["libjiagu.so"]}

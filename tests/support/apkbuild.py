@@ -52,6 +52,7 @@ class ApkSpec:
     permissions: tuple[str, ...] = ()
     application: str | None = None               # android:name of <application> (a packer's stub, say)
     receivers: tuple[Receiver, ...] = ()
+    services: tuple[str, ...] = ()               # <service> entries only: no class in the dex (as in a packed app)
     classes: tuple[str, ...] = ()                # more classes in classes.dex
     classes2: tuple[str, ...] = ()               # classes in a second dex (multidex)
     files: tuple[str, ...] = ()                  # other APK entries, e.g. lib/arm64-v8a/libjiagu.so, assets/x
@@ -129,6 +130,7 @@ def _manifest(spec: ApkSpec) -> str:
     if spec.debuggable:
         attrs.append('android:debuggable="true"')
     lines.append(f'  <application {" ".join(attrs)}>')
+    lines += [f'    <service android:name="{name}" android:exported="false"/>' for name in spec.services]
     for receiver in spec.receivers:
         lines.append(f'    <receiver android:name="{receiver.name}" android:exported="{str(receiver.exported).lower()}">')
         lines.append("      <intent-filter>")
