@@ -21,7 +21,7 @@ import pandas as pd
 from monitor.analysis.attribution import Attributor, attribute_events
 from monitor.analysis.cases import build_cases
 from monitor.analysis.consent import consent_history, mark_consent
-from monitor.analysis.declared import declared_for_run, scope_for_rules
+from monitor.analysis.declared import declared_for_run, declared_vs_observed, scope_for_rules
 from monitor.analysis.findings import Findings, write_findings
 from monitor.analysis.coverage import tls_failures, unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
@@ -32,6 +32,7 @@ from monitor.data import RULES_FILE, load_attribution, load_catalogue, load_cons
 from monitor.data.rule_models import ScopeFile
 from monitor.data.yamlfile import read_yaml
 from monitor.errors import DataFileError
+from monitor.scan import scan_from_run_info
 from monitor.store.reader import Run, read_run
 
 __all__ = ["analyze_run", "analyze", "write_findings", "Findings", "prepare_flow_matches"]
@@ -198,6 +199,9 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
         "unseen_connections": unseen_connections(timeline, run.info),
         # TLS the proxy could not open (pinning, untrusted servers): nothing of it was decrypted.
         "tls_failures": tls_failures(timeline, window_ns=sender_window_ns),
+        # What the APK carries, the policy names and the run saw, side by side (per SDK and per permission).
+        "declared_vs_observed": declared_vs_observed(timeline, flow_matches, declared, scan_from_run_info(run.info),
+                                                     sdks, load_catalogue()),
         # Where the agreed scope came from, said in one line when there is none (never a silent skip).
         "scope": {"origin": scope_origin, "note": scope_note,
                   "documents": [d.url or d.source for d in declared.documents] if declared else [],

@@ -92,3 +92,36 @@ def test_a_policy_without_an_sdk_list_makes_every_sdk_at_work_undisclosed(tmp_pa
     undisclosed = {f.sdk.id: f for f in _rule(findings, "undisclosed-sdk")}
     assert set(undisclosed) == {"umeng", "amap", "getui"}  # one subject per vendor group, as a notice names it
     assert not next(iter(undisclosed.values())).evidence.detail["missing_from"]["has_sdk_list"]
+
+
+def test_declared_vs_observed_puts_the_apk_the_policy_and_the_run_side_by_side(tmp_path):
+    from pathlib import Path
+
+    from monitor.scan import scan_for_run
+    from monitor.testing.factories import permission, run_info
+
+    apk_scan = scan_for_run(Path(__file__).parents[1] / "data" / "android" / "apk" / "demo-v1.apk")
+    events = [*EVENTS, permission(ts=at(8), permission="android.permission.CAMERA"),
+              permission(ts=at(9), permission="android.permission.CAMERA", result="denied")]
+    root = write_run(tmp_path / "run", events, info=run_info(apk_scan=apk_scan))
+    write_policy_document(root, POLICY, source="flow", url="https://app.example.com/privacy.html", ts=at(0.5),
+                          content_type="text/html; charset=utf-8")
+    table = analyze(read_run(root)).summary["declared_vs_observed"]
+    assert table["sources"] == {"apk_scan": True, "policy": True}
+    sdks = {row["sdk"]: row for row in table["sdks"]}
+    assert sdks["getui"]["in_policy"] is False and sdks["getui"]["connected"] and sdks["getui"]["in_apk"] == 0
+    assert sdks["umeng"]["policy_row"] == "友盟+ SDK" and sdks["umeng"]["declared_pi"] == ["device_id"]
+    assert sdks["umeng"]["read_pi"] == ["device_id", "installed_apps"]
+    assert sdks["amap"]["read_pi"] == ["location"] and sdks["amap"]["in_policy"] is True
+    permissions = {row["permission"]: row for row in table["permissions"]}
+    camera = permissions["android.permission.CAMERA"]
+    assert camera["in_manifest"] is True and camera["dangerous"] is True
+    assert camera["requested"] is True and camera["granted"] is False
+    assert permissions["android.permission.ACCESS_FINE_LOCATION"]["in_manifest"] is False
+    assert "android.location.LocationManager.getLastKnownLocation" in permissions["android.permission.ACCESS_FINE_LOCATION"]["used_by"]
+
+
+def test_declared_vs_observed_without_a_scan_or_policy_says_which_columns_are_unknown(tmp_path):
+    table = _analyse(tmp_path, policy=None).summary["declared_vs_observed"]
+    assert table["sources"] == {"apk_scan": False, "policy": False}
+    assert all(row["in_apk"] is None and row["in_policy"] is None for row in table["sdks"])

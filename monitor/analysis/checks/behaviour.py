@@ -8,6 +8,7 @@ import numpy as np
 
 from monitor.analysis.attribution import APP_ITSELF
 from monitor.analysis.checks.consent import flow_hits
+from monitor.analysis.permissions import permission_events
 from monitor.analysis.consent import UNDECIDED, iso
 from monitor.analysis.engine import REGISTRY, Hit, RuleContext
 from monitor.analysis.grouping import READ_KEY, group_reads, hit_from_reads
@@ -67,33 +68,13 @@ def over_frequency(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit
     return hits
 
 
-def _permission_events(context: RuleContext) -> list[tuple[int, int, str, str | None, str, str]]:
-    """(ts, seq, permission, "granted"|"denied" or None for a request, api, consent_state) for every
-    permission event (payload {permission, result} or {permissions: [...], results: [...]})."""
-    events = context.timeline[context.timeline["kind"] == "permission"]
-    out = []
-    for ts, seq, payload, api, state in zip(events["ts"].tolist(), events["seq"].tolist(), events["payload"].tolist(),
-                                            events["api"].tolist(), events["consent_state"].tolist()):
-        if not isinstance(payload, dict):
-            continue
-        if str(payload.get("check", "")).casefold() == "true":
-            # checkSelfPermission: the app asking the system, not the user; it neither prompts nor answers.
-            continue
-        names = payload.get("permissions") or ([payload["permission"]] if payload.get("permission") else [])
-        results = payload.get("results") if isinstance(payload.get("results"), list) else [payload.get("result")] * len(names)
-        for name, result in zip(names, results):
-            normal = load_data("platform").permission_result(result) if result is not None else None
-            out.append((int(ts), int(seq), str(name), normal, str(api or ""), str(state)))
-    return out
-
-
 @REGISTRY.check("permission_rerequest", defaults={"min_hours_after_denial": 48})
 def permission_rerequest(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
     """A permission asked for again less than `min_hours_after_denial` after the user last denied it. A
     result with no request seen before it still proves a request (the request hook may be missing)."""
     quiet_ns = int(float(thresholds["min_hours_after_denial"]) * 3600 * 1_000_000_000)
     by_permission: dict[str, list[tuple[int, int, str | None, str, str]]] = {}
-    for ts, seq, name, result, api, state in sorted(_permission_events(context)):
+    for ts, seq, name, result, api, state in sorted(permission_events(context.timeline)):
         by_permission.setdefault(name, []).append((ts, seq, result, api, state))
     hits: list[Hit] = []
     for name, events in sorted(by_permission.items()):
