@@ -119,7 +119,8 @@ def open_apk(source: bytes | Path) -> OpenedApk:
 
 def _split_set_error(name: str, members: list[str]) -> ApkError:
     shown = ", ".join(members[:4]) + ("…" if len(members) > 4 else "")
-    return ApkError(f"{name} is a split APK set ({len(members)} APKs: {shown}), not one APK",
+    what = f"a split APK set ({len(members)} APKs: {shown})" if len(members) > 1 else f"an APK bundle (holding {shown})"
+    return ApkError(f"{name} is {what}, not one APK",
                     hint="unpack it and pass its base APK (base.apk, or the one named after the package)")
 
 

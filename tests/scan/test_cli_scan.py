@@ -89,3 +89,12 @@ def test_library_errors_are_apk_errors(tmp_path):
     with pytest.raises(ApkError) as caught:
         scan_apk(tmp_path)
     assert caught.value.exit_code == 2 and caught.value.hint
+
+
+def test_an_xapk_holding_one_apk_and_its_obb(tmp_path, plain_apk):
+    bundle = tmp_path / "app.xapk"
+    with zipfile.ZipFile(bundle, "w") as zipped:
+        zipped.write(plain_apk.path, "com.example.demo.apk")
+        zipped.writestr("Android/obb/com.example.demo/main.5.com.example.demo.obb", b"obb")
+        zipped.writestr("manifest.json", b'{"package_name": "com.example.demo"}')
+    assert_one_error(consentmon("scan", str(bundle)), "an APK bundle", "com.example.demo.apk")
