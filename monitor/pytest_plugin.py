@@ -50,6 +50,7 @@ SECTION = "consentmon"
 # How long a run may take before the fixture gives up waiting (the demo: 120 s, as `consentmon demo`).
 DEFAULT_DURATION = 120.0
 _MONITOR = pytest.StashKey["ConsentMonitor"]()
+_SESSION = pytest.StashKey[list["ConsentMonitor"]]()
 
 
 class ConsentmonRunError(Exception):
@@ -71,6 +72,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"where the run directories and reports of failed tests are kept (default: ini consentmon_artifacts, else {ARTIFACTS_DEFAULT})")
     group.addoption("--consentmon-keep", dest="consentmon_keep", default=None, choices=KEEP_CHOICES,
                     help="keep runs as artifacts when a test failed (default), always, or never")
+    group.addoption("--consentmon-sarif", dest="consentmon_sarif", default=None, metavar="FILE",
+                    help="at the end of the session, write one SARIF 2.1.0 file with a run per recorded run "
+                         "(for github/codeql-action/upload-sarif)")
+    group.addoption("--consentmon-sarif-anchor", dest="consentmon_sarif_anchor", default=None, metavar="FILE",
+                    help="repository file the SARIF results point at, e.g. app/src/main/AndroidManifest.xml")
     parser.addini("consentmon_artifacts", f"directory for the runs of failed tests (default {ARTIFACTS_DEFAULT})",
                   default=ARTIFACTS_DEFAULT)
     parser.addini("consentmon_keep", "failed, always or never (default failed)", default="failed")
@@ -93,24 +99,33 @@ def _keep_mode(config: pytest.Config) -> str:
 
 
 class FindingList(list):  # type: ignore[type-arg]
-    """Findings, shown one line each in an assertion message (not as pydantic's full dump)."""
+    """Findings, shown in an assertion message as their count and one short line each (pytest cuts long reprs
+    unless -vv, so the count comes first), not as pydantic's full dump."""
 
     def __repr__(self) -> str:
         if not self:
             return "[]"
-        lines = [f"{f.rule} · {f.sdk.id or f.sdk.owner} · {f.category or ''} · {f.api or f.host or ''} ×{f.count} "
-                 f"({f.consent_state or '-'})" for f in self[:20]]
-        more = [f"… and {len(self) - 20} more"] if len(self) > 20 else []
-        return "[\n  " + "\n  ".join(lines + more) + "\n]"
+        shown = "; ".join(f"{f.rule} {f.sdk.id or f.sdk.owner} {f.category or '-'} {_short(f.api or f.host or '')}"
+                          f" ({f.consent_state or '-'})" for f in self)
+        return f"[{len(self)} finding{'s' if len(self) != 1 else ''}: {shown}]"
 
 
 class CaseList(list):  # type: ignore[type-arg]
-    """Cases, shown as their sentences in an assertion message."""
+    """Cases, shown as their count and sentences in an assertion message."""
 
     def __repr__(self) -> str:
         if not self:
             return "[]"
-        return "[\n  " + "\n  ".join(f"{c.rule} × {c.subject.name.get('en', '')}: {c.sentence.get('en', '')}" for c in self) + "\n]"
+        shown = "; ".join(c.sentence.get("en", c.rule) for c in self)
+        return f"[{len(self)} case{'s' if len(self) != 1 else ''}: {shown}]"
+
+
+def _short(api: str) -> str:
+    """android.telephony.TelephonyManager.getDeviceId → TelephonyManager.getDeviceId; hosts stay whole."""
+    parts = api.split(".")
+    if len(parts) > 2 and parts[-1][:1].islower() and parts[-2][:1].isupper():
+        return ".".join(parts[-2:])
+    return api
 
 
 def _sdk_matches(finding: Finding, wanted: str, subject_of: Any) -> bool:
@@ -518,6 +533,7 @@ def consent_monitor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
                              serial=config.getoption("consentmon_serial"), app=config.getoption("consentmon_app"),
                              apk=config.getoption("consentmon_apk"))
     request.node.stash[_MONITOR] = monitor
+    config.stash.setdefault(_SESSION, []).append(monitor)
     yield monitor
     monitor.finish_all()
 
@@ -540,3 +556,60 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections.append((SECTION, "\n".join(lines)))
     report.user_properties.append(("consentmon_artifacts", str(destination)))
     return report
+
+
+def session_sarif(monitors: Iterable[ConsentMonitor], *, anchor: str | None = None, lang: str = "en") -> tuple[dict[str, Any], list[str]]:
+    """One SARIF log with a run per recorded run; each run's category names its test and run, as GitHub code
+    scanning wants one category per run in a file. Returns the log and a line per run it could not add."""
+    from monitor.report.sarif import SARIF_SCHEMA_URI, SARIF_VERSION, sarif_log
+    from monitor.store.reader import read_flows
+
+    runs: list[dict[str, Any]] = []
+    problems = []
+    for monitor in monitors:
+        for run in monitor.runs:
+            if not (run.dir / "manifest.json").exists():
+                continue  # never recorded (it failed to start): nothing to report
+            try:
+                log = sarif_log(run.analysed, flows=read_flows(run.dir / "flows.jsonl"), lang=lang, anchor=anchor)
+            except Exception as error:  # noqa: BLE001 - one broken run must not lose the others
+                problems.append(f"{run.dir}: {error}")
+                continue
+            sarif_run = log["runs"][0]
+            package = ((run.analysed.run.get("app") or {}).get("package") or "app") if isinstance(run.analysed.run.get("app"), dict) else "app"
+            sarif_run["automationDetails"] = {"id": f"consentmon/{package}/{_test_dir_name(monitor.nodeid)}/{run.name}/"}
+            sarif_run.setdefault("properties", {})["test"] = monitor.nodeid
+            runs.append(sarif_run)
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": runs}, problems
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    target = config.getoption("consentmon_sarif", None)
+    monitors = config.stash.get(_SESSION, [])
+    if not target or not monitors:
+        return
+    import json
+
+    from monitor.store.files import write_atomic
+
+    for monitor in monitors:
+        monitor.finish_all()
+    log, problems = session_sarif(monitors, anchor=config.getoption("consentmon_sarif_anchor", None))
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(log, ensure_ascii=False, indent=2) + "\n")
+    config.stash[_SARIF_WRITTEN] = (path, len(log["runs"]), problems)
+
+
+_SARIF_WRITTEN = pytest.StashKey[tuple[Path, int, list[str]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    written = config.stash.get(_SARIF_WRITTEN, None)
+    if written is None:
+        return
+    path, count, problems = written
+    terminalreporter.write_line(f"consentmon: SARIF of {count} run(s) written to {path}")
+    for problem in problems:
+        terminalreporter.write_line(f"consentmon: left out of the SARIF: {problem}")
