@@ -9,10 +9,13 @@ Layout (names are constants here, used by every reader and writer):
                  was killed, and then turned into them by `consentmon recover`
   screens/       screenshots and UI dumps
   run.json       what was run: target, device, app, start/end, tool/agent/catalogue versions, clocks
+  events.chain   the first 16 hex digits of the hash chain after each line of events.jsonl (written at the
+                 seal), so `verify` names the first line that was changed, removed or added
   manifest.json  SHA-256 of every file and the head of the hash chain over events.jsonl
 """
 
 EVENTS_FILE = "events.jsonl"
+EVENTS_CHAIN_FILE = "events.chain"
 FLOWS_FILE = "flows.jsonl"
 MITM_FILE = "flows.mitm"
 SPOOL_FILE = "flows.spool"

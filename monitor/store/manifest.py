@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import RunDirError
-from monitor.store import DERIVED_FILES, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
+from monitor.store import DERIVED_FILES, EVENTS_CHAIN_FILE, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
 
 CHUNK = 1 << 20
 # The hash chain over events.jsonl: chain_n = sha256(chain_{n-1} || line_n), starting here.
 GENESIS = "0" * 64
+# How many hex digits of the chain after each line events.chain keeps (enough to find a changed line).
+CHAIN_MARK = 16
 
 
 def chain_next(previous: str, line: bytes) -> str:
@@ -82,5 +84,29 @@ def verify_run(root: Path) -> list[str]:
         head, count = events_chain(events)
         expected = manifest.get("events", {})
         if count != expected.get("count") or head != expected.get("chain_head"):
-            problems.append(f"{EVENTS_FILE}: hash chain broken ({count} lines, expected {expected.get('count')})")
+            problems.append(f"{EVENTS_FILE}: hash chain broken ({count} lines, expected {expected.get('count')})"
+                            + _first_changed_line(events, root / EVENTS_CHAIN_FILE, expected.get("count")))
     return problems
+
+
+def _first_changed_line(events: Path, marks_path: Path, expected_count: Any) -> str:
+    """Where events.jsonl first departs from what was captured, from the chain marks written at the seal."""
+    try:
+        marks = marks_path.read_bytes()
+    except OSError:
+        return ""
+    if len(marks) % CHAIN_MARK or (isinstance(expected_count, int) and len(marks) // CHAIN_MARK != expected_count):
+        return f"; {EVENTS_CHAIN_FILE} does not match the manifest either, so the changed line cannot be named"
+    captured = len(marks) // CHAIN_MARK
+    head = GENESIS.encode()
+    number = 0
+    with open(events, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            head = hashlib.sha256(head + line).hexdigest().encode()
+            if number > captured:
+                return f"; lines from {number} on were added after capture"
+            if head[:CHAIN_MARK] != marks[(number - 1) * CHAIN_MARK:number * CHAIN_MARK]:
+                return f"; line {number} is the first that differs from what was captured (changed, inserted or removed there)"
+    if number < captured:
+        return f"; lines from {number + 1} on ({captured - number} of {captured}) were removed after capture"
+    return ""

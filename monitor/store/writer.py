@@ -28,9 +28,9 @@ import msgspec
 
 from monitor.errors import CaptureError
 from monitor.events import Event
-from monitor.store import EVENTS_FILE, FLOWS_FILE, RUN_FILE, SCREENS_DIR
+from monitor.store import EVENTS_CHAIN_FILE, EVENTS_FILE, FLOWS_FILE, RUN_FILE, SCREENS_DIR
 from monitor.store.files import make_private, private_opener, private_tree
-from monitor.store.manifest import GENESIS, write_manifest
+from monitor.store.manifest import CHAIN_MARK, GENESIS, write_manifest
 
 # Room kept on the run's file system for sealing it (run.json, manifest.json) when the disk fills: freed
 # just before they are written, so a run stopped by a full disk is still sealed.
@@ -125,6 +125,9 @@ class RunWriter:
         self._lock = threading.Lock()
         self._seq = 0
         self._chain = GENESIS.encode()  # hex digits as bytes: what chain_next hashes before each line
+        # The first 16 hex digits of the chain after each line, written beside events.jsonl at the seal
+        # (events.chain): `verify` then names the first line that differs, not only that one does.
+        self._marks = bytearray()
         self._closed = False
         self.counts: dict[str, int] = {}
         self.run_info: dict[str, Any] = {"schema": 1, "started_ns": time.time_ns(), **run_info}
@@ -157,6 +160,7 @@ class RunWriter:
             line = dump_line(record)
             self._write(self._events, line, EVENTS_FILE)
             self._chain = hashlib.sha256(self._chain + line).hexdigest().encode()
+            self._marks += self._chain[:CHAIN_MARK]
             self._seq += 1
             self._count(record)
             return record.seq
@@ -179,18 +183,21 @@ class RunWriter:
             seq = self._seq
             chain = self._chain
             lines: list[bytes] = []
+            marks: list[bytes] = []
             sha256 = hashlib.sha256
             for record in records:
                 record.seq = seq
                 line = dump_line(record)
                 lines.append(line)
                 chain = sha256(chain + line).hexdigest().encode()
+                marks.append(chain[:CHAIN_MARK])
                 seq += 1
             if lines:
                 self._write(self._events, b"".join(lines), EVENTS_FILE)
             # Numbers, chain and counts move only once the whole batch is on disk.
             self._seq = seq
             self._chain = chain
+            self._marks += b"".join(marks)
             counts = self.counts
             for record in records:
                 key = f"{record.source}:{record.kind}"
@@ -269,6 +276,11 @@ class RunWriter:
                     handle.close()
         (self.root / RESERVE_FILE).unlink(missing_ok=True)
         self.write_run_info(ended_ns=time.time_ns(), event_count=self._seq, event_counts=dict(sorted(self.counts.items())), **run_updates)
+        try:
+            with open(self.root / EVENTS_CHAIN_FILE, "wb", opener=private_opener) as marks:
+                marks.write(self._marks)
+        except OSError:
+            (self.root / EVENTS_CHAIN_FILE).unlink(missing_ok=True)  # verify still checks the head; it cannot localise
         private_tree(self.root)
         try:
             write_manifest(self.root, chain_head=self._chain.decode(), event_count=self._seq)
