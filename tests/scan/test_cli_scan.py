@@ -4,11 +4,10 @@ not a zip, a split set as .apks/.xapk or several files, a config split) one erro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
-
 import pytest
 
 from monitor.device.apk import ApkError
@@ -17,7 +16,7 @@ from monitor.scan import ApkScan, scan_apk
 
 def consentmon(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=180,
-                          env={**__import__("os").environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": "200"})
 
 
 def assert_one_error(result: subprocess.CompletedProcess, *words: str) -> None:
