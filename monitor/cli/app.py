@@ -16,6 +16,7 @@ from monitor.cli.baseline import baseline
 from monitor.cli.context import console, user_errors
 from monitor.cli.device import device_app, doctor
 from monitor.cli.gate import BaselineOption, FailOnOption, gate_run, gated_errors, prepare_gate
+from monitor.cli.lab import batch, query, worker
 from monitor.cli.report import diff, report
 from monitor.cli.scan import scan
 from monitor.cli.scope import scope
@@ -30,6 +31,9 @@ app.command("scan")(scan)
 app.command("report")(report)
 app.command("diff")(diff)
 app.command("baseline")(baseline)
+app.command("batch")(batch)
+app.command("worker")(worker)
+app.command("query")(query)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,254 @@
+"""Beyond one machine: the batch's jobs as Celery tasks on a Redis broker, run by `consentmon worker`s.
+
+- Routing: host jobs go to the queue `lab.host`, device jobs to `lab.device`; a worker consumes the queues
+  of the slots it has. A device job that none of a worker's devices can take (Android range, ABI, root) is
+  handed back to the queue for another worker; one that no worker took after many hand-backs is reported.
+- Late acknowledgement (`acks_late`, `reject_on_worker_lost`): a message is acknowledged when its job ends,
+  so a worker killed mid-job leaves it unacknowledged and Redis delivers it again once the visibility
+  timeout has passed (set it above the longest job; the tests use a few seconds).
+- Exactly one result per job: the task id is the job id; before running, a worker looks for the job's
+  outcome in the results root (done: acknowledge and skip) and takes a lease on the job in Redis, renewed
+  while it runs. A second delivery of a job whose lease is held waits (hand-back) instead of running it
+  again; the lease of a killed worker expires in seconds, and the job then runs elsewhere.
+- A job is tried at most twice (counted in Redis); its failure is written to the results root as its
+  outcome, which the submitter (`consentmon batch --broker`) follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.errors import MonitorError
+from monitor.lab.execute import JobFailed, LabSettings, run_in_child
+from monitor.lab.plan import Job
+from monitor.lab.results import ResultsRoot
+from monitor.lab.slots import Slot, can_take
+from monitor.lab.state import MAX_ATTEMPTS
+
+TASK_NAME = "consentmon.lab.run_job"
+HOST_QUEUE = "lab.host"
+DEVICE_QUEUE = "lab.device"
+LEASE_TTL = 6            # seconds a job's lease lives without renewal (a killed worker's expires this soon)
+LEASE_RENEW = 1.5
+HAND_BACK_PAUSE = 0.5    # before a job this worker cannot take now goes back to the queue
+MAX_UNTAKEN = 120        # hand-backs by workers none of whose slots can take a job, before it is reported
+DEFAULT_VISIBILITY = 3600
+KEY_PREFIX = "consentmon:lab:"
+
+
+class BrokerUnreachable(MonitorError):
+    """The broker cannot be reached."""
+
+
+def make_app(broker: str, *, visibility_timeout: float | None = None):  # type: ignore[no-untyped-def]
+    from celery import Celery
+
+    visibility = visibility_timeout or float(os.environ.get("CONSENTMON_LAB_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY))
+    app = Celery("consentmon-lab", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1, task_ignore_result=True,
+        task_serializer="json", accept_content=["json"], task_default_queue=HOST_QUEUE,
+        broker_connection_retry_on_startup=True, broker_connection_max_retries=3, worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_transport_options={"visibility_timeout": visibility,
+                                  # sweep unacknowledged messages often, so a lost job comes back soon after it is due
+                                  "unacked_restore_interval": max(1, min(10, int(visibility / 4))), "unacked_restore_throttle": 1,
+                                  "socket_connect_timeout": 5},
+    )
+    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(_run_job_task)
+    return app
+
+
+def check_broker(app) -> None:  # type: ignore[no-untyped-def]
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; all mean the same thing here
+        raise BrokerUnreachable(f"broker {app.conf.broker_url} is unreachable: {exc}",
+                                hint="start Redis there (redis-server) or give the right --broker redis://HOST:PORT/0") from exc
+
+
+def submit(broker: str, results_url: str, jobs: list[Job]) -> None:
+    app = make_app(broker)
+    check_broker(app)
+    results = ResultsRoot(results_url)
+    try:
+        with app.producer_or_acquire() as producer:
+            for job in jobs:
+                results.clear_failed(job.id)
+                app.send_task(TASK_NAME, args=[job.as_dict(), results_url], task_id=job.id,
+                              queue=HOST_QUEUE if job.kind == "host" else DEVICE_QUEUE, producer=producer)
+    except MonitorError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise BrokerUnreachable(f"broker {broker}: cannot submit: {exc}") from exc
+
+
+# ---- the worker side ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerContext:
+    """What one `consentmon worker` process offers, shared by its pool threads."""
+
+    name: str
+    broker: str
+    slots: list[Slot]
+    settings: LabSettings = field(default_factory=LabSettings)
+    free: "queue.Queue[Slot]" = field(default_factory=queue.Queue)
+    retired: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        import redis
+
+        for slot in self.slots:
+            self.free.put(slot)
+        self.redis = redis.Redis.from_url(self.broker, socket_timeout=10)
+        self._lock = threading.Lock()
+
+    def ever_takes(self, job: Job) -> bool:
+        return any(can_take(slot, job) for slot in self.slots if slot.name not in self.retired)
+
+    def acquire(self, job: Job) -> Slot | None:
+        """A free slot of this worker that can take the job, or None."""
+        held: list[Slot] = []
+        found = None
+        while True:
+            try:
+                slot = self.free.get_nowait()
+            except queue.Empty:
+                break
+            if found is None and slot.name not in self.retired and can_take(slot, job):
+                found = slot
+            else:
+                held.append(slot)
+        for slot in held:
+            self.free.put(slot)
+        return found
+
+    def release(self, slot: Slot) -> None:
+        if slot.name not in self.retired:
+            self.free.put(slot)
+
+    def retire(self, slot: Slot) -> None:
+        with self._lock:
+            self.retired.add(slot.name)
+
+
+_CONTEXT: WorkerContext | None = None
+
+
+class Lease:
+    """A job's lease in Redis, renewed by a thread while the job runs."""
+
+    def __init__(self, context: WorkerContext, job_id: str) -> None:
+        self.key = f"{KEY_PREFIX}lease:{job_id}"
+        self.redis = context.redis
+        self.owner = f"{context.name}:{os.getpid()}:{threading.get_ident()}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def take(self) -> bool:
+        if not self.redis.set(self.key, self.owner, nx=True, ex=LEASE_TTL):
+            return False
+        self._thread = threading.Thread(target=self._renew, daemon=True, name=f"lease-{self.key}")
+        self._thread.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_RENEW):
+            try:
+                if self.redis.get(self.key) == self.owner.encode():
+                    self.redis.expire(self.key, LEASE_TTL)
+            except Exception:  # noqa: BLE001 - a broker hiccup: the next renewal tries again
+                pass
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            if self.redis.get(self.key) == self.owner.encode():
+                self.redis.delete(self.key)
+        except Exception:  # noqa: BLE001 - the lease expires on its own
+            pass
+
+
+def _hand_back(job: Job, reason: str) -> None:
+    from celery.exceptions import Reject
+
+    time.sleep(HAND_BACK_PAUSE)
+    raise Reject(reason, requeue=True)
+
+
+def _run_job_task(task, job_data: dict[str, Any], results_url: str) -> str:  # type: ignore[no-untyped-def]
+    context = _CONTEXT
+    if context is None:
+        raise RuntimeError("the consentmon lab task runs only inside `consentmon worker`")
+    job = Job.from_dict(job_data)
+    results = ResultsRoot(results_url)
+    if results.outcome(job.id) is not None:
+        return "already recorded"
+    if not context.ever_takes(job):
+        untaken = context.redis.incr(f"{KEY_PREFIX}untaken:{job.id}")
+        if untaken >= MAX_UNTAKEN:
+            results.write_outcome(job.id, _failed(job, None, context.name, 0,
+                                                  "no worker offers a slot that can take it", None))
+            return "reported untaken"
+        _hand_back(job, "no slot of this worker can take it")
+    slot = context.acquire(job)
+    if slot is None:
+        _hand_back(job, "every slot of this worker that can take it is busy")
+    assert slot is not None
+    lease = Lease(context, job.id)
+    if not lease.take():
+        context.release(slot)
+        _hand_back(job, "another worker is running it")
+    retry_reason = None
+    try:
+        if results.outcome(job.id) is not None:   # finished elsewhere between the first check and the lease
+            return "already recorded"
+        attempt = int(context.redis.incr(f"{KEY_PREFIX}attempts:{job.id}"))
+        try:
+            run_in_child(job, slot, results_url, context.settings, worker=context.name, attempt=attempt)
+        except JobFailed as failure:
+            if failure.device_lost:
+                context.retire(slot)
+            if failure.final or attempt >= MAX_ATTEMPTS:
+                results.write_outcome(job.id, _failed(job, slot, context.name, attempt, failure.message, failure.hint))
+                return "failed"
+            retry_reason = f"attempt {attempt} failed: {failure.message}"
+    finally:
+        lease.release()
+        context.release(slot)
+    if retry_reason is not None:
+        _hand_back(job, retry_reason)
+    return "done"
+
+
+def _failed(job: Job, slot: Slot | None, worker: str, attempt: int, error: str, hint: str | None) -> dict[str, Any]:
+    return {"job_id": job.id, "name": job.name, "kind": job.kind, "status": "failed", "slot": slot.name if slot else None,
+            "worker": worker, "attempt": attempt, "error": error, "hint": hint, "finished": time.time()}
+
+
+def run_worker(broker: str, results_hint: str | None, slots: list[Slot], *, name: str,
+               settings: LabSettings | None = None, loglevel: str = "WARNING") -> None:
+    """Consume jobs until stopped (SIGTERM/Ctrl-C: the running jobs finish first; SIGKILL: they are delivered again)."""
+    global _CONTEXT
+    if not slots:
+        raise MonitorError("this worker has no slot: no device is connected and --host-slots is 0",
+                           hint="connect a device (adb devices) or give --host-slots N")
+    app = make_app(broker)
+    check_broker(app)
+    _CONTEXT = WorkerContext(name=name, broker=broker, slots=slots, settings=settings or LabSettings())
+    queues = [q for q, kind in ((HOST_QUEUE, "host"), (DEVICE_QUEUE, "device")) if any(slot.kind == kind for slot in slots)]
+    app.worker_main(["worker", "--pool", "threads", "--concurrency", str(len(slots)), "--queues", ",".join(queues),
+                     "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", loglevel])
+
+
+def describe_slots(slots: list[Slot]) -> str:
+    return json.dumps([slot.describe() for slot in slots])
