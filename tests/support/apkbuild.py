@@ -89,10 +89,16 @@ def _run(step: str, argv: list[str], cwd: Path, fix: str) -> str:
 
 
 def _tool_versions() -> list[str]:
+    """The Debian package version of each tool (its path where dpkg does not know it): part of the cache key."""
     versions = []
-    for name in TOOLS:
+    for name, package in TOOLS.items():
+        try:
+            version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
+                                     timeout=60).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            version = ""
         path = shutil.which(name)
-        versions.append(f"{name}={os.path.realpath(path) if path else None}")
+        versions.append(f"{name}={version or (os.path.realpath(path) if path else None)}")
     versions.append(hashlib.sha256(FRAMEWORK_RES.read_bytes()).hexdigest()[:16] if FRAMEWORK_RES.exists() else "no-framework-res")
     return versions
 
