@@ -180,8 +180,13 @@ def build_apk(spec: ApkSpec, *, cache: Path | None = None) -> BuiltApk:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _build(spec, staging, store)
-        shutil.rmtree(home, ignore_errors=True)
-        staging.rename(home)
+        if not apk.exists():           # another process may have finished the same build meanwhile: keep its
+            shutil.rmtree(home, ignore_errors=True)
+            try:
+                staging.rename(home)
+            except OSError:
+                if not apk.exists():
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuiltApk(apk, signer_sha256, spec)
