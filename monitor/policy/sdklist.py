@@ -195,7 +195,7 @@ class CellScorer:
         self._sdk_scanner = AhoCorasick(sorted(name for name in sdk_names if len(name) >= 4 or not name.isascii()),
                                         matchkind=MatchKind.LeftmostLongest)
         self._cache: dict[tuple[str, str], float] = {}
-        self._feature_cache: dict[str, tuple[int, bool, bool, int, int, bool, bool]] = {}
+        self._feature_cache: dict[str, tuple[int, bool, bool, int, int, bool, bool, bool, bool]] = {}
 
     def known_sdk(self, text: str) -> bool:
         key = self.key(text)
@@ -208,21 +208,23 @@ class CellScorer:
             cached = self._cache[key] = self._score(text, role)
         return cached
 
-    def _features(self, text: str) -> tuple[int, bool, bool, int, int, bool, bool]:
+    def _features(self, text: str) -> tuple[int, bool, bool, int, int, bool, bool, bool, bool]:
         cached = self._feature_cache.get(text)
         if cached is None:
             is_url = bool(_URL.search(text)) and not re.search(r"[\u4e00-\u9fff]{6,}", _URL.split(text)[0] if _URL.split(text) else "")
             url_start = bool(re.match(r"\s*(https?://|www\.|官网|隐私|[^\s]{0,8}链接[:：])", text))
+            spans = self.vocab.pi_spans(text)
             cached = self._feature_cache[text] = (
-                len(text), is_url, url_start, len(self.vocab.pi_hits(text)), sum(text.count(char) for char in "、；;"),
-                self.vocab.is_none(text), bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk)
+                len(text), is_url, url_start, len(spans), sum(text.count(char) for char in "、；;"),
+                self.vocab.is_none(text), bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk,
+                bool(spans) and spans[0][0] == 0, bool(spans) and spans[-1][1] >= len(text.rstrip("。.;；")))
         return cached
 
     def _score(self, text: str, role: str) -> float:
         text = text.strip()
         if not text:
             return 0.0
-        length, is_url, url_start, pi_hits, separators, is_none, company = self._features(text)
+        length, is_url, url_start, pi_hits, separators, is_none, company, pi_first, pi_last = self._features(text)
         if role == "link":
             return 5.0 if (url_start or (is_url and length < 200)) else (-1.0 if is_none else -6.0)
         if url_start:
@@ -291,6 +293,8 @@ class CellScorer:
                 score += 2.0
             if pi_hits >= 3 and separators >= 2:
                 score -= 2.0
+            if pi_last:
+                score -= 1.0  # a purpose rarely ends on a kind of PI; the PI cell after it begins there
             if company:
                 score -= 3.0
             if is_none:
@@ -302,6 +306,8 @@ class CellScorer:
             score = min(5.0, 1.5 * pi_hits) + (1.0 if separators else 0.0)
             if pi_hits == 0:
                 score -= 2.5
+            elif pi_first and pi_last:
+                score += 1.0  # a list of PI from end to end, not a sentence that mentions some
             if company:
                 score -= 3.0
             perms = len(_PERMISSION_WORDS.findall(text))
@@ -780,7 +786,23 @@ class Extractor:
             previous_column, previous_seen = column, seen
         if body:
             close(body[-1].offset + len(body[-1].text))
-        return rows
+        return self._consistent(rows)
+
+    def _consistent(self, rows: list[RawRow]) -> list[RawRow]:
+        """Drop rows that lack the cells every row naming a known SDK has (its company, its link): text pasted
+        into a cell (an app-store privacy label) can look like rows of its own."""
+        sure = [row for row in rows if _STRONG_SDK.search(row.name) or self.scorer.known_sdk(row.name)]
+        if len(sure) < 3:
+            return rows
+        usual = [field for field in ("company", "link", "pi_text")
+                 if sum(1 for row in sure if getattr(row, field)) >= 0.9 * len(sure)]
+        kept = []
+        for row in rows:
+            lacking = sum(1 for field in usual if not getattr(row, field))
+            if lacking >= 2 and row not in sure:
+                continue
+            kept.append(row)
+        return kept
 
     def _rows_by_tokens(self, body: list[Line], roles: list[str]) -> list[RawRow]:
         """One table row per line, cells joined by single spaces (and names with spaces in them): choose the cut
@@ -915,49 +937,76 @@ class Extractor:
     _PERMS_AFTER = re.compile(r"(?:使用到的权限是|调用的[^，。]{0,12}权限包括|使用的权限(?:是|为|包括)|申请的权限(?:是|为|包括))[:：]?")
     _NO_PI = re.compile(r"不(?:会)?(?:获取|收集|采集|涉及)(?:您的)?(?:任何)?(?:个人)?信息|不会采集")
 
-    _LIST_INTRO = re.compile(r"(?:SDK|sdk|软件开发工具包)[^。]{0,30}(?:包括|如下|有|为)\s*[:：]\s*$")
-    _ITEM_SPLIT = re.compile(r"^(.{2,80}?)\s*[（(]\s*(?:用于|功能[:：为是]?)?\s*(.*?)[)）]?\s*[；;。]?$")
+    _LIST_INTRO = re.compile(r"(?:SDK|sdk|软件开发工具包)[^。]{0,30}(?:包括|如下|有|为)?\s*[:：]\s*$|"
+                             r"(?:third[- ]party|following)\s+(?:SDKs?|libraries|services)[^.]{0,60}:\s*$", re.I)
+    _BULLET = re.compile(r"^\s*[-•●·◆■▪*]\s+")
+    _ITEM_PURPOSE = re.compile(r"(?:用于|used (?:for|to)|for)\s*([^；;。,，)）]+)", re.I)
+    _ITEM_PI = re.compile(r"(?:collects?|收集|获取|采集|including|包括)\s*(?:the\s+|您的)?", re.I)
 
     def from_intro_lists(self) -> list[RawRow]:
-        """`…以下SDK，包括：` then enumerated items `a) X SDK（用于…）；` (wrapped lines joined)."""
+        """A sentence introducing SDKs (`…以下SDK，包括：`, `We use the following third-party SDKs:`), then one item
+        per SDK, lettered or bulleted (`a) X SDK（用于…）；`, `- Firebase (Google LLC): analytics; collects …`)."""
         rows: list[RawRow] = []
         lines = self.lines
         index = 0
         while index < len(lines):
-            if not self._LIST_INTRO.search(lines[index].text):
+            intro = lines[index].text
+            if len(intro) > 200 or not self._LIST_INTRO.search(intro):
                 index += 1
                 continue
-            says_none = bool(re.search(r"不需要获取用户信息|不(?:会)?(?:获取|收集)(?:用户|个人)?信息|不需要获取(?:用户|个人)信息", lines[index].text))
+            says_none = bool(re.search(r"不需要获取用户信息|不(?:会)?(?:获取|收集)(?:用户|个人)?信息|不需要获取(?:用户|个人)信息|"
+                                       r"do(?:es)? not collect", intro, re.I))
+            numbered_intro = bool(re.match(r"\s*\d", intro))
             index += 1
             while index < len(lines):
                 line = lines[index]
                 if not line.text:
                     index += 1
                     continue
-                enumerated = _ENUM.match(line.text)
-                if not enumerated and rows and re.match(r"^[^（(。]{2,60}[（(]\s*用于[^）)]*[）)]\s*[。；;]?$", line.text):
-                    # the last item of a list is sometimes left without its letter
-                    enumerated = re.match(r"\s*", line.text)
-                    assert enumerated is not None
-                elif not enumerated or re.match(r"\s*\d", line.text) and not re.match(r"\s*[a-z][)）.、]", line.text, re.I):
-                    break
+                marker = _ENUM.match(line.text) or self._BULLET.match(line.text)
+                if marker is not None and numbered_intro and re.match(r"\s*[(（]?\d", line.text):
+                    break  # the next item of the numbered list the introduction belongs to
+                if marker is None:
+                    if not (rows and re.match(r"^[^（(。]{2,60}[（(]\s*用于[^）)]*[）)]\s*[。；;]?$", line.text)):
+                        break
+                    skip = 0  # the last item of a list is sometimes left without its letter
+                else:
+                    skip = marker.end()
                 text, end = line.text, line.offset + len(line.text)
                 index += 1
-                while index < len(lines) and lines[index].text and not _ENUM.match(lines[index].text) and not re.search(r"[；;。]$", text):
+                while (index < len(lines) and lines[index].text and not _ENUM.match(lines[index].text)
+                       and not self._BULLET.match(lines[index].text) and not re.search(r"[；;。.]$", text)):
                     text += " " + lines[index].text
                     end = lines[index].offset + len(lines[index].text)
                     index += 1
-                body = text[enumerated.end():].strip()
-                match = self._ITEM_SPLIT.match(body)
-                name = clean_name(match.group(1) if match else body)
-                if not name or len(name) > 80:
-                    continue
-                raw = RawRow(name=name, offset=line.offset + enumerated.end(), end=end, layout="list",
-                             pi_items=[] if says_none else None)
-                if match and match.group(2):
-                    raw.purpose = match.group(2).strip()
-                rows.append(raw)
+                raw = self._list_item(text[skip:].strip(), line.offset + skip, end, says_none)
+                if raw is not None:
+                    rows.append(raw)
         return rows
+
+    def _list_item(self, body: str, offset: int, end: int, says_none: bool) -> RawRow | None:
+        match = re.match(r"^(.{2,80}?)\s*(?:[（(]([^）)]*)[)）]|[:：]|[,，;；]|\s[-–—]\s|$)", body)
+        if not match:
+            return None
+        name = clean_name(match.group(1))
+        inside = (match.group(2) or "").strip()
+        if not name or len(name) > 80:
+            return None
+        if not (_STRONG_SDK.search(name) or self.scorer.known_sdk(name) or re.search(r"[A-Za-z]{3,}", name)):
+            return None
+        raw = RawRow(name=name, offset=offset, end=end, layout="list", pi_items=[] if says_none else None)
+        if inside and _COMPANY_END.search(inside):
+            raw.company = inside
+        elif inside:
+            raw.purpose = re.sub(r"^(?:用于|功能[:：为是]?)\s*", "", inside)
+        rest = body[match.end():]
+        if raw.purpose is None and (purpose := self._ITEM_PURPOSE.search(rest)):
+            raw.purpose = purpose.group(1).strip()
+        if not says_none and (trigger := self._ITEM_PI.search(rest)):
+            segment = re.split(r"[。.]\s|[；;]\s*(?:used|用于)", rest[trigger.end():])[0]
+            if self.vocab.pi_hits(segment):
+                raw.pi_items = split_pi(re.sub(r"\s+and\s+|\s+or\s+", "、", segment).rstrip("。.;；"), self.vocab)
+        return raw
 
     def from_prose(self) -> list[RawRow]:
         rows: list[RawRow] = []

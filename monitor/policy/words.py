@@ -16,10 +16,20 @@ from ahocorasick_rs import AhoCorasick, MatchKind
 from monitor.data.policy_models import PolicyWords, load_policy_words
 
 _SPACE = re.compile(r"[\s\u200b\u3000]+")
+_LATIN = re.compile(r"[a-z0-9]")
 
 
 def fold(text: str) -> str:
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    """NFKC, casefold, and no spaces — except one between two Latin words, so English stays word by word
+    ('collects ip address' must not become 'collectsipaddress', where no word boundary is left)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+
+    def gap(match: re.Match[str]) -> str:
+        start, end = match.start(), match.end()
+        between_latin = 0 < start and end < len(folded) and _LATIN.match(folded[start - 1]) and _LATIN.match(folded[end])
+        return " " if between_latin else ""
+
+    return _SPACE.sub(gap, folded)
 
 
 def _is_ascii_word(word: str) -> bool:
