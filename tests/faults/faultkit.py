@@ -118,3 +118,8 @@ def children_of(pid: int) -> list[int]:
 def consentmon(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, "-m", "monitor", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=str(cwd) if cwd else None, env=cli_env())
+
+
+def fuzz_profile() -> str:
+    """The hypothesis profile fuzz tests run under (registered in conftest.py): `fuzz` when CONSENTMON_FUZZ is set."""
+    return "fuzz" if int(os.environ.get("CONSENTMON_FUZZ", "0") or 0) else "fuzz-quick"
