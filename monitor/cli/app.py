@@ -69,6 +69,8 @@ def run(
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView, an app's own TrustManager) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
     block_quic: Annotated[bool, typer.Option("--block-quic", help="device runs: reject UDP 443 (iptables, root) so HTTP/3 clients fall back to TCP through the proxy; undone after the run")] = False,
     fetch_policy: Annotated[bool, typer.Option("--fetch-policy", help="after the scenario, fetch through the proxy the policy links the app showed but never opened, so the declared scope can be read")] = False,
+    sign: Annotated[Path | None, typer.Option("--sign", help="sign the sealed run's manifest with this ed25519 private key (PEM)")] = None,
+    tsa: Annotated[str | None, typer.Option("--tsa", help="with --sign: have the manifest time-stamped by this RFC 3161 TSA URL")] = None,
 ) -> None:
     """Record a run: PI reads, consent signals and traffic, into a sealed run directory.
 
@@ -79,6 +81,11 @@ def run(
     command = list(ctx.args)
     with gated_errors():
         gate, accepted = prepare_gate(fail_on, baseline_file)
+        if sign is not None:
+            from monitor.store.signing import load_private_key
+            load_private_key(sign)   # a wrong key is said before the run, not after it
+        elif tsa:
+            raise typer.BadParameter("--tsa time-stamps the signature: give --sign KEY too")
         if not host:
             if app is None:
                 raise typer.BadParameter("give --app PKG for a device run, or --host -- CMD for a program on this machine")
@@ -89,6 +96,7 @@ def run(
                                                 frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls,
                                                 block_quic=block_quic, fetch_policy=fetch_policy))
             _print_run(result)
+            _sign_run(result.out, sign, tsa)
             gate_run(result.out, gate, accepted, baseline_file)
             return
         if not command:
@@ -100,8 +108,20 @@ def run(
                                         app_domains=list(app_domain or []), block_upstream=offline,
                                         ssl_insecure=ssl_insecure, driver=driver, fetch_policy=fetch_policy,
                                         agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls)))
-    _print_run(result)
+        _print_run(result)
+        _sign_run(result.out, sign, tsa)
     gate_run(result.out, gate, accepted, baseline_file)
+
+
+def _sign_run(out: Path, key: Path | None, tsa: str | None) -> None:
+    if key is None:
+        return
+    from monitor.store.signing import sign_run
+
+    record = sign_run(out, key, tsa_url=tsa)
+    stamp = record.get("timestamp")
+    console.print(f"signed: {out / 'signature.json'} (key SHA-256 {record['public_key_sha256'][:16]}…)"
+                  + (f"; time-stamped {stamp['time']} by {stamp['tsa_subject']}" if stamp else ""))
 
 
 def _stamp() -> str:
@@ -124,17 +144,40 @@ def _print_run(result) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command("verify")
-def verify(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
-    """Check a run directory against its manifest (SHA-256 of every file, hash chain over events)."""
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    key: Annotated[Path | None, typer.Option("--key", help="the ed25519 public (or private) key the run must be signed with")] = None,
+    tsa_ca: Annotated[Path | None, typer.Option("--tsa-ca", help="the CA certificate the time-stamping authority's certificate must be issued by")] = None,
+) -> None:
+    """Check a run directory against its manifest (SHA-256 of every file, hash chain over events), and its
+    signature and time-stamp when it has them."""
     from monitor.store.manifest import verify_run
+    from monitor.store.signing import verify_signature
 
     with user_errors():
         problems = verify_run(run_dir)
+        signature_problems, signed = verify_signature(run_dir, public_key=key, tsa_ca=tsa_ca, required=key is not None)
+    problems += signature_problems
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/] {problem}")
         raise typer.Exit(3)
     console.print(f"[green]✓[/] {run_dir}: every file matches its manifest; the event hash chain is intact")
+    if signed:
+        stamp = signed.get("timestamp")
+        console.print(f"[green]✓[/] signed with ed25519 key SHA-256 {signed['public_key_sha256']}"
+                      + (f"; time-stamped {stamp['time']} by {stamp['tsa_subject']}" if stamp else ""))
+
+
+@app.command("sign")
+def sign_command(
+    run_dir: Annotated[Path, typer.Argument(help="a sealed run directory")],
+    key: Annotated[Path, typer.Option("--key", help="ed25519 private key (PEM): openssl genpkey -algorithm ed25519 -out KEY.pem")],
+    tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping authority URL")] = None,
+) -> None:
+    """Sign a sealed run's manifest (and have it time-stamped), as `run --sign` does."""
+    with user_errors():
+        _sign_run(run_dir, key, tsa)
 
 
 @app.command("recover")

@@ -12,6 +12,7 @@ Layout (names are constants here, used by every reader and writer):
   events.chain   the first 16 hex digits of the hash chain after each line of events.jsonl (written at the
                  seal), so `verify` names the first line that was changed, removed or added
   manifest.json  SHA-256 of every file and the head of the hash chain over events.jsonl
+  signature.json, manifest.tsr   optional: an ed25519 signature and an RFC 3161 time-stamp of manifest.json
 """
 
 EVENTS_FILE = "events.jsonl"
@@ -25,5 +26,10 @@ SCREENS_DIR = "screens"
 FINDINGS_FILE = "findings.json"
 REPORT_FILE = "report.html"
 
+SIGNATURE_FILE = "signature.json"
+TIMESTAMP_FILE = "manifest.tsr"
+
 # Files written by analysis, not capture: they are not part of the sealed evidence.
 DERIVED_FILES = frozenset({FINDINGS_FILE, REPORT_FILE, "findings.xlsx", "report.pdf"})
+# Files that vouch for the manifest (monitor/store/signing.py): written after the seal, checked on their own.
+SEAL_PROOF_FILES = frozenset({SIGNATURE_FILE, TIMESTAMP_FILE})
