@@ -134,7 +134,7 @@ def worker(
     from monitor.lab.slots import device_slots, host_slots as make_host_slots, worker_name
 
     with user_errors():
-        ResultsRoot(results).ensure()
+        ResultsRoot(results).require_shared().ensure()
         who = name or worker_name()
         slots = []
         if not no_devices:

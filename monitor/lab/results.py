@@ -58,6 +58,14 @@ class ResultsRoot:
     def local_path(self) -> Path | None:
         return Path(self.root) if self.is_local else None
 
+    def require_shared(self) -> "ResultsRoot":
+        """Jobs run in their own processes (and workers on other machines): a root that lives inside one
+        process (memory://) would silently lose every result."""
+        if "memory" in _protocols(self.fs):
+            raise ResultsError(f"results root {self.url} lives in one process only, and each job runs in its own",
+                               hint="give a directory, file://…, or a shared store (s3://…)")
+        return self
+
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 

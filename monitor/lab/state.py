@@ -130,10 +130,10 @@ class BatchState:
         finished = outcome.get("finished") or time.time()
         started = outcome.get("started")
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='done', slot=COALESCE(?, slot), finished=?, seconds=?, cases=?, run_url=?, "
-                       "error=NULL, hint=NULL WHERE id=?",
-                       (outcome.get("slot"), finished, (finished - started) if started else None, outcome.get("cases"),
-                        outcome.get("run_url"), job_id))
+            db.execute("UPDATE jobs SET status='done', slot=COALESCE(?, slot), attempts=MAX(attempts, COALESCE(?, 0)), finished=?, "
+                       "seconds=?, cases=?, run_url=?, error=NULL, hint=NULL WHERE id=?",
+                       (outcome.get("slot"), outcome.get("attempt"), finished, (finished - started) if started else None,
+                        outcome.get("cases"), outcome.get("run_url"), job_id))
 
     def mark_failed(self, job_id: str, slot: str, error: str, hint: str | None, *, final: bool) -> str:
         """Record a failed attempt. Returns the job's new status: pending (tried again) or failed."""
@@ -141,8 +141,8 @@ class BatchState:
             row = db.execute("SELECT attempts, slots_tried FROM jobs WHERE id=?", (job_id,)).fetchone()
             tried = sorted(set(json.loads(row["slots_tried"])) | {slot})
             status = "failed" if final or row["attempts"] >= MAX_ATTEMPTS else "pending"
-            db.execute("UPDATE jobs SET status=?, error=?, hint=?, slots_tried=?, finished=? WHERE id=?",
-                       (status, error, hint, json.dumps(tried), time.time(), job_id))
+            db.execute("UPDATE jobs SET status=?, error=?, hint=?, slots_tried=?, slot=?, finished=? WHERE id=?",
+                       (status, error, hint, json.dumps(tried), slot, time.time(), job_id))
         return status
 
     def mark_unroutable(self, reason: Callable[[Job], str]) -> list[str]:
