@@ -148,15 +148,33 @@ def manifest_permissions(opened: OpenedApk) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _signer_certificates(certificates: list[bytes], public_keys: list[bytes]) -> list[bytes]:
+    """Each signer's own certificate: the one whose key is the signer's public key (a signer may carry its
+    chain; androguard lists every certificate of every signer). Without such a match, the certificates as given."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    by_key: dict[bytes, bytes] = {}
+    for cert in certificates:
+        try:
+            key = x509.load_der_x509_certificate(cert).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        except ValueError:
+            continue
+        by_key.setdefault(key, cert)
+    matched = [by_key[key] for key in public_keys if key in by_key]
+    return list(dict.fromkeys(matched)) if len(matched) == len(public_keys) and matched else list(dict.fromkeys(certificates))
+
+
 def signers(opened: OpenedApk, warnings: list[str] | None = None) -> tuple[str | None, tuple[str, ...]]:
     """(scheme, SHA-256 of each signer certificate) from the strongest scheme the APK carries. A malformed
     signature is an ApkError, or, given a `warnings` list, a warning there and no signer."""
     apk = opened.apk
     try:
-        for scheme, signed, certificates in (("v3", apk.is_signed_v3, apk.get_certificates_der_v3),
-                                             ("v2", apk.is_signed_v2, apk.get_certificates_der_v2)):
+        for scheme, signed, certificates, keys in (
+                ("v3", apk.is_signed_v3, apk.get_certificates_der_v3, apk.get_public_keys_der_v3),
+                ("v2", apk.is_signed_v2, apk.get_certificates_der_v2, apk.get_public_keys_der_v2)):
             if signed():
-                found = certificates()
+                found = _signer_certificates(certificates(), keys())
                 if found:
                     return scheme, tuple(hashlib.sha256(cert).hexdigest() for cert in found)
         v1 = [apk.get_certificate_der(name) for name in apk.get_signature_names()]

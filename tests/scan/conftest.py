@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from support.apkbuild import ApkSpec, BuiltApk, Receiver, build_apk, missing_tools
@@ -95,3 +97,8 @@ YIDUN = ApkSpec(package="com.example.yidun", min_sdk=21, target_sdk=30, applicat
 @pytest.fixture(scope="session")
 def yidun_apk() -> BuiltApk:
     return _build(YIDUN)
+
+
+@pytest.fixture(scope="session")
+def rotated_apk() -> BuiltApk:
+    return _build(replace(PLAIN, rotated=True))

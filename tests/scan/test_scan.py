@@ -3,12 +3,14 @@ and the APKs signed by Debian's apksigner in tests/data/android/apk."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from monitor.device.apk import open_apk
 from monitor.scan import ApkScan, scan_apk
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "android" / "apk"
@@ -121,3 +123,14 @@ def test_the_scan_is_plain_json_data(packed_apk):
     again = ApkScan.model_validate_json(scan.model_dump_json())
     assert again == scan
     assert scan.as_run_info()["network_security"]["ca_route"] == "user"
+
+
+def test_a_rotated_key_reports_the_v3_signer_the_device_sees(rotated_apk):
+    """apksigner signs v1/v2 with the old key and v3 with the new one (a signing lineage): Android 9+ reads v3."""
+    scan = scan_apk(rotated_apk.path)
+    assert (scan.signature_scheme, scan.signer_sha256) == ("v3", [rotated_apk.signer_sha256])
+    printed = subprocess.run(["apksigner", "verify", "--print-certs", str(rotated_apk.path)], capture_output=True, text=True,
+                             timeout=120).stdout
+    assert f"Signer #1 certificate SHA-256 digest: {rotated_apk.signer_sha256}" in printed
+    v2 = [hashlib.sha256(cert).hexdigest() for cert in open_apk(rotated_apk.path).apk.get_certificates_der_v2()]
+    assert v2 and v2 != [rotated_apk.signer_sha256]                   # the older key signs v2

@@ -60,6 +60,7 @@ class ApkSpec:
     uses_cleartext: bool | None = None           # android:usesCleartextTraffic
     debuggable: bool = False
     split: str | None = None                     # makes a config split (<manifest split="…">)
+    rotated: bool = False                        # key rotation: v1/v2 by an older key, v3 by the current one (a lineage)
 
 
 @dataclass(frozen=True)
@@ -146,15 +147,15 @@ def _manifest(spec: ApkSpec) -> str:
     return "\n".join(lines)
 
 
-def _keystore(folder: Path) -> tuple[Path, str]:
+def _keystore(folder: Path, name: str = "signer") -> tuple[Path, str]:
     """A fixed signing key (made once per cache folder) and its certificate's SHA-256."""
-    store = folder / "signer.p12"
+    store = folder / f"{name}.p12"
     if not store.exists():
         staging = folder / f".signer-{os.getpid()}.p12"
         staging.unlink(missing_ok=True)
         _run("keytool -genkeypair", ["keytool", "-genkeypair", "-keystore", str(staging), "-storetype", "PKCS12",
                                      "-storepass", "consentmon", "-alias", "signer", "-keyalg", "EC", "-groupname",
-                                     "secp256r1", "-validity", "36500", "-dname", "CN=consentmon scan test"],
+                                     "secp256r1", "-validity", "36500", "-dname", f"CN=consentmon scan test {name}"],
              folder, "install a JDK (openjdk-17-jre-headless)")
         staging.replace(store)
     der = subprocess.run(["keytool", "-exportcert", "-keystore", str(store), "-storetype", "PKCS12", "-storepass",
@@ -170,6 +171,7 @@ def build_apk(spec: ApkSpec, *, cache: Path | None = None) -> BuiltApk:
     root = (cache or cache_root()) / "apkbuild"
     root.mkdir(parents=True, exist_ok=True)
     store, signer_sha256 = _keystore(root)
+    old_store, _ = _keystore(root, "signer-old") if spec.rotated else (None, None)
     key = hashlib.sha256(json.dumps([asdict(spec), _tool_versions(), signer_sha256], sort_keys=True).encode()
                          + Path(__file__).read_bytes()).hexdigest()[:20]
     home = root / key
@@ -179,7 +181,7 @@ def build_apk(spec: ApkSpec, *, cache: Path | None = None) -> BuiltApk:
     staging = root / f".staging-{key}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _build(spec, staging, store)
+        _build(spec, staging, store, old_store)
         if not apk.exists():           # another process may have finished the same build meanwhile: keep its
             shutil.rmtree(home, ignore_errors=True)
             try:
@@ -192,7 +194,7 @@ def build_apk(spec: ApkSpec, *, cache: Path | None = None) -> BuiltApk:
     return BuiltApk(apk, signer_sha256, spec)
 
 
-def _build(spec: ApkSpec, staging: Path, store: Path) -> None:
+def _build(spec: ApkSpec, staging: Path, store: Path, old_store: Path | None) -> None:
     work = staging / "work"
     (work / "res").mkdir(parents=True)
     (work / "AndroidManifest.xml").write_text(_manifest(spec))
@@ -226,10 +228,18 @@ def _build(spec: ApkSpec, staging: Path, store: Path) -> None:
     if entries:
         _run("aapt add", ["aapt", "add", str(unsigned), *entries], work, "check the entry names")
     _run("zipalign", ["zipalign", "-f", "4", str(unsigned), str(aligned)], work, "apt-get install zipalign")
-    _run("apksigner sign", ["apksigner", "sign", "--ks", str(store), "--ks-type", "PKCS12", "--ks-pass", "pass:consentmon",
+    signer = ["--ks", str(store), "--ks-type", "PKCS12", "--ks-pass", "pass:consentmon"]
+    if old_store is not None:
+        old = ["--ks", str(old_store), "--ks-type", "PKCS12", "--ks-pass", "pass:consentmon"]
+        lineage = staging / "lineage"
+        _run("apksigner rotate", ["apksigner", "rotate", "--out", str(lineage), "--old-signer", *old, "--new-signer", *signer],
+             work, "apt-get install apksigner")
+        signer = [*old, "--next-signer", *signer, "--lineage", str(lineage)]
+    _run("apksigner sign", ["apksigner", "sign", *signer,
                             "--v1-signing-enabled", "true", "--v2-signing-enabled", "true", "--v3-signing-enabled", "true",
                             "--min-sdk-version", str(spec.min_sdk), "--out", str(staging / f"{spec.package}.apk"), str(aligned)],
          work, "apt-get install apksigner")
+    (staging / "lineage").unlink(missing_ok=True)
     shutil.rmtree(work)
     unsigned.unlink()
     aligned.unlink()
