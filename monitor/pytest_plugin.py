@@ -209,8 +209,8 @@ class MonitoredRun:
         return self._thread is not None and self._thread.is_alive() and self._writer is not None
 
     def _require_live(self, what: str) -> None:
-        if self.kind != "device":
-            self._ready.wait(timeout=60)
+        if self.kind != "device" and self._thread is not None:
+            self._ready.wait(timeout=60)   # the target is starting: its writer comes with it
         if not self.live:
             how = ("a device run is driven by its scenario only" if self.kind == "device"
                    else "the run has ended" if self._thread is not None and not self._thread.is_alive() else "the run has not started")
