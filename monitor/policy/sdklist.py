@@ -692,8 +692,9 @@ class Extractor:
         best: list[dict[tuple[int, bool], float]] = []
         back: list[dict[tuple[int, bool], tuple[int, bool] | None]] = []
         starts: list[dict[tuple[int, bool], bool]] = []  # did the best path start a new row at this line?
+        heavy = {"name", "company", "number", "group"}
         for position, line in enumerate(body):
-            scores = {column: self.scorer.score(line.text, roles[column]) for column in range(columns)}
+            scores = [self.scorer.score(line.text, roles[column]) for column in range(columns)]
             # A line after one that ends in a list separator or an open parenthesis is the rest of that cell.
             previous_text = body[position - 1].text if position else ""
             glued = bool(previous_text) and (previous_text.endswith(tuple("、，,；;（(/&")) or
@@ -703,40 +704,40 @@ class Extractor:
             current: dict[tuple[int, bool], float] = {}
             pointer: dict[tuple[int, bool], tuple[int, bool] | None] = {}
             started: dict[tuple[int, bool], bool] = {}
-            for column in range(columns):
-                for seen in (False, True):
-                    if seen != (column >= name_column) and column != name_column:
-                        # `seen` can only be true at or after the name column within a row
-                        if seen and column < name_column:
-                            continue
-                    candidates: list[tuple[float, tuple[int, bool] | None, bool]] = []
-                    if position == 0:
-                        if seen == (column == name_column):
-                            candidates.append((scores[column] - skip * column, None, True))
-                    else:
-                        for (prev_column, prev_seen), prev_score in best[-1].items():
-                            if prev_score == NEG:
-                                continue
-                            if column > prev_column:  # same row, later column
-                                now_seen = prev_seen or column == name_column
-                                if now_seen != seen:
-                                    continue
-                                candidates.append((prev_score + scores[column] - skip * (column - prev_column - 1) - elsewhere,
-                                                   (prev_column, prev_seen), False))
-                            if column == prev_column and seen == prev_seen:  # the cell above continues
-                                cost = wrap * (2.0 if roles[column] in {"name", "company", "number", "group"} else 1.0)
-                                if glued:
-                                    cost = -1.0
-                                candidates.append((prev_score + 0.3 * scores[column] - cost, (prev_column, prev_seen), False))
-                            if seen == (column == name_column):  # a new row starts here
-                                cost = (new_row + skip * (columns - 1 - prev_column) * 0.8 + skip * column + (0 if prev_seen else nameless)
-                                        + elsewhere)
-                                candidates.append((prev_score + scores[column] - cost, (prev_column, prev_seen), True))
-                    if candidates:
-                        score, origin, new = max(candidates, key=lambda item: item[0])
-                        current[(column, seen)] = score
-                        pointer[(column, seen)] = origin
-                        started[(column, seen)] = new
+
+            def offer(state: tuple[int, bool], score: float, origin: tuple[int, bool] | None, new: bool) -> None:
+                if score > current.get(state, NEG):
+                    current[state], pointer[state], started[state] = score, origin, new
+
+            if position == 0:
+                for column in range(columns):
+                    offer((column, column == name_column), scores[column] - skip * column, None, True)
+            else:
+                previous = best[-1]
+                # A new row: the best way to end the row above, whatever the column the new one starts in.
+                ending = max(((prev_score - skip * (columns - 1 - prev_column) * 0.8 - (0 if prev_seen else nameless), (prev_column, prev_seen))
+                              for (prev_column, prev_seen), prev_score in previous.items()), default=None)
+                for column in range(columns):
+                    if ending is not None:
+                        offer((column, column == name_column), ending[0] + scores[column] - new_row - skip * column - elsewhere,
+                              ending[1], True)
+                for (prev_column, prev_seen), prev_score in previous.items():
+                    # The cell above continues on this line.
+                    cost = -1.0 if glued else wrap * (2.0 if roles[prev_column] in heavy else 1.0)
+                    offer((prev_column, prev_seen), prev_score + 0.3 * scores[prev_column] - cost, (prev_column, prev_seen), False)
+                # The same row goes on in a later column (those between were empty or merged): the best earlier state
+                # is kept as a running maximum of score + skip·(column+1), so each column is looked at once.
+                running: dict[bool, tuple[float, tuple[int, bool]]] = {}
+                for column in range(columns):
+                    for prev_seen, (value, origin) in running.items():
+                        offer((column, prev_seen or column == name_column), value + scores[column] - skip * column - elsewhere,
+                              origin, False)
+                    for prev_seen in (False, True):
+                        prev_score = previous.get((column, prev_seen))
+                        if prev_score is not None:
+                            value = prev_score + skip * (column + 1)
+                            if prev_seen not in running or value > running[prev_seen][0]:
+                                running[prev_seen] = (value, (column, prev_seen))
             best.append(current)
             back.append(pointer)
             starts.append(started)
@@ -847,21 +848,29 @@ class Extractor:
             best = [[NEG] * (columns + 1) for _ in range(count + 1)]
             back: list[list[tuple[int, int] | None]] = [[None] * (columns + 1) for _ in range(count + 1)]
             best[0][0] = 0.0  # index 0 ↔ column -1
+            span_scores: dict[tuple[int, int], list[float]] = {}
+            for start in range(count):
+                for end in range(start + 1, min(count, start + 40) + 1):
+                    if end - start > 1 and "" in tokens[start:end]:
+                        break
+                    text = " ".join(tokens[start:end])
+                    span_scores[(start, end)] = [self.scorer.score(text, role) if text else 0.0 for role in roles]
             for start in range(count):
                 for last in range(columns + 1):
                     here = best[start][last]
                     if here == NEG:
                         continue
                     for end in range(start + 1, min(count, start + 40) + 1):
-                        text = " ".join(tokens[start:end])
-                        if end - start > 1 and "" in tokens[start:end]:
+                        scores = span_scores.get((start, end))
+                        if scores is None:
                             break
+                        row_best = best[end]
+                        row_back = back[end]
                         for column in range(last, columns):  # `last` is column+1, so this is every later column
-                            score = 0.0 if not text else self.scorer.score(text, roles[column])
-                            total = here + score - skip * (column - last)
-                            if total > best[end][column + 1]:
-                                best[end][column + 1] = total
-                                back[end][column + 1] = (start, last)
+                            total = here + scores[column] - skip * (column - last)
+                            if total > row_best[column + 1]:
+                                row_best[column + 1] = total
+                                row_back[column + 1] = (start, last)
             end_column = max(range(columns + 1), key=lambda c: best[count][c] - skip * (columns - c))
             if best[count][end_column] == NEG:
                 continue
@@ -905,22 +914,30 @@ class Extractor:
         index = 0
         while index < len(lines):
             run: list[Line] = []
-            while index < len(lines) and self._NUMBERED_ROW.match(lines[index].text) and len(lines[index].text.split()) >= 4:
+            while (index < len(lines) and self._NUMBERED_ROW.match(lines[index].text) and len(lines[index].text.split()) >= 4
+                   and self._looks_like_row(lines[index].text)):
                 run.append(lines[index])
                 index += 1
             if len(run) >= 2 and self._near_list_heading(lines, index - len(run)):
-                best_rows: list[RawRow] = []
+                best_order: list[str] = []
                 best_score = float("-inf")
+                sample = run[:4]  # the order is chosen on a few rows, then the whole run is read in it
                 for order in self._HEADERLESS_ORDERS:
-                    found = self._rows_by_tokens(run, list(order))
-                    if found and self.token_score / len(run) > best_score:
-                        best_rows, best_score = found, self.token_score / len(run)
+                    found = self._rows_by_tokens(sample, list(order))
+                    if found and self.token_score / len(sample) > best_score:
+                        best_order, best_score = list(order), self.token_score / len(sample)
                 if best_score > 6.0:
-                    for row in best_rows:
+                    for row in self._rows_by_tokens(run, best_order):
                         row.layout = "numbered rows"
-                    rows.extend(best_rows)
+                        rows.append(row)
             index += 1 if not run else 0
         return rows
+
+    def _looks_like_row(self, text: str) -> bool:
+        """A table row has a link or a company and no sentence in it; prose numbered the same way does not."""
+        if len(text) > 400 or re.search(r"[。！？][^\s]", text.rstrip("。")):
+            return False
+        return bool(re.search(r"https?://|www\.", text)) or bool(re.search(r"公司|Inc\.?|Ltd\.?|LLC", text))
 
     def _near_list_heading(self, lines: list[Line], start: int) -> bool:
         window = " ".join(line.text for line in lines[max(0, start - 6):start + 2])

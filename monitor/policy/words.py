@@ -102,10 +102,18 @@ class Vocabulary:
             # Width and case folded in place (the usual case): positions are the text's own. Spaces stay, so a
             # word written with a space inside is found only in its spaced spelling here.
             return self._pi_matches(quick)
+        if "\n" in text:
+            # Only the lines whose length folding changes (an ellipsis, a ligature) need the slow path.
+            spans = []
+            offset = 0
+            for line in text.split("\n"):
+                spans.extend((offset + start, offset + end, hit) for start, end, hit in self.pi_spans(line))
+                offset += len(line) + 1
+            return spans
         folded_chars: list[str] = []
         positions: list[int] = []
         for index, char in enumerate(text):
-            folded = fold(char)
+            folded = unicodedata.normalize("NFKC", char).casefold()
             for piece in folded:
                 folded_chars.append(piece)
                 positions.append(index)
@@ -141,7 +149,9 @@ class Vocabulary:
         key = fold(text).strip("。.；;，,")
         if key in self.none_words:
             return True
-        return len(key) <= 60 and any(key.startswith(word) and len(key) - len(word) <= 30 for word in self._negations)
+        if len(key) > 60 or not key.startswith(self._negations):
+            return False
+        return any(key.startswith(word) and len(key) - len(word) <= 30 for word in self._negations)
 
 
 @lru_cache(maxsize=1)
