@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from androguard.core.apk import APK
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
-SPLIT_SET_SUFFIXES = (".apks", ".xapk", ".apkm")
 
 
 class ApkError(DeviceError):
@@ -62,6 +61,12 @@ class OpenedApk:
         return self.apk.get_android_manifest_xml()
 
 
+def describe(error: BaseException) -> str:
+    """An exception from a parser as one short line (its type and the first line of its text)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text[:160]}" if text else type(error).__name__
+
+
 def _quiet_androguard() -> None:
     # androguard logs every step through loguru's default stderr handler; a library of ours never prints.
     from loguru import logger
@@ -91,9 +96,10 @@ def open_apk(source: bytes | Path) -> OpenedApk:
             raise ApkError(f"no such file: {source}", hint="give the path of the .apk file")
         if source.is_dir():
             raise ApkError(f"{source} is a folder, not an APK", hint="give the path of the .apk file")
-        data = source.read_bytes()
-        if source.suffix.lower() in SPLIT_SET_SUFFIXES and _split_set_entries(data):
-            raise _split_set_error(name, _split_set_entries(data))
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise ApkError(f"cannot read {source}: {exc.strerror or exc}", hint="check the file's permissions") from exc
     else:
         name, data = "the APK", bytes(source)
     if not data.startswith(b"PK"):
@@ -104,7 +110,7 @@ def open_apk(source: bytes | Path) -> OpenedApk:
     try:
         apk = APK(data, raw=True)
     except Exception as exc:   # androguard and its zip reader raise many types for a broken archive
-        raise ApkError(f"not an APK: {name} cannot be read as a zip ({type(exc).__name__}: {exc})",
+        raise ApkError(f"not an APK: {name} cannot be read as a zip ({describe(exc)})",
                        hint="pass the .apk file the store or build produced") from exc
     root = apk.get_android_manifest_xml()
     if root is None or not apk.is_valid_APK():
@@ -180,9 +186,9 @@ def signers(opened: OpenedApk, warnings: list[str] | None = None) -> tuple[str |
         v1 = [apk.get_certificate_der(name) for name in apk.get_signature_names()]
     except Exception as exc:   # a malformed signing block or PKCS#7 file: androguard raises struct/ValueError/asn1 errors
         if warnings is not None:
-            warnings.append(f"the signature could not be read ({type(exc).__name__}: {str(exc)[:120]}): no signer recorded")
+            warnings.append(f"the signature could not be read ({describe(exc)}): no signer recorded")
             return None, ()
-        raise ApkError(f"{opened.name} has a malformed signature ({type(exc).__name__}: {exc})",
+        raise ApkError(f"{opened.name} has a malformed signature ({describe(exc)})",
                        hint="re-sign it with apksigner, or pass the build the store shipped") from exc
     v1_certs = tuple(hashlib.sha256(cert).hexdigest() for cert in v1 if cert)
     return ("v1", v1_certs) if v1_certs else (None, ())

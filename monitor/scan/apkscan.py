@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.data import load_data, load_sdks
 from monitor.data.models import DangerousPermissionTable, PackerTable, SdkTable, SelfStartTable
-from monitor.device.apk import ANDROID_NS, ApkError, OpenedApk, apk_info, open_apk
+from monitor.device.apk import ANDROID_NS, ApkError, OpenedApk, apk_info, describe, open_apk
 from monitor.errors import MonitorError
 from monitor.scan import netsec
 from monitor.scan.model import (ApkScan, DexSummary, PackageCount, PackerHit, PermissionEntry, SdkPresence,
@@ -37,7 +37,7 @@ def scan_apk(source: Path | bytes, *, sdks: SdkTable | None = None, packers: Pac
     except MonitorError:
         raise
     except Exception as exc:   # androguard parsing a hostile or damaged file: any error type; one line, not a traceback
-        raise ApkError(f"{opened.name} could not be scanned: androguard failed on it ({type(exc).__name__}: {exc})",
+        raise ApkError(f"{opened.name} could not be scanned: androguard failed on it ({describe(exc)})",
                        hint="the APK is damaged or deliberately malformed; a device run still works without the scan") from exc
 
 
@@ -130,7 +130,7 @@ def _dex_classes(opened: OpenedApk) -> tuple[list[str], list[str], list[str]]:
             dex = DEX(opened.apk.get_file(dex_name))
             descriptors = dex.get_classes_names()
         except Exception as exc:   # a packer's decoy or a truncated dex: androguard raises struct/Value/Index errors
-            warnings.append(f"{dex_name} could not be read as dex ({type(exc).__name__}: {exc}); its classes are not counted")
+            warnings.append(f"{dex_name} could not be read as dex ({describe(exc)}); its classes are not counted")
             continue
         for descriptor in descriptors:
             text = str(descriptor)
@@ -297,7 +297,7 @@ def _network_security(opened: OpenedApk, application: Any, target_sdk: int | Non
             try:
                 config = AXMLPrinter(opened.apk.get_file(config_file)).get_xml_obj()
             except Exception as exc:   # androguard raises several types for a damaged binary XML
-                warnings.append(f"{config_file} could not be read ({type(exc).__name__}: {exc}); read as if the app had no config")
+                warnings.append(f"{config_file} could not be read ({describe(exc)}); read as if the app had no config")
                 config, config_file = None, None
             if config is None and config_file is not None:
                 warnings.append(f"{config_file} is not readable binary XML; read as if the app had no config")
