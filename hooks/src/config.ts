@@ -34,6 +34,8 @@ export interface RecordSpec {
     value_chars: number | null;
     // Keep the URLs of the links (URLSpan) inside the recorded text as payload.links.
     links: boolean;
+    // Record only calls that threw (a pin check failing), not those that returned.
+    thrown_only: boolean;
 }
 
 export interface HookEntry {
@@ -47,6 +49,9 @@ export interface HookEntry {
     permission: string;
     record: RecordSpec;
     when: When | null;
+    // Also hook, in every class that extends or implements the api's class, the methods overriding it
+    // (callbacks apps override without calling super), found as each class is defined.
+    overrides: boolean;
     source: string;
 }
 

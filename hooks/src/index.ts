@@ -12,11 +12,13 @@ import { RateLimiter } from "./limiter.js";
 import { NativeInstaller, runningPid } from "./native.js";
 import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
+import { ClassWatch } from "./classwatch.js";
 
 let queue: EventQueue | null = null;
 let installer: Installer | null = null;
 let nativeInstaller: NativeInstaller | null = null;
 let limiter: RateLimiter | null = null;
+let classWatch: ClassWatch | null = null;
 const registry = new JobRegistry();
 let jvmCreateSeen = false;
 
@@ -33,8 +35,21 @@ function installJavaHooks(config: AgentConfig): void {
     Java.perform(() => {
         reportInstalled("java", installer!.installAll());
         if (config.unpin.length > 0) {
-            status("tls-unpinning", { entries: installUnpin(config.unpin, queue!, config.processName) });
+            status("tls-unpinning", {
+                entries: installUnpin(config.unpin, queue!, config.processName,
+                                      (name, install) => installer!.whenDefined(name, install),
+                                      (result, where) => status("tls-unpinning", { entries: [result], loader: where })),
+            });
         }
+        // From here on, every class a class loader defines is looked at: catalogue classes absent at start
+        // (or a loader's own copy of one) and overrides of `overrides` entries are hooked as they appear.
+        classWatch = new ClassWatch();
+        const backend = classWatch.start();
+        installer!.watch(classWatch, (jobs, detail) => {
+            const failed = jobs.filter((job) => job.status === "failed");
+            status("hooks-installed", { scope: "java-late", installed: jobs.length - failed.length, failed: failed.length, jobs, ...detail });
+        });
+        status("class-watch", { backend });
         if (config.importancePollMs > 0) {
             new ImportanceWatcher(config, queue!).start();
         }
@@ -162,6 +177,9 @@ rpc.exports = {
             rate_limited: limiter?.dropped ?? {},
             record_errors: installer?.counters.recordErrors ?? 0,
             last_record_error: installer?.counters.lastRecordError ?? null,
+            classes_defined: classWatch?.defined ?? 0,
+            class_watch_errors: classWatch?.errors ?? 0,
+            class_watch_last_error: classWatch?.lastError ?? null,
         };
     },
     // Called by Frida when the script unloads, including at process exit: the last batch goes out here.

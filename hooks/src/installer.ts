@@ -13,6 +13,7 @@ import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
 import { currentProcessName } from "./process.js";
 import { type JavaValue, isInstance, member, payloadValue, spanLinks, summariseList, toText, useClass, walk } from "./values.js";
+import type { ClassWatch, DefinedClass } from "./classwatch.js";
 
 export interface Counters {
     recorded: number;
@@ -47,6 +48,69 @@ export function javaHookDepth(threadId: number): number {
     return connectDepth.get(threadId) ?? 0;
 }
 
+// A native read made underneath a hooked Java call on the same thread (NetworkInterface.getHardwareAddress →
+// ioctl(SIOCGIFHWADDR) in the runtime) is that Java call's read: native.ts hands it to the innermost open
+// call here instead of recording it again as code of no known owner. When the Java call records an event,
+// the native reads go into its payload (`native_reads`); when it records none (its `when` did not hold, the
+// rate limit) they are recorded on their own, with the Java stack, so nothing is dropped.
+export interface NativeDetail {
+    api: string;
+    value: string | null;
+    args: string[];
+    module: string | null;
+    // The event native.ts would have recorded; sent as it is if the Java call records nothing.
+    event: AgentEvent;
+}
+
+interface JavaCallFrame {
+    details: NativeDetail[];
+}
+
+const javaCalls = new Map<number, JavaCallFrame[]>();
+
+// The innermost hooked Java call running on this thread, or null.
+export function enclosingJavaCall(threadId: number): JavaCallFrame | null {
+    const frames = javaCalls.get(threadId);
+    return frames === undefined || frames.length === 0 ? null : frames[frames.length - 1];
+}
+
+// The Java stack of the current thread for a native read with no hooked Java caller, when the thread is a
+// Java thread inside JNI code (a JNI method of the app or an SDK). Set by the Installer once Java is up.
+export let javaStackOfNativeCaller: ((threadId: number) => string[] | null) | null = null;
+
+// One marker per (class, kind, category) and thread: a hooked call inside another hooked call of the same
+// class and the same meaning is the same call (getDeviceId() → getDeviceId(slot); OkHttp 4's
+// CertificatePinner.check → check$okhttp; a subclass's override calling super): one event, the outermost.
+const markers = new Map<string, Set<number>>();
+
+function markerFor(hookClass: string, entry: HookEntry): Set<number> {
+    const key = `${hookClass}|${entry.kind}|${entry.category}`;
+    let marker = markers.get(key);
+    if (marker === undefined) {
+        marker = new Set<number>();
+        markers.set(key, marker);
+    }
+    return marker;
+}
+
+interface Group {
+    hookClass: string;
+    methodName: string;
+    entries: HookEntry[];
+    activeThreads: Set<number>;
+}
+
+// A catalogue method whose overrides are hooked too (entry `overrides: true`): the base class or interface
+// as a JNI global reference once it exists in this process.
+interface OverrideBase {
+    group: Group;
+    baseRef: NativePointer | null;
+}
+
+type LateInstall = (wrapper: Java.Wrapper, where: string) => Job[];
+
+export type LateJobsListener = (jobs: Job[], detail: Record<string, unknown>) => void;
+
 export class Installer {
     private threadClass: Java.Wrapper | null = null;
     // Java thread name per OS thread id: asking Java costs two JNI calls per event. A thread renamed
@@ -65,6 +129,11 @@ export class Installer {
     // Threads inside our own recording: API calls we make to describe a value are not the app's.
     private readonly recordingThreads = new Set<number>();
     readonly counters: Counters = { recorded: 0, recordErrors: 0, lastRecordError: null };
+    // Class name → what to install when a loader defines a class of that name (catalogue groups, unpinning).
+    private readonly lateClasses = new Map<string, LateInstall[]>();
+    private readonly overrideBases: OverrideBase[] = [];
+    private classWatch: ClassWatch | null = null;
+    private onLateJobs: LateJobsListener | null = null;
 
     constructor(private readonly config: AgentConfig, private readonly queue: EventQueue,
                 private readonly registry: JobRegistry, private readonly limiter: RateLimiter) {
@@ -93,7 +162,10 @@ export class Installer {
         const groups = new Map<string, HookEntry[]>();
         for (const entry of this.config.hooks) {
             const hookClass = entry.impl ?? entry.api.slice(0, entry.api.lastIndexOf("."));
-            const key = `${hookClass}#${entry.api.slice(entry.api.lastIndexOf(".") + 1)}`;
+            // Entries listing their own overloads are hooks of their own (one method's signatures differ
+            // across Android versions, each read differently).
+            const overloads = entry.overloads === "all" ? "all" : JSON.stringify(entry.overloads);
+            const key = `${hookClass}#${entry.api.slice(entry.api.lastIndexOf(".") + 1)}#${overloads}`;
             const group = groups.get(key);
             if (group === undefined) {
                 groups.set(key, [entry]);
@@ -104,24 +176,141 @@ export class Installer {
         const created: Job[] = [];
         for (const [key, entries] of groups) {
             const [hookClass, methodName] = key.split("#");
-            created.push(...this.installGroup(hookClass, methodName, entries));
+            const group: Group = { hookClass, methodName, entries, activeThreads: markerFor(hookClass, entries[0]) };
+            // Any class loader may define this class later (a plugin's own copy of an SDK): each is hooked then.
+            this.watchClass(hookClass, (wrapper) => this.installOn(wrapper, group));
+            let wrapper: Java.Wrapper | null = null;
+            try {
+                wrapper = useClass(hookClass);
+            } catch (error) {
+                // Normal on an Android version without this class, or for an SDK not loaded yet: reported,
+                // never silently skipped, and hooked when a class loader defines it.
+                created.push(this.failed(entries[0].api, hookClass, methodName, "*", `class not found at start (hooked if it appears later): ${error}`));
+            }
+            if (wrapper !== null) {
+                created.push(...this.installOn(wrapper, group));
+            }
+            if (entries.some((entry) => entry.overrides)) {
+                this.overrideBases.push({ group, baseRef: wrapper === null ? null : globalClassRef(wrapper) });
+            }
         }
+        javaStackOfNativeCaller = (threadId: number) => this.javaStackForNative(threadId);
         return created;
+    }
+
+    // Called for each class name the watch should react to: `install` runs with the class's wrapper in the
+    // loader that defined it.
+    private watchClass(className: string, install: LateInstall): void {
+        const list = this.lateClasses.get(className);
+        if (list === undefined) {
+            this.lateClasses.set(className, [install]);
+        } else {
+            list.push(install);
+        }
+    }
+
+    // Start reacting to classes defined from now on (after installAll and the unpinning, whose own lookups
+    // define classes too).
+    watch(classWatch: ClassWatch, onLateJobs: LateJobsListener): void {
+        this.classWatch = classWatch;
+        this.onLateJobs = onLateJobs;
+        classWatch.onClass((defined) => this.classDefined(defined));
+    }
+
+    // For unpin.ts: run `install` for each class of this name a loader defines from now on.
+    whenDefined(className: string, install: (wrapper: Java.Wrapper, where: string) => void): void {
+        this.watchClass(className, (wrapper, where) => {
+            install(wrapper, where);
+            return [];
+        });
+    }
+
+    private lateJobs(jobs: Job[], detail: Record<string, unknown>): void {
+        if (this.onLateJobs !== null && jobs.length > 0) {
+            this.onLateJobs(jobs, detail);
+        }
+    }
+
+    private classDefined(defined: DefinedClass): void {
+        const installs = this.lateClasses.get(defined.name);
+        let env: NativePointer | null = null;
+        const overriding: OverrideBase[] = [];
+        if (this.overrideBases.length > 0) {
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            env = (Java.vm.getEnv() as any).handle as NativePointer;
+            for (const base of this.overrideBases) {
+                if (base.baseRef !== null && base.group.hookClass !== defined.name
+                    && this.classWatch!.isSubclass(env, defined.classHandle, base.baseRef)) {
+                    overriding.push(base);
+                }
+            }
+        }
+        if (installs === undefined && overriding.length === 0) {
+            return;
+        }
+        if (defined.loaderHandle.isNull()) {
+            return; // the boot loader's classes are the platform's, present at start
+        }
+        const loader = Java.cast(defined.loaderHandle, useClass("java.lang.ClassLoader")) as JavaValue;
+        const where = String(Java.cast(loader, useClass("java.lang.Object")).getClass().getName());
+        // Reflection through the default factory: a loader's own factory resolves array types (Method[]) by
+        // asking that loader, which cannot load arrays.
+        const classObject = Java.cast(defined.classHandle, useClass("java.lang.Class")) as JavaValue;
+        const declared = Array.prototype.slice.call(classObject.getDeclaredMethods()) as JavaValue[];
+        const wrapper = wrapperOf(loader, defined.name, defined.classHandle);
+        // One status per class defined: every hook put on it, catalogue methods and overrides.
+        const jobs: Job[] = [];
+        for (const install of installs ?? []) {
+            jobs.push(...install(wrapper, where));
+        }
+        for (const base of overriding) {
+            jobs.push(...this.installOverrides(wrapper, declared, defined.name, base.group));
+        }
+        this.lateJobs(jobs, { class: defined.name, loader: where, overrides: overriding.map((base) => base.group.entries[0].api) });
+        // A base class or interface of an `overrides` entry that was not there at start: its subclasses are
+        // watched from now on.
+        for (const base of this.overrideBases) {
+            if (base.baseRef === null && base.group.hookClass === defined.name) {
+                base.baseRef = globalClassRef(wrapper);
+            }
+        }
+    }
+
+    // The methods of `className` (just defined) that override the group's method: each hooked like the
+    // catalogue's own, reporting the catalogue's api, sharing its per-thread marker (an override calling
+    // super is one call).
+    private installOverrides(wrapper: Java.Wrapper, declared: JavaValue[], className: string, group: Group): Job[] {
+        const signatures: string[][] = [];
+        for (const method of declared) {
+            const modifiers = Number(method.getModifiers());
+            // An abstract redeclaration has no body to run; a static method of the same name overrides nothing.
+            if (String(method.getName()) !== group.methodName || (modifiers & (0x400 | 0x8)) !== 0 || method.isBridge()) {
+                continue;
+            }
+            signatures.push(Array.prototype.slice.call(method.getParameterTypes()).map((type: JavaValue) => String(type.getName())));
+        }
+        if (signatures.length === 0) {
+            return [];
+        }
+        const dispatcher = (wrapper as JavaValue)[group.methodName];
+        const overloads: Java.Method[] = [];
+        for (const signature of signatures) {
+            try {
+                overloads.push(dispatcher.overload(...signature));
+            } catch (error) {
+                return [this.failed(group.entries[0].api, className, group.methodName, signature.join(","), `override not found: ${error}`)];
+            }
+        }
+        return this.hookOverloads(className, group, overloads, className);
     }
 
     private failed(api: string, hookClass: string, method: string, overload: string, error: string): Job {
         return this.registry.add({ api, hookClass, method, overload, entries: 0, status: "failed", error }, null);
     }
 
-    private installGroup(hookClass: string, methodName: string, entries: HookEntry[]): Job[] {
+    private installOn(wrapper: Java.Wrapper, group: Group): Job[] {
+        const { hookClass, methodName, entries } = group;
         const api = entries[0].api;
-        let wrapper: Java.Wrapper;
-        try {
-            wrapper = useClass(hookClass);
-        } catch (error) {
-            // Normal on an Android version without this class: reported, never silently skipped.
-            return [this.failed(api, hookClass, methodName, "*", `class not found: ${error}`)];
-        }
         const dispatcher = (wrapper as JavaValue)[methodName];
         if (dispatcher === undefined || dispatcher === null || dispatcher.overloads === undefined) {
             return [this.failed(api, hookClass, methodName, "*", "method not found")];
@@ -140,9 +329,26 @@ export class Installer {
                 }
             }
         }
-        // One marker per group and thread: an overload that delegates to another overload of the same
-        // API (getDeviceId() → getDeviceId(slot), query(5 args) → query(4 args)) is one call, one event.
-        const activeThreads = new Set<number>();
+        if (entries.some((entry) => entry.overrides)) {
+            // An interface's method (LocationListener.onLocationChanged) has no body to hook: its overrides
+            // are hooked as their classes are defined.
+            const abstract = abstractSignatures(wrapper, methodName);
+            const concrete = overloads.filter((overload) => !abstract.has(overload.argumentTypes.map((type) => type.className ?? type.name).join(",")));
+            const jobs = this.hookOverloads(hookClass, group, concrete, null);
+            if (concrete.length < overloads.length) {
+                jobs.push(this.registry.add({
+                    api, hookClass, method: methodName, overload: "abstract: its overrides are hooked as their classes are defined",
+                    entries: entries.length, status: "installed", error: null,
+                }, null));
+            }
+            return jobs;
+        }
+        return this.hookOverloads(hookClass, group, overloads, null);
+    }
+
+    private hookOverloads(hookClass: string, group: Group, overloads: Java.Method[], overrideClass: string | null): Job[] {
+        const { methodName, entries } = group;
+        const api = entries[0].api;
         const jobs: Job[] = [];
         for (const overload of overloads) {
             const signature = overload.argumentTypes.map((type) => type.className ?? type.name).join(",");
@@ -154,7 +360,7 @@ export class Installer {
                 });
             });
             try {
-                this.replace(overload, entries, job, activeThreads);
+                this.replace(overload, entries, job, group.activeThreads, overrideClass);
             } catch (error) {
                 job.status = "failed";
                 job.error = `cannot hook: ${error}`;
@@ -164,7 +370,7 @@ export class Installer {
         return jobs;
     }
 
-    private replace(overload: Java.Method, entries: HookEntry[], job: Job, activeThreads: Set<number>): void {
+    private replace(overload: Java.Method, entries: HookEntry[], job: Job, activeThreads: Set<number>, overrideClass: string | null): void {
         const installer = this;
         // MethodType.Static === 2: a static method's `this` is the class wrapper, not an instance.
         const isStatic = (overload.type as number) === 2;
@@ -187,11 +393,22 @@ export class Installer {
             if (opensConnections) {
                 connectDepth.set(threadId, depthBefore + 1);
             }
+            const frame: JavaCallFrame = { details: [] };
+            let frames = javaCalls.get(threadId);
+            if (frames === undefined) {
+                frames = [];
+                javaCalls.set(threadId, frames);
+            }
+            frames.push(frame);
             try {
                 result = overload.apply(this, args);
             } catch (error) {
                 thrown = error;
             } finally {
+                frames.pop();
+                if (frames.length === 0) {
+                    javaCalls.delete(threadId);
+                }
                 if (outermost) {
                     activeThreads.delete(threadId);
                 }
@@ -204,10 +421,11 @@ export class Installer {
                     }
                 }
             }
+            let recorded = false;
             if (outermost && !innerConnect && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
                 installer.recordingThreads.add(threadId);
                 try {
-                    installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt);
+                    recorded = installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt, overrideClass, frame.details);
                 } catch (error) {
                     installer.counters.recordErrors++;
                     installer.counters.lastRecordError = `${job.api}: ${error} ${(error as Error).stack ?? ""}`;
@@ -215,11 +433,41 @@ export class Installer {
                     installer.recordingThreads.delete(threadId);
                 }
             }
+            if (!recorded && frame.details.length > 0) {
+                const outer = enclosingJavaCall(threadId);
+                if (outer !== null) {
+                    outer.details.push(...frame.details); // the enclosing hooked call may still record them
+                } else {
+                    for (const detail of frame.details) {
+                        installer.queue.push(detail.event);
+                    }
+                }
+            }
             if (thrown !== null) {
                 throw thrown;
             }
             return result;
         };
+    }
+
+    // A native read on a Java thread with no hooked Java call around it (JNI code of the app or an SDK): the
+    // thread's Java stack, so the read is attributed like a Java one. Null when the thread is not attached
+    // to the VM or the stack cannot be taken.
+    private javaStackForNative(threadId: number): string[] | null {
+        if (this.recordingThreads.has(threadId)) {
+            return null;
+        }
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const env = (Java.vm as any).tryGetEnv();
+        if (env === null) {
+            return null;
+        }
+        this.recordingThreads.add(threadId);
+        try {
+            return this.frameTexts().slice(0, this.config.maxStackFrames);
+        } finally {
+            this.recordingThreads.delete(threadId);
+        }
     }
 
     // The app's own package: given by the host, else (Android) asked of ActivityThread once it is known.
@@ -259,11 +507,13 @@ export class Installer {
         }
     }
 
+    // True when an event was recorded.
     private record(entries: HookEntry[], self: JavaValue, args: JavaValue[], result: JavaValue, thrown: JavaValue,
-                   calledAt: number): void {
-        const entry = entries.find((candidate) => this.matches(candidate.when, self, args));
+                   calledAt: number, overrideClass: string | null, nativeReads: NativeDetail[]): boolean {
+        const entry = entries.find((candidate) => this.matches(candidate.when, self, args)
+            && (!candidate.record.thrown_only || thrown !== null));
         if (entry === undefined || !this.limiter.allowed(entry.api)) {
-            return;
+            return false;
         }
         const deviceTs = calledAt;
         const maxChars = this.config.maxValueChars;
@@ -316,6 +566,13 @@ export class Installer {
         if (self !== null && KINDS_WITH_RECEIVER_CLASS.has(entry.kind)) {
             payload.this_class = String(self.getClass().getName());
         }
+        if (overrideClass !== null) {
+            // The app's (or an SDK's) own method that received the callback, overriding the catalogue's.
+            payload.override_class = overrideClass;
+        }
+        if (nativeReads.length > 0) {
+            payload.native_reads = nativeReads.map((detail) => ({ api: detail.api, value: detail.value, args: detail.args, module: detail.module }));
+        }
         const event: AgentEvent = {
             source: "hook",
             kind: entry.kind,
@@ -336,6 +593,7 @@ export class Installer {
         };
         this.counters.recorded++;
         this.queue.push(event);
+        return true;
     }
 
     private threadName(): string {
@@ -498,4 +756,44 @@ function rawFrames(calls: RawStackCalls): string[] {
             }
         }
     }
+}
+
+// A JNI global reference to a wrapper's class, kept for IsAssignableFrom on every class defined later.
+function globalClassRef(wrapper: Java.Wrapper): NativePointer {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const env: any = Java.vm.getEnv();
+    return env.newGlobalRef((wrapper as JavaValue).class.$h) as NativePointer;
+}
+
+// The parameter lists ("int,java.lang.String") of the abstract methods called `methodName` declared by a class.
+function abstractSignatures(wrapper: Java.Wrapper, methodName: string): Set<string> {
+    const out = new Set<string>();
+    for (const method of Array.prototype.slice.call((wrapper as JavaValue).class.getDeclaredMethods()) as JavaValue[]) {
+        if (String(method.getName()) === methodName && (Number(method.getModifiers()) & 0x400) !== 0) {
+            out.add(Array.prototype.slice.call(method.getParameterTypes()).map((type: JavaValue) => String(type.getName())).join(","));
+        }
+    }
+    return out;
+}
+
+// The wrapper of a class just defined, in its loader's class factory, made from the class itself rather than
+// by asking the loader for it (ClassFactory.use → loadClass) from inside its own defineClass. `classObject`
+// (its java.lang.Class through the default factory) has had getDeclaredMethods called, which links the class:
+// making the wrapper of the still unlinked class took the JVM down (measured, HotSpot 17, frida-java-bridge 7).
+function wrapperOf(loader: JavaValue, name: string, classHandle: NativePointer): Java.Wrapper {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const factory = Java.ClassFactory.get(loader) as any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const env: any = Java.vm.getEnv();
+    let wrapper = factory._getUsedClass(name);
+    if (wrapper === undefined) {
+        const global: NativePointer = env.newGlobalRef(classHandle);
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            wrapper = factory._make(name, (callerEnv: any) => callerEnv.newLocalRef(global), env);
+        } finally {
+            factory._setUsedClass(name, wrapper);
+        }
+    }
+    return wrapper as Java.Wrapper;
 }

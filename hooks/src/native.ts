@@ -11,7 +11,11 @@ import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
 import { currentProcessName, nativeThreadName } from "./process.js";
 import { cap } from "./values.js";
-import { javaHookDepth } from "./installer.js";
+import { enclosingJavaCall, javaHookDepth, javaStackOfNativeCaller } from "./installer.js";
+
+// The VMs' own libraries: a read they make (the JVM opening /proc/cpuinfo) is made with the thread in the
+// VM's own state, where no JNI call may be made, so no Java stack is asked for.
+const VM_MODULES = new Set(["libjvm.so", "libart.so", "libartd.so", "libdvm.so"]);
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -452,6 +456,21 @@ export class NativeInstaller {
             flow_id: null,
             payload: { native: true, module: state.caller, returned: retval.toString(), ...extra },
         };
+        const javaCall = enclosingJavaCall(state.threadId);
+        if (javaCall !== null) {
+            // Made underneath a hooked Java API on this thread (the runtime's NetworkInterface asking the kernel
+            // for a MAC): that Java call's read, kept as its detail (installer.ts).
+            javaCall.details.push({ api: entry.api, value, args: state.args, module: state.caller, event });
+            return;
+        }
+        if (javaStackOfNativeCaller !== null && (state.caller === null || !VM_MODULES.has(state.caller))) {
+            // JNI code on a Java thread: the Java frames say which app or SDK class called into it.
+            const javaStack = javaStackOfNativeCaller(state.threadId);
+            if (javaStack !== null && javaStack.length > 0) {
+                event.stack = javaStack;
+                (event.payload as Record<string, unknown>).native_stack = state.stack;
+            }
+        }
         this.recorded++;
         this.queue.push(event);
     }

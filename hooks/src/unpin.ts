@@ -43,47 +43,67 @@ function systemTrustManagers(): JavaValue {
     return factory.getTrustManagers();
 }
 
-// Must run inside Java.perform.
-export function installUnpin(entries: UnpinEntry[], queue: EventQueue, processName: string | null): UnpinResult[] {
+// Every overload of the entry's method on this class (OkHttp 3's check(String, List) and check(String,
+// Certificate...), OkHttp 4's check$okhttp too): skipped, accepted or proceeded as the entry says.
+function unpinOn(wrapper: Java.Wrapper, entry: UnpinEntry, queue: EventQueue, processName: string | null): UnpinResult {
+    const methodName = entry.api.slice(entry.api.lastIndexOf(".") + 1);
+    const dispatcher = (wrapper as JavaValue)[methodName];
+    if (dispatcher === undefined || dispatcher === null || dispatcher.overloads === undefined) {
+        return { api: entry.api, overloads: 0, status: "failed", error: "method not found" };
+    }
+    for (const overload of dispatcher.overloads as Java.Method[]) {
+        overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+            if (entry.action === "system_trust") {
+                // The app's own TrustManagers (pins, an empty store) give way to the platform's, which
+                // trust the system store — where the interception CA was installed.
+                const index = entry.arg ?? 0;
+                const replaced = args.slice();
+                replaced[index] = systemTrustManagers();
+                report(queue, entry, processName, "the app's TrustManagers replaced by the system's");
+                return overload.apply(this, replaced);
+            }
+            if (entry.action === "skip") {
+                report(queue, entry, processName, `check skipped for ${args.length > 0 ? String(args[0]) : "?"}`);
+                return undefined;
+            }
+            const subject = args[entry.arg ?? 0];
+            if (entry.action === "return_arg") {
+                report(queue, entry, processName, "chain accepted as presented");
+                return subject;
+            }
+            report(queue, entry, processName, "SSL error handler told to proceed");
+            subject.proceed();
+            return undefined;
+        };
+    }
+    return { api: entry.api, overloads: dispatcher.overloads.length, status: "installed", error: null };
+}
+
+// Called with each class of a name that a class loader defines after start (OkHttp inside a plugin or an
+// SDK loaded late).
+export type LateClassWatcher = (className: string, install: (wrapper: Java.Wrapper, where: string) => void) => void;
+
+// Must run inside Java.perform. Classes absent at start are unpinned when a class loader defines them
+// (`whenDefined`), each such bypass reported by `onLate`.
+export function installUnpin(entries: UnpinEntry[], queue: EventQueue, processName: string | null,
+                             whenDefined: LateClassWatcher | null = null,
+                             onLate: ((result: UnpinResult, where: string) => void) | null = null): UnpinResult[] {
     const results: UnpinResult[] = [];
     for (const entry of entries) {
-        const split = entry.api.lastIndexOf(".");
-        const className = entry.api.slice(0, split);
-        const methodName = entry.api.slice(split + 1);
+        const className = entry.api.slice(0, entry.api.lastIndexOf("."));
+        if (whenDefined !== null) {
+            whenDefined(className, (wrapper, where) => {
+                const result = unpinOn(wrapper, entry, queue, processName);
+                if (onLate !== null) {
+                    onLate(result, where);
+                }
+            });
+        }
         try {
-            const dispatcher = (Java.use(className) as JavaValue)[methodName];
-            if (dispatcher === undefined || dispatcher.overloads === undefined) {
-                results.push({ api: entry.api, overloads: 0, status: "failed", error: "method not found" });
-                continue;
-            }
-            for (const overload of dispatcher.overloads as Java.Method[]) {
-                overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
-                    if (entry.action === "system_trust") {
-                        // The app's own TrustManagers (pins, an empty store) give way to the platform's, which
-                        // trust the system store — where the interception CA was installed.
-                        const index = entry.arg ?? 0;
-                        const replaced = args.slice();
-                        replaced[index] = systemTrustManagers();
-                        report(queue, entry, processName, "the app's TrustManagers replaced by the system's");
-                        return overload.apply(this, replaced);
-                    }
-                    if (entry.action === "skip") {
-                        report(queue, entry, processName, `check skipped for ${args.length > 0 ? String(args[0]) : "?"}`);
-                        return undefined;
-                    }
-                    const subject = args[entry.arg ?? 0];
-                    if (entry.action === "return_arg") {
-                        report(queue, entry, processName, "chain accepted as presented");
-                        return subject;
-                    }
-                    report(queue, entry, processName, "SSL error handler told to proceed");
-                    subject.proceed();
-                    return undefined;
-                };
-            }
-            results.push({ api: entry.api, overloads: dispatcher.overloads.length, status: "installed", error: null });
+            results.push(unpinOn(Java.use(className), entry, queue, processName));
         } catch (error) {
-            // A class absent on this platform (no OkHttp, no Conscrypt on the JVM) is normal: reported.
+            // A class absent on this platform (no OkHttp, no Conscrypt on the JVM) is normal: reported, and
+            // unpinned if a class loader defines it later.
             results.push({ api: entry.api, overloads: 0, status: "failed", error: String(error) });
         }
     }

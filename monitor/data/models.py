@@ -94,6 +94,8 @@ class Record(BaseModel):
     value_chars: int | None = Field(default=None, ge=64, le=2_000_000)
     # Keep the URLs of links (URLSpan) in the value_arg text as payload.links.
     links: bool = False
+    # Record only calls that threw (a certificate pin check failing), none that returned.
+    thrown_only: bool = False
 
     @model_validator(mode="after")
     def _links_need_text(self) -> "Record":
@@ -106,19 +108,25 @@ class HookEntry(BaseModel):
     """One API the agent hooks. `api` is the public name reported; `impl` the class that really
     implements it on a device when the public class is abstract (hook the implementation, report
     the public name). `signatures` are the documented overloads (the stub generator declares and
-    calls each); the agent still hooks every overload unless `overloads` lists some."""
+    calls each); the agent still hooks every overload unless `overloads` lists some (entries listing
+    different overloads of one method are hooks of their own: a signature that changed across Android
+    versions, each read its own way). `overrides: true` also hooks the methods overriding this one in every
+    class that extends or implements `api`'s class, found as each class is defined (callbacks apps override
+    without calling super, where the framework has no dispatch point to hook)."""
 
     model_config = Strict
     api: str
     impl: str | None = None
     signatures: list[str] = Field(min_length=1)
     overloads: Literal["all"] | list[list[str]] = "all"
-    kind: Literal["pi_read", "click", "lifecycle", "dialog", "prefs", "permission", "app_start", "webview", "connect", "text"] = "pi_read"
+    kind: Literal["pi_read", "click", "lifecycle", "dialog", "prefs", "permission", "app_start", "webview", "connect", "text",
+                  "tls_failed"] = "pi_read"
     category: str
     what: str | None = None
     permission: str = "-"
     record: Record = Field(default_factory=Record)
     when: When | None = None
+    overrides: bool = False
     source: str = Field(min_length=8)
 
     @field_validator("api", "impl")
@@ -251,14 +259,15 @@ class Catalogue(BaseModel):
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> "Catalogue":
-        seen: set[tuple[str, str | None]] = set()
+        seen: set[tuple[str, str | None, str | None]] = set()
         for entry in self.hooks:
-            key = (entry.api, entry.when.model_dump_json() if entry.when else None)
+            key = (entry.api, entry.when.model_dump_json() if entry.when else None,
+                   None if entry.overloads == "all" else repr(entry.overloads))
             if key in seen:
                 raise ValueError(f"{entry.api} is listed twice with the same condition")
             seen.add(key)
         for native in self.native:
-            key = (native.api, native.when.model_dump_json() if native.when else None)
+            key = (native.api, native.when.model_dump_json() if native.when else None, None)
             if key in seen:
                 raise ValueError(f"{native.api} is listed twice with the same condition")
             seen.add(key)

@@ -297,6 +297,8 @@ class Generator:
         command = COMMAND_PREFIX.get(entry.hook_class, "")
         arguments = ", ".join(self.argument(p, i, when, subject, command) for i, p in enumerate(params))
         fired = self.expected(entry, subject) if not (when is not None and when.receiver) else (entry if subject else None)
+        if fired is not None and fired.record.thrown_only and mode != "throw":
+            fired = None  # recorded only when the call throws (a pin check failing)
         index = len(self.calls)
         self.calls.append(Call(index=index, api=entry.api, signature=signature, mode=mode,
                                expect_category=fired.category if fired else None,
