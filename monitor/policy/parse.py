@@ -38,14 +38,21 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[str, int]:
     return text[left:right + 1].strip(), left
 
 
-def _declared_pi(items: list[str], vocab: Vocabulary, offset: int) -> list[DeclaredPi]:
+def _declared_pi(items: list[str], vocab: Vocabulary, offset: int, text: str = "", end: int = 0) -> list[DeclaredPi]:
+    """Items with their categories; each item's offset is where it is written in `text` (searched from `offset`,
+    in order), or the field's offset when it was rejoined across a line break."""
     declared = []
+    cursor = offset
     for item in items:
+        found = text.find(item, cursor, max(end, cursor) + len(item) + 200) if text else -1
+        item_offset = found if found >= 0 else offset
+        if found >= 0:
+            cursor = found + len(item)
         hits = vocab.pi_hits(item)
         categories = tuple(dict.fromkeys(category for hit in hits for category in hit.categories))
         words = tuple(dict.fromkeys(hit.word for hit in hits))
         broad = bool(hits) and all(hit.broad for hit in hits if hit.categories)
-        declared.append(DeclaredPi(text=item, categories=categories, words=words, offset=offset, broad=broad))
+        declared.append(DeclaredPi(text=item, categories=categories, words=words, offset=item_offset, broad=broad))
     return declared
 
 
@@ -84,7 +91,7 @@ def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index: SdkIndex, do
         sentence = sentence[:600] + "…"
     permissions = split_pi(row.permissions_text, vocab) if row.permissions_text else []
     match = index.match(row.name, row.company, row.fields.get("package", ""))
-    return DeclaredSdk(name=row.name, company=row.company, purpose=row.purpose, pi=_declared_pi(items, vocab, row.pi_offset or row.offset),
+    return DeclaredSdk(name=row.name, company=row.company, purpose=row.purpose, pi=_declared_pi(items, vocab, row.pi_offset or row.offset, text, row.end),
                        offset=row.offset, document=document_index, sentence=sentence, link=row.link, permissions=permissions,
                        layout=row.layout, sdk_id=match.sdk_id if match else None, match_reason=match.reason if match else None)
 

@@ -1088,13 +1088,9 @@ class Extractor:
         return rows
 
 
-def extract_rows(document: Document, vocab: Vocabulary, scorer: CellScorer) -> list[RawRow]:
-    """Every SDK row in the document, in text order; where layouts overlap the more structured reading wins."""
-    return extract(document, vocab, scorer)[0]
-
-
 def extract(document: Document, vocab: Vocabulary, scorer: CellScorer) -> tuple[list[RawRow], list[tuple[int, str]]]:
-    """(the rows, offsets of SDK-list headers under which no row was read)."""
+    """Every SDK row in the document, in text order (where layouts overlap the more structured reading wins), and
+    the SDK-list headers under which no row could be read (offset, header text)."""
     extractor = Extractor(document, vocab, scorer)
     accepted: list[RawRow] = []
     taken: list[tuple[int, int]] = []  # sorted, non-overlapping spans of the rows accepted so far

@@ -377,6 +377,17 @@ def main() -> None:
         entry["company"] = row[1] or "开源社区"
     write(29, "txt", intro("癸酉商城").split("二、第三方SDK目录")[0] + "\n".join(lines) + outro(), labels)
 
+    # 30 English policy, SDKs as a bulleted list after an introducing sentence: "Name (Company): purpose; collects …"
+    english = [row for row in POOL if row[0][0].isascii() and row[1] and all(item.isascii() for item in row[3])]
+    rows = english[:5]
+    lines = ["Privacy Policy of Acme Weather", "We collect your email address when you register and your precise location when you ask for local weather.",
+             "Third-party SDKs", "We use the following third-party SDKs:"]
+    for row in rows:
+        collected = ", ".join(row[3][:-1]) + (" and " if len(row[3]) > 1 else "") + row[3][-1]
+        lines.append(f"- {row[0]} ({row[1]}): used for {row[2]}; collects {collected}.")
+    lines += ["", "Contact", "Write to privacy@example.com."]
+    write(30, "txt", "\n".join(lines) + "\n", label(rows, layout="English bulleted list"))
+
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from monitor.data.rule_models import ScopeFile
 import monitor.data
 from monitor.policy import (PolicyCharsetError, PolicyFetchError, PolicyFormatError, PolicySourceError, declared_scope,
                             parse_policy, read_policy_documents, scope_from_declared, write_policy_document)
+from monitor.policy.text import to_document
 from policy_scoring import Score, load_labels, score
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -287,3 +288,19 @@ def test_html_table_spans() -> None:
     assert [(sdk.name, sdk.company, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
         ("高德地图SDK", "高德软件有限公司", ["位置信息", "设备标识符", "IP地址"]),
         ("百度地图SDK", "北京百度网讯科技有限公司", ["位置信息"])]
+
+
+def test_every_item_quotes_where_it_is_written() -> None:
+    """Offsets point into the document's extracted text: the row's name, each PI item and each app-level word."""
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix == ".json" or not path.stem.isdigit():
+            continue
+        scope = declared_scope(path)
+        text = to_document(path.read_bytes(), name=path.name).text
+        squeeze = lambda value: "".join(value.split())  # noqa: E731 - names and items may wrap over lines
+        for sdk in scope.sdks:
+            assert squeeze(sdk.name) in squeeze(text[sdk.offset:sdk.offset + len(sdk.name) + 20]), (path.name, sdk.name)
+            for item in sdk.pi:
+                assert squeeze(item.text) in squeeze(text[item.offset:item.offset + len(item.text) + 40]), (path.name, item.text)
+        for word in scope.app_pi:
+            assert text[word.offset:word.offset + len(word.text)] == word.text
