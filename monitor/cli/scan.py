@@ -62,8 +62,10 @@ def _print_tables(result) -> None:  # type: ignore[no-untyped-def]
             receivers.add_column(column, overflow="fold")
         for receiver in result.self_start:
             for trigger in receiver.triggers:
+                why_not = (f"no (needs {trigger.missing_permission})" if trigger.missing_permission
+                           else "no (Android no longer delivers it to manifest receivers)")
                 receivers.add_row(receiver.receiver, receiver.sdk or "", f"{trigger.action} ({trigger.what})",
-                                  "yes" if trigger.delivered else "no (Android no longer delivers it to manifest receivers)",
+                                  "yes" if trigger.delivered else why_not,
                                   style="yellow" if trigger.delivered else "dim")
         console.print(receivers)
     else:

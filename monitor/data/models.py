@@ -520,6 +520,8 @@ class SelfStartAction(BaseModel):
     what: str = Field(min_length=4)
     # The highest targetSdkVersion Android still delivers it for to a manifest receiver; None: any target.
     manifest_until: int | None = Field(ge=1)
+    # The permission the receiving app must hold for Android to deliver it (RECEIVE_BOOT_COMPLETED…).
+    permission: str | None = Field(default=None, pattern=JAVA_NAME.pattern)
     source: str = Field(pattern=r"^https://")
 
 

@@ -216,6 +216,7 @@ def _self_start(manifest: Any, package: str, target_sdk: int | None, table: Self
     application = manifest.find("application")
     if application is None:
         return []
+    requested = {str(_attr(element, "name")) for element in manifest.iter("uses-permission", "uses-permission-sdk-23")}
     for receiver in application.findall("receiver"):
         name = _attr(receiver, "name")
         if not name:
@@ -226,8 +227,10 @@ def _self_start(manifest: Any, package: str, target_sdk: int | None, table: Self
             entry = table.lookup(action_name)
             if entry is None or action_name in triggers:
                 continue
-            delivered = entry.manifest_until is None or (target_sdk or 1) <= entry.manifest_until
-            triggers[action_name] = SelfStartTrigger(action=action_name, what=entry.what, delivered=delivered, source=entry.source)
+            missing = entry.permission if entry.permission and entry.permission not in requested else None
+            delivered = (entry.manifest_until is None or (target_sdk or 1) <= entry.manifest_until) and missing is None
+            triggers[action_name] = SelfStartTrigger(action=action_name, what=entry.what, delivered=delivered,
+                                                     missing_permission=missing, source=entry.source)
         if not triggers:
             continue
         full = _full_class_name(str(name), package)

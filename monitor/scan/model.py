@@ -28,8 +28,9 @@ class SelfStartTrigger(BaseModel):
     action: str
     what: str
     # False when the app targets an API level at which Android no longer delivers this broadcast to a
-    # manifest receiver (the declaration then starts nothing on a current device).
+    # manifest receiver, or lacks the permission the broadcast needs (the declaration then starts nothing).
     delivered: bool
+    missing_permission: str | None = None   # the permission the broadcast needs and the manifest does not request
     source: str
 
 

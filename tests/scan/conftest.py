@@ -89,7 +89,9 @@ def split_apk() -> BuiltApk:
 
 
 # NetEase Yidun's wrapper lives under com.netease.nis, the prefix of Yidun's anti-fraud SDK in the SDK table.
+# It also declares a boot receiver without RECEIVE_BOOT_COMPLETED, which Android then never calls.
 YIDUN = ApkSpec(package="com.example.yidun", min_sdk=21, target_sdk=30, application="com.netease.nis.wrapper.MyApplication",
+                receivers=(Receiver("com.example.yidun.Boot", ("android.intent.action.BOOT_COMPLETED",)),),
                 classes=("com.netease.nis.wrapper.Entry", "com.netease.nis.captcha.Captcha", "com.example.yidun.Main"),
                 files=("lib/arm64-v8a/libnesec.so",))
 

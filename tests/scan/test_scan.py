@@ -93,6 +93,8 @@ def test_a_packers_stub_under_its_vendors_sdk_prefix_is_counted_as_the_packer(yi
     assert [packer.id for packer in scan.packers] == ["netease-yidun"]
     assert {sdk.id: sdk.classes for sdk in scan.sdks} == {"netease-yidun-captcha": 1}   # the wrapper is not an SDK
     assert scan.dex.packer_classes == 2
+    (boot,) = scan.self_start[0].triggers
+    assert (boot.delivered, boot.missing_permission) == (False, "android.permission.RECEIVE_BOOT_COMPLETED")
 
 
 def test_network_security_config_and_the_ca_route(packed_apk, legu_apk, plain_apk):
