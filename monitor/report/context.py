@@ -39,7 +39,7 @@ from monitor.store.reader import Run, read_run
 MAX_READS = 10
 MAX_FLOWS = 5
 EXCERPT_CHARS = 1600
-MAX_POINTS_PER_SERIES = 4000
+MAX_POINTS_PER_SERIES = 1000
 LANE_OTHER = "other"
 
 
@@ -148,6 +148,8 @@ def _screens(run: Run, warnings: list[str], *, embed: bool) -> list[Screen]:
     screens: dict[str, Screen] = {}
     events = run.events
     if len(events) and "payload" in events.columns:
+        # Screenshots are taken by the scenario (marks) or the device layer, never by hooks or the proxy.
+        events = events[~events["source"].isin(["hook", "net"])]
         for seq, ts, payload in zip(events["seq"].tolist(), events["ts"].tolist(), events["payload"].tolist()):
             if not isinstance(payload, dict):
                 continue
@@ -204,7 +206,8 @@ def _reads_table(timeline: pd.DataFrame, sdks: Any, names: dict[str, str], text:
     if not len(reads):
         return pd.DataFrame(columns=READ_COLUMNS)
     sdk_ids = reads["sdk_id"].astype(object)
-    groups = sdk_ids.map(lambda sdk_id: sdks.subject_of(sdk_id) if isinstance(sdk_id, str) and sdk_id else "")
+    group_of = {sdk.id: sdk.group or sdk.id for sdk in sdks.sdks}
+    groups = sdk_ids.map(lambda sdk_id: group_of.get(sdk_id, sdk_id) if isinstance(sdk_id, str) and sdk_id else "", na_action=None)
     app_label, unknown_label = text("subject.kind.app"), text("subject.kind.unknown")
     owner = reads["owner"].astype(object)
     subject = groups.map(lambda group: names.get(group, group) if group else "")
@@ -226,51 +229,62 @@ def _subject_labels(text: Messages) -> dict[str, str]:
     return labels
 
 
-def _timeline(timeline: pd.DataFrame, intervals: pd.DataFrame, consent: dict[str, Any], info: dict[str, Any],
-              text: Messages, subject_of, app_package: str | None) -> dict[str, Any]:
-    """Series for the plot: reads and flows by subject (points capped per series, evenly), the consent
-    moment, background spans, and the scenario marks."""
-    series: dict[tuple[str, str], dict[str, list[Any]]] = {}
-    pi = timeline[timeline["is_pi"] & (timeline["owner"] != "platform")]
-    for row in pi[["ts", "seq", "api", "category", "value", "sdk_id", "owner"]].itertuples(index=False):
-        who = subject_of(row.sdk_id, row.owner)
-        entry = series.setdefault(("read", who), {"x": [], "text": [], "seq": []})
-        entry["x"].append(int(row.ts))
-        entry["seq"].append(int(row.seq))
-        short_api = ".".join(str(row.api).rsplit(".", 2)[-2:])
-        entry["text"].append(f"#{row.seq} {row.category}: {short_api} = {str(row.value)[:60] if row.value is not None else ''}")
+def _sample(positions: np.ndarray) -> np.ndarray:
+    if len(positions) <= MAX_POINTS_PER_SERIES:
+        return positions
+    return positions[np.linspace(0, len(positions) - 1, MAX_POINTS_PER_SERIES).astype(int)]
+
+
+def _timeline(timeline: pd.DataFrame, reads: pd.DataFrame, intervals: pd.DataFrame, consent: dict[str, Any],
+              info: dict[str, Any], text: Messages, subject_of, app_package: str | None) -> dict[str, Any]:
+    """Series for the plot: reads and flows by subject (points capped per series, evenly sampled; the count is
+    all of them), the consent moment, background spans, and the scenario marks. Hover texts are made for the
+    sampled points only."""
+    series: list[dict[str, Any]] = []
+    sampled = False
+    judged = reads[reads["owner"] != "platform"] if len(reads) else reads
+    if len(judged):
+        codes, subjects = pd.factorize(judged["subject"].to_numpy(dtype=object))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(subjects) + 1))
+        for index, who in enumerate(subjects):
+            positions = order[bounds[index]:bounds[index + 1]]
+            chosen = _sample(positions)
+            sampled = sampled or len(chosen) < len(positions)
+            rows = judged.iloc[chosen]
+            texts = [f"#{seq} {category}: {'.'.join(str(api).rsplit('.', 2)[-2:])} = {'' if value is None else str(value)[:60]}"
+                     for seq, category, api, value in zip(rows["seq"], rows["category"], rows["api"], rows["value"])]
+            series.append({"kind": "read", "subject": str(who), "x": rows["time"].tolist(), "text": texts, "count": int(len(positions))})
     flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
-    hosts: dict[str, str] = {}
-    first_party = tuple(_dict(info.get("app")).get("domains") or ())
-    for row in flows[["ts", "seq", "payload"]].itertuples(index=False):
-        payload = row.payload if isinstance(row.payload, dict) else {}
-        host = str(payload.get("host") or "")
-        if host not in hosts:
+    if len(flows):
+        payloads = flows["payload"].tolist()
+        hosts = np.array([str(p.get("host") or "") if isinstance(p, dict) else "" for p in payloads], dtype=object)
+        first_party = tuple(_dict(info.get("app")).get("domains") or ())
+        labels: dict[str, str] = {}
+        for host in set(hosts.tolist()):
             destination = classify_host(host, first_party_domains=first_party, app_package=app_package)
             if destination.sdk_id:
-                hosts[host] = subject_of(destination.sdk_id, "sdk")
+                labels[host] = subject_of(destination.sdk_id, "sdk")
             elif destination.party == "first":
-                hosts[host] = subject_of(None, "app")
+                labels[host] = subject_of(None, "app")
             else:
-                hosts[host] = text("timeline.other_destinations")
-        entry = series.setdefault(("flow", hosts[host]), {"x": [], "text": [], "seq": []})
-        entry["x"].append(int(row.ts))
-        entry["seq"].append(int(row.seq))
-        entry["text"].append(f"#{row.seq} {payload.get('method', '')} {str(payload.get('url', ''))[:100]}")
-    sampled = False
-    for entry in series.values():
-        if len(entry["x"]) > MAX_POINTS_PER_SERIES:
-            keep = np.linspace(0, len(entry["x"]) - 1, MAX_POINTS_PER_SERIES).astype(int)
-            for key in ("x", "text", "seq"):
-                entry[key] = [entry[key][i] for i in keep]
-            sampled = True
+                labels[host] = text("timeline.other_destinations")
+        who_of = np.array([labels[host] for host in hosts.tolist()], dtype=object)
+        times = iso_column(flows["ts"])
+        seqs = flows["seq"].to_numpy(dtype=np.int64)
+        for who in sorted(set(who_of.tolist())):
+            positions = np.flatnonzero(who_of == who)
+            chosen = _sample(positions)
+            sampled = sampled or len(chosen) < len(positions)
+            texts = [f"#{seqs[i]} {payloads[i].get('method', '')} {str(payloads[i].get('url', ''))[:100]}" for i in chosen]
+            series.append({"kind": "flow", "subject": who, "x": times[chosen].tolist(), "text": texts, "count": int(len(positions))})
+    series.sort(key=lambda item: (item["subject"], item["kind"]))
     marks = timeline[timeline["source"] == "scenario"]
     start = int(timeline["ts"].min()) if len(timeline) else 0
     end = int(timeline["ts"].max()) if len(timeline) else 0
     spans = [{"start": int(s), "end": min(int(e), end)} for s, e in zip(intervals["start"].tolist(), intervals["end"].tolist())]
     return {
-        "series": [{"kind": kind, "subject": who, "x": [iso(x) for x in entry["x"]], "text": entry["text"],
-                    "count": len(entry["x"])} for (kind, who), entry in sorted(series.items(), key=lambda item: (item[0][1], item[0][0]))],
+        "series": series,
         "consent": iso(consent.get("consent_ns")) if consent.get("consent_ns") else None,
         "consent_state": consent.get("final_state"),
         "background": [{"start": iso(span["start"]), "end": iso(span["end"])} for span in spans],
@@ -443,7 +457,7 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
     data = ReportData(
         run_dir=run_dir, lang=lang, text=text, info=dict(run.info), findings=findings_json, cases=cases,
         summary=findings_json["summary"], consent=findings_json["consent"], facts=_facts(run.info, findings),
-        timeline=_timeline(timeline, intervals, findings.consent, run.info, text, subject_of, app_package),
+        timeline=_timeline(timeline, reads_table, intervals, findings.consent, run.info, text, subject_of, app_package),
         screens=screens, integrity=integrity, sealed=run.sealed, warnings=warnings, redacted=redact,
         generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)), reads_table=reads_table, flows_table=flows_table,
         sdk_table=sdk_table)

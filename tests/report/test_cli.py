@@ -14,7 +14,7 @@ from monitor.store import FINDINGS_FILE
 
 from .conftest import SCREENSHOT, build_run
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "2000"})  # no wrapping of long paths
 
 
 def flat(result) -> str:  # noqa: ANN001

@@ -37,6 +37,16 @@ def test_it_is_in_chinese_with_the_case_sentence_and_the_cited_articles(html_rep
     assert re.search(r'<mark title="md5">[0-9a-f]{32}</mark>', html)
 
 
+def test_timeline_data_has_consent_background_and_subjects(analysed_run):
+    from monitor.report.context import load_report
+
+    timeline = load_report(analysed_run).timeline
+    assert timeline["consent"] and timeline["consent_state"] == "accepted"
+    assert len(timeline["background"]) == 1
+    series = {(item["kind"], item["subject"]) for item in timeline["series"]}
+    assert ("read", "友盟+基础组件") in series and ("flow", "友盟+基础组件") in series and ("read", "App 自身") in series
+
+
 def test_english_report(analysed_run, tmp_path):
     (path,), _ = write_reports(analysed_run, formats=["html"], out=tmp_path, lang="en")
     html = path.read_text(encoding="utf-8")
@@ -55,8 +65,10 @@ def test_in_a_real_browser(html_report, tmp_path):
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(html_report.as_uri())
             page.wait_for_selector("#timeline[data-rendered=true]", timeout=30_000)
-            # plotly drew one point per read and flow
+            # plotly drew one point per read and flow, the consent line and the background span (shapes)
             assert page.locator("#timeline .scatterlayer .point").count() >= 5
+            assert page.locator("#timeline .shapelayer path").count() >= 2
+            assert "友盟+基础组件" in page.locator("#timeline .legend").text_content()
             case = page.locator("details.case").first
             assert case.get_attribute("open") is None
             case.locator("summary").click()
