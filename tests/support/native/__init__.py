@@ -53,6 +53,25 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
     return targets
 
 
+def build_jni_library(cache: Path | None = None) -> Path:
+    """Compile jnimac.c (if needed) against the JDK's JNI headers and return libjnimac.so."""
+    gcc, javac = shutil.which("gcc"), shutil.which("javac")
+    if gcc is None or javac is None:
+        raise TargetError("gcc and javac are needed for the JNI test library", hint="install gcc and a JDK")
+    java_home = Path(javac).resolve().parent.parent
+    source = SOURCES / "jnimac.c"
+    out = (cache or cache_root()) / "jni" / hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    library = out / "libjnimac.so"
+    if library.exists():
+        return library
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / "libjnimac.so.tmp"
+    _compile([gcc, "-O0", "-g", "-shared", "-fPIC", f"-I{java_home / 'include'}", f"-I{java_home / 'include' / 'linux'}",
+              "-o", str(staging), str(source)], "jnimac.c")
+    staging.rename(library)
+    return library
+
+
 def build_exec_probe(cache: Path | None = None) -> Path:
     """Compile ExecProbe.java (if needed) and return its classes directory (main class `ExecProbe`)."""
     source = SOURCES / "ExecProbe.java"
