@@ -85,11 +85,14 @@ class RuleContext:
 
     @property
     def screenshots(self) -> list[tuple[int, str]]:
-        """(ts, path) of every scenario mark that took a screenshot."""
+        """(ts, path) of every screenshot a scenario mark names."""
         if self._screenshots is None:
             marks = self.timeline[(self.timeline["source"] == "scenario") & (self.timeline["kind"] == "mark")]
-            self._screenshots = [(int(ts), payload["screenshot"]) for ts, payload in zip(marks["ts"].tolist(), marks["payload"].tolist())
-                                 if isinstance(payload, dict) and isinstance(payload.get("screenshot"), str)]
+            # A step's screenshot, the consent step's before/after, and the witness's evidence shots.
+            self._screenshots = [(int(ts), payload[key]) for ts, payload in zip(marks["ts"].tolist(), marks["payload"].tolist())
+                                 if isinstance(payload, dict)
+                                 for key in ("screenshot", "screenshot_before", "screenshot_after")
+                                 if isinstance(payload.get(key), str)]
         return self._screenshots
 
 

@@ -29,6 +29,8 @@ from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_he
 from monitor.scan import scan_for_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
+from monitor.scenario.witness import ScreenWitness
+from monitor.store.files import ScreenFolder
 from monitor.scenario.device import DeviceTarget
 from monitor.store.writer import RunWriter
 
@@ -108,6 +110,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream).start()
     writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "reached_via": "adb reverse",
                                  "upstream": "blocked" if config.block_upstream else "forwarded"})
+    # The agent writes through the witness: the first read of each category is photographed as it happens.
+    witness = ScreenWitness(writer)
     exit_reason = "scenario-finished"
     interrupted = False
     agent_summary: dict[int, dict[str, Any]] = {}
@@ -131,9 +135,10 @@ def run_device(config: DeviceRunConfig) -> RunResult:
             writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children,
                                               "unattached_programs": list(options.unattached_programs)})
             # Agent time stamps are device time; subtracting the offset puts them on the host clock.
-            agents = AgentHost(frida_device, writer, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
+            agents = AgentHost(frida_device, witness, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
             _gate_spawns(frida_device, agents, config.package)
             target = InstrumentedTarget(app, agents, frida_device)
+            witness.attach(target, ScreenFolder(writer.screens_dir))
             stop = threading.Event()
             with LogcatCapture(device, config.out / LOGCAT_FILE):
                 deadline_timer = None
@@ -164,6 +169,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
         exit_reason = "error"
         raise
     finally:
+        witness.close()
+        writer.write_run_info(evidence_screens={"shots": len(witness.shots), "errors": witness.errors})
         proxy.stop()
         result = seal_run(writer, proxy, agent_summary, pid=-1, exit_reason=exit_reason, interrupted=interrupted,
                           clock=clock_record(clock_start, clock_end) if clock_start else {"note": "not measured: the run failed before"})

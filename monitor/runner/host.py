@@ -25,6 +25,7 @@ from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError
 from monitor.scenario.host import CONTROL_ENV
+from monitor.scenario.witness import ScreenWitness
 from monitor.runner.common import (RunResult, fetch_unopened_policy_links, record_gap, run_header, seal_run,
                                    signals_held, stop_signals_as_interrupt)
 from monitor.store.writer import RunWriter
@@ -58,6 +59,8 @@ class HostRunHandle:
     pid: int
     stop_requested: threading.Event
     control_port: int
+    # The agent writes through it; a scenario attaches its target so first reads are photographed.
+    witness: ScreenWitness | None = None
 
 
 def jvm_options(proxy_port: int, truststore: Path) -> str:
@@ -140,8 +143,9 @@ def _run_host(config: HostRunConfig) -> RunResult:
     driver_error: list[BaseException] = []
     agent_summary: dict[int, dict[str, Any]] = {}
     gaps: list[dict[str, Any]] = []
+    witness = ScreenWitness(writer)
     try:
-        host = AgentHost(device, writer, catalogue, options, on_output=on_output)
+        host = AgentHost(device, witness, catalogue, options, on_output=on_output)
         control_port = free_port() if config.driver is not None else None
         env = target_environment(config, proxy, jvm, control_port)
         pid = host.spawn(argv, env=env)
@@ -151,7 +155,7 @@ def _run_host(config: HostRunConfig) -> RunResult:
             def drive() -> None:
                 try:
                     config.driver(writer, HostRunHandle(pid=pid, stop_requested=stop_requested,  # type: ignore[misc]
-                                                        control_port=control_port))  # type: ignore[arg-type]
+                                                        control_port=control_port, witness=witness))  # type: ignore[arg-type]
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
                     driver_error.append(exc)
             driver_thread = threading.Thread(target=drive, name="consentmon-scenario", daemon=True)
@@ -215,6 +219,9 @@ def _run_host(config: HostRunConfig) -> RunResult:
         raise
     finally:
         with signals_held():
+            witness.close()
+            if witness.shots or witness.errors:
+                writer.write_run_info(evidence_screens={"shots": len(witness.shots), "errors": witness.errors})
             proxy.stop()
             with log_lock:
                 target_log.close()

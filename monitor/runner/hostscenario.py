@@ -9,6 +9,7 @@ from monitor.runner.host import HostRunHandle
 from monitor.scenario.host import HostTarget
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
+from monitor.store.files import ScreenFolder
 from monitor.store.writer import RunWriter
 
 
@@ -19,6 +20,8 @@ def scenario_driver(name_or_path: str) -> Callable[[RunWriter, HostRunHandle], N
     def drive(writer: RunWriter, handle: HostRunHandle) -> None:
         stop = handle.stop_requested
         target = HostTarget(handle.control_port, should_stop=stop.is_set)
+        if handle.witness is not None:
+            handle.witness.attach(target, ScreenFolder(writer.screens_dir))
         writer.write_run_info(scenario={"name": scenario.name, "description": scenario.description,
                                         "target": target.name})
         result = run_scenario(scenario, target, writer, writer.screens_dir, should_stop=stop.is_set,
