@@ -49,6 +49,21 @@ class WordList(BaseModel):
     source: str = Field(min_length=8)
 
 
+class CharacterPairs(BaseModel):
+    model_config = Strict
+    pairs: str = Field(min_length=2)
+    source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _even(self) -> "CharacterPairs":
+        if len(self.pairs) % 2:
+            raise ValueError("pairs must hold an even number of characters (traditional, simplified, …)")
+        return self
+
+    def table(self) -> dict[int, str]:
+        return {ord(self.pairs[index]): self.pairs[index + 1] for index in range(0, len(self.pairs), 2)}
+
+
 class CompanyWords(BaseModel):
     model_config = Strict
     sdk: str
@@ -64,6 +79,7 @@ class PolicyWords(BaseModel):
     none_words: WordList
     list_headings: WordList
     companies: list[CompanyWords] = Field(default_factory=list)
+    traditional: CharacterPairs | None = None
 
     @model_validator(mode="after")
     def _one_role_per_label(self) -> "PolicyWords":

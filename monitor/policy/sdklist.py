@@ -434,7 +434,7 @@ class Extractor:
     def _label(self, text: str) -> tuple[str, str] | None:
         match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
         if not match:
-            return None
+            return self._spaced_label(text)
         label = match.group(1) or match.group(2)
         if re.match(r"https?$", label.strip(), re.I):
             return None
@@ -442,6 +442,21 @@ class Extractor:
         if role is None:
             return None
         return role, match.group(3).strip()
+
+    def _spaced_label(self, text: str) -> tuple[str, str] | None:
+        """`SDK名称 友盟统计` / `SDK名称\t友盟统计`: a two-column label | value table copied as text. Only a whole known
+        label counts, and not when the rest is more labels (a one-line header)."""
+        match = re.match(r"^\s*(\S{2,12})[ \t\u3000]+(\S.*)$", text)
+        if not match:
+            return None
+        role = self.vocab.role(match.group(1), loose=False)
+        if role not in {"name", "company", "purpose", "pi", "permissions", "link", "package"}:
+            return None
+        value = match.group(2).strip()
+        first = re.split(r"[ \t\u3000|]+", value)[0]
+        if self.vocab.role(first, loose=False) is not None:
+            return None
+        return role, value
 
     def _unknown_label(self, text: str) -> bool:
         """`SDK版本：4.2` inside a block: a field we do not read, not the end of the block."""

@@ -19,10 +19,16 @@ _SPACE = re.compile(r"[\s\u200b\u3000]+")
 _LATIN = re.compile(r"[a-z0-9]")
 
 
+@lru_cache(maxsize=1)
+def _variants() -> dict[int, str]:
+    words = load_policy_words()
+    return words.traditional.table() if words.traditional else {}
+
+
 def fold(text: str) -> str:
     """NFKC, casefold, and no spaces — except one between two Latin words, so English stays word by word
     ('collects ip address' must not become 'collectsipaddress', where no word boundary is left)."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_variants())
 
     def gap(match: re.Match[str]) -> str:
         start, end = match.start(), match.end()
@@ -97,7 +103,7 @@ class Vocabulary:
 
     def pi_spans(self, text: str) -> list[tuple[int, int, PiHit]]:
         """PI words in raw `text` with their positions in it (for app-level PI quoted with offsets)."""
-        quick = unicodedata.normalize("NFKC", text).casefold()
+        quick = unicodedata.normalize("NFKC", text).casefold().translate(_variants())
         if len(quick) == len(text):
             # Width and case folded in place (the usual case): positions are the text's own. Spaces stay, so a
             # word written with a space inside is found only in its spaced spelling here.
@@ -113,7 +119,7 @@ class Vocabulary:
         folded_chars: list[str] = []
         positions: list[int] = []
         for index, char in enumerate(text):
-            folded = unicodedata.normalize("NFKC", char).casefold()
+            folded = unicodedata.normalize("NFKC", char).casefold().translate(_variants())
             for piece in folded:
                 folded_chars.append(piece)
                 positions.append(index)

@@ -304,3 +304,20 @@ def test_every_item_quotes_where_it_is_written() -> None:
                 assert squeeze(item.text) in squeeze(text[item.offset:item.offset + len(item.text) + 40]), (path.name, item.text)
         for word in scope.app_pi:
             assert text[word.offset:word.offset + len(word.text)] == word.text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "big5", "gb18030", "utf-8-sig"])
+def test_other_charsets(encoding: str) -> None:
+    text = "第三方SDK清單\nSDK名稱：友盟統計SDK\n使用目的：統計分析\n收集個人信息類型：IMEI、MAC地址、位置信息\n" * 2
+    if encoding == "gb18030":
+        text = text.replace("清單", "清单").replace("名稱", "名称")
+    scope = parse_policy(text.encode(encoding), source=f"policy-{encoding}.txt")
+    assert scope.sdks and scope.sdks[0].name == "友盟統計SDK"
+    assert scope.sdks[0].categories() == ["device_id", "location"]
+
+
+def test_label_and_value_separated_by_spaces_or_tabs() -> None:
+    scope = parse_policy("第三方SDK清单\nSDK名称 友盟统计SDK\n使用目的 统计分析\n收集个人信息 IMEI、OAID\n\n"
+                         "SDK名称\t个推\n使用目的\t推送\n收集个人信息\tIMEI、MAC地址\n", source="kv.txt")
+    assert [(sdk.name, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
+        ("友盟统计SDK", ["IMEI", "OAID"]), ("个推", ["IMEI", "MAC地址"])]
