@@ -1,0 +1,72 @@
+"""Celery on a real redis-server with two workers; one is SIGKILLed mid-job: its job is delivered again,
+completes on the other worker, and the results hold exactly one result per job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+
+from conftest import REPO, host_argv
+from monitor.lab.distributed import KEY_PREFIX
+from monitor.lab.plan import load_plan
+from monitor.lab.query import run_query
+
+
+def _worker(name: str, broker: str, results: str, log) -> subprocess.Popen:
+    env = {**os.environ, "CONSENTMON_LAB_VISIBILITY_TIMEOUT": "4"}
+    return subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--broker", broker, "--results", results,
+                             "--host-slots", "1", "--no-devices", "--name", name, "--loglevel", "INFO"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_a_worker_killed_mid_job_has_its_job_completed_elsewhere(redis_url, write_plan, tmp_path):
+    results = f"file://{tmp_path / 'results'}"
+    plan = write_plan([{"name": "slow", "host": host_argv(4.0, "slow")},
+                       {"name": "quick", "host": host_argv(0.1)}])
+    slow_id = next(job.id for job in load_plan(plan).jobs if job.name == "slow")
+    log = open(tmp_path / "workers.log", "wb")
+    workers = {name: _worker(name, redis_url, results, log) for name in ("wa", "wb")}
+    submitter = subprocess.Popen([sys.executable, "-m", "monitor", "batch", str(plan), "--results", results, "--broker", redis_url,
+                                  "--state", str(tmp_path / "batch.sqlite")],
+                                 cwd=REPO, env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        broker = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 90
+        owner = None
+        while time.monotonic() < deadline and owner is None:
+            owner = broker.get(f"{KEY_PREFIX}lease:{slow_id}")
+            time.sleep(0.05)
+        assert owner is not None, "the slow job never started"
+        killed = owner.decode().split(":")[0]
+        time.sleep(1.0)    # well inside the job
+        os.kill(workers[killed].pid, signal.SIGKILL)
+        workers[killed].wait()
+        out, err = submitter.communicate(timeout=180)
+    finally:
+        for process in (submitter, *workers.values()):
+            if process.poll() is None:
+                process.terminate()
+        for process in workers.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+    text = " ".join(out.split())
+    assert submitter.returncode == 0, text + err + (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
+    assert "2 done, 0 failed" in text
+    root = tmp_path / "results"
+    outcomes = {path.stem: json.loads(path.read_text()) for path in (root / "jobs").glob("*.json")}
+    assert len(outcomes) == 2 and {outcome["status"] for outcome in outcomes.values()} == {"done"}
+    survivor = "wb" if killed == "wa" else "wa"
+    assert outcomes[slow_id]["worker"] == survivor and outcomes[slow_id]["attempt"] == 2
+    runs = run_query(results, "SELECT job_id, worker, COUNT(*) AS n FROM runs GROUP BY ALL")
+    assert runs.num_rows == 2 and set(runs.column("n").to_pylist()) == {1}
+    assert dict(zip(runs.column("job_id").to_pylist(), runs.column("worker").to_pylist()))[slow_id] == survivor
+    assert not list(root.glob("pending/*.json"))
