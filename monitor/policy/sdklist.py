@@ -72,6 +72,7 @@ class Line:
     text: str        # stripped
     offset: int      # of the first non-space character
     number: int
+    indent: int = 0  # spaces before it: a rendered cell's later lines are often indented deeper than its first
 
 
 def split_lines(text: str) -> list[Line]:
@@ -80,7 +81,7 @@ def split_lines(text: str) -> list[Line]:
     for number, raw in enumerate(text.split("\n")):
         stripped = raw.strip()
         lead = len(raw) - len(raw.lstrip())
-        lines.append(Line(stripped, offset + lead, number))
+        lines.append(Line(stripped, offset + lead, number, len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())))
         offset += len(raw) + 1
     return lines
 
@@ -708,13 +709,25 @@ class Extractor:
         back: list[dict[tuple[int, bool], tuple[int, bool] | None]] = []
         starts: list[dict[tuple[int, bool], bool]] = []  # did the best path start a new row at this line?
         heavy = {"name", "company", "number", "group"}
+        # Blank lines: where a table's rows are set apart by a run of them, that run says "new row" and its absence
+        # says "same cell or same row" (an app-store label pasted into one cell runs over many unbroken lines).
+        gaps = [0] + [max(0, body[index].number - body[index - 1].number - 1) for index in range(1, len(body))]
+        widest = min(3, max(gaps)) if len(gaps) > 1 else 0
+        separator = widest if widest and sum(1 for gap in gaps if gap >= widest) * 3 <= len(body) else 0
         for position, line in enumerate(body):
+            gap = gaps[position]
+            if separator:
+                row_bias = -1.5 if gap >= separator else 1.0
+                wrap_bias = 2.0 if gap >= separator else (-0.9 if gap == 0 else 0.0)
+            else:
+                row_bias = wrap_bias = 0.0
             scores = [self.scorer.score(line.text, roles[column]) for column in range(columns)]
             # A line after one that ends in a list separator or an open parenthesis is the rest of that cell.
             previous_text = body[position - 1].text if position else ""
             glued = bool(previous_text) and (previous_text.endswith(tuple("、，,；;（(/&")) or
                                              previous_text.count("（") + previous_text.count("(") >
-                                             previous_text.count("）") + previous_text.count(")"))
+                                             previous_text.count("）") + previous_text.count(")")
+                                             or (gap == 0 and line.indent >= 8 and line.indent >= body[position - 1].indent))
             elsewhere = 4.0 if glued else 0.0
             current: dict[tuple[int, bool], float] = {}
             pointer: dict[tuple[int, bool], tuple[int, bool] | None] = {}
@@ -734,11 +747,11 @@ class Extractor:
                               for (prev_column, prev_seen), prev_score in previous.items()), default=None)
                 for column in range(columns):
                     if ending is not None:
-                        offer((column, column == name_column), ending[0] + scores[column] - new_row - skip * column - elsewhere,
-                              ending[1], True)
+                        offer((column, column == name_column),
+                              ending[0] + scores[column] - new_row - skip * column - elsewhere - row_bias, ending[1], True)
                 for (prev_column, prev_seen), prev_score in previous.items():
                     # The cell above continues on this line.
-                    cost = -1.0 if glued else wrap * (2.0 if roles[prev_column] in heavy else 1.0)
+                    cost = -1.0 if glued else wrap * (2.0 if roles[prev_column] in heavy else 1.0) + wrap_bias
                     offer((prev_column, prev_seen), prev_score + 0.3 * scores[prev_column] - cost, (prev_column, prev_seen), False)
                 # The same row goes on in a later column (those between were empty or merged): the best earlier state
                 # is kept as a running maximum of score + skip·(column+1), so each column is looked at once.
