@@ -388,6 +388,26 @@ def main() -> None:
     lines += ["", "Contact", "Write to privacy@example.com."]
     write(30, "txt", "\n".join(lines) + "\n", label(rows, layout="English bulleted list"))
 
+    # 31 flattened text of a rendered HTML table: rows set apart by blank lines, a PI cell's items one per indented
+    # line, some rows without a purpose line, 25 rows
+    rows = pick(rng, 25)
+    lines = ["SDK名称", "SDK提供方", "使用目的", "收集的个人信息", "", ""]
+    for index, row in enumerate(rows):
+        lines.append(row[0])
+        lines.append(row[1] or "开源项目")
+        if index % 5 != 4:
+            lines.append(row[2])
+        if row[3]:
+            lines.append(row[3][0])
+            lines += ["                    " + item for item in row[3][1:]]
+        else:
+            lines.append("无")
+        lines += ["", ""]
+    labels = label(rows, layout="rendered table text, indented PI lines")
+    for entry, row in zip(labels["sdks"], rows):
+        entry["company"] = row[1] or "开源项目"
+    write(31, "txt", intro("甲戌相册") + "\n".join(lines) + outro(), labels)
+
 
 if __name__ == "__main__":
     main()
