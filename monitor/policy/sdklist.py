@@ -464,7 +464,7 @@ class Extractor:
         match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
         return bool(match) and len(match.group(1) or match.group(2) or "") <= 12 and not _URL.match(text)
 
-    _INLINE_LABEL = re.compile(r"(?:^|(?<=[；;，,。|/]))\s*([^：:；;，,。|/]{1,32}?)\s*[：:](?!//)")
+    _INLINE_LABEL = re.compile(r"(?:^|(?<=[；;，,。|/\s]))\s*([^：:；;，,。|/\s]{1,32}?)\s*[：:](?!//)")
 
     def _split_labels(self, line: Line) -> list[Line]:
         """`SDK名称：友盟；使用目的：统计；收集个人信息：IMEI` on one line → one line per labelled field."""

@@ -321,3 +321,10 @@ def test_label_and_value_separated_by_spaces_or_tabs() -> None:
                          "SDK名称\t个推\n使用目的\t推送\n收集个人信息\tIMEI、MAC地址\n", source="kv.txt")
     assert [(sdk.name, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
         ("友盟统计SDK", ["IMEI", "OAID"]), ("个推", ["IMEI", "MAC地址"])]
+
+
+def test_fields_labelled_inline_on_one_line() -> None:
+    scope = parse_policy("第三方SDK清单\n1、SDK名称：友盟统计；使用目的：统计分析；收集信息：IMEI、OAID；第三方公司：北京锐讯灵通科技有限公司\n"
+                         "SDK名称：个推推送SDK  使用目的：推送  收集信息：IMEI、MAC地址\n", source="inline.txt")
+    assert [(sdk.name, sdk.company, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
+        ("友盟统计", "北京锐讯灵通科技有限公司", ["IMEI", "OAID"]), ("个推推送SDK", None, ["IMEI", "MAC地址"])]
