@@ -85,11 +85,13 @@ def _split_set_entries(data: bytes) -> list[str]:
     return sorted(name for name in names if name.lower().endswith(".apk"))
 
 
-def open_apk(source: bytes | Path) -> OpenedApk:
+def open_apk(source: bytes | str | Path) -> OpenedApk:
     """Read an APK with androguard; ApkError (one line and a fix) for anything that is not one APK."""
     _quiet_androguard()
     from androguard.core.apk import APK
 
+    if isinstance(source, str):
+        source = Path(source)   # a path given as text, not the APK's bytes
     if isinstance(source, Path):
         name = str(source)
         if not source.exists():
