@@ -160,7 +160,8 @@ def declared_scope(source: str | Path) -> DeclaredScope:
                          document_index=position, into=scope)
             last = scope.documents[-1]
             scope.documents[-1] = PolicySource(**{**last.__dict__, "source": stored.source or last.source, "ts": stored.ts,
-                                                  "event_seq": stored.event_seq, "flow_id": stored.flow_id})
+                                                  "event_seq": stored.event_seq, "flow_id": stored.flow_id,
+                                                  "file": str(stored.path.relative_to(path))})
         if scope.sdks:
             # A dialog's short text has no SDK list while the page it links has one: only the run's lack of a list
             # is worth a warning.
