@@ -28,9 +28,10 @@ def report(
             raise typer.BadParameter(f"--lang is one of: {', '.join(LANGUAGES)}")
         chosen = parse_formats(formats)
         written, data = write_reports(run_dir, formats=chosen, lang=lang, redact=redact, out=out)
+    from monitor.report.html import warning_text
+
     for warning in data.warnings:
-        from monitor.report.html import _warning
-        err_console.print(f"[yellow]warning:[/] {_warning(data.text, warning)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {warning_text(data.text, warning)}", highlight=False)
     console.print(f"{len(data.cases)} cases from {len(data.findings['findings'])} findings" + (" (redacted)" if redact else ""))
     for path in written:
         console.print(f"wrote {path}")

@@ -56,6 +56,7 @@ class Screen:
     seq: int | None
     exists: bool
     data_uri: str | None = None
+    rank: int = 1             # within one event: a screenshot_before (0) precedes the step, a *_after (2) follows it
 
 
 @dataclass
@@ -156,7 +157,8 @@ def _screens(run: Run, warnings: list[str], *, embed: bool) -> list[Screen]:
             for key, item in payload.items():
                 if key.startswith("screenshot") and isinstance(item, str) and item.endswith(".png") and item not in screens:
                     exists = (run.root / item).is_file()
-                    screens[item] = Screen(path=item, ts=int(ts), seq=int(seq), exists=exists)
+                    rank = 0 if key.endswith("_before") else 2 if key.endswith("_after") else 1
+                    screens[item] = Screen(path=item, ts=int(ts), seq=int(seq), exists=exists, rank=rank)
                     if not exists:
                         warnings.append(f"missing_screenshot|{run.root / item}|{seq}")
     folder = run.root / SCREENS_DIR
@@ -169,12 +171,13 @@ def _screens(run: Run, warnings: list[str], *, embed: bool) -> list[Screen]:
             if screen.exists:
                 data = (run.root / screen.path).read_bytes()
                 screen.data_uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return sorted(screens.values(), key=lambda s: (s.ts is None, s.ts or 0, s.path))
+    return sorted(screens.values(), key=lambda s: (s.ts is None, s.ts or 0, s.rank, s.path))
 
 
 def _nearest(screens: list[Screen], ns: int) -> Screen | None:
     timed = [s for s in screens if s.exists and s.ts is not None]
-    return min(timed, key=lambda s: abs((s.ts or 0) - ns)) if timed else None
+    # Equal distance (both shots of one step): the one taken before the step shows what the user saw.
+    return min(timed, key=lambda s: (abs((s.ts or 0) - ns), s.rank)) if timed else None
 
 
 class _Events:

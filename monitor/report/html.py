@@ -98,7 +98,7 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
     app = data.info.get("app") if isinstance(data.info.get("app"), dict) else {}
     target = data.info.get("target") if isinstance(data.info.get("target"), dict) else {}
     app_name = app.get("package") or target.get("command") or str(data.run_dir.name)
-    warnings = [_warning(text, warning) for warning in data.warnings]
+    warnings = [warning_text(text, warning) for warning in data.warnings]
 
     def category(name: str | None) -> str:
         return text(f"category.{name}") if name and text.has(f"category.{name}") else (name or "")
@@ -114,7 +114,8 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
     )
 
 
-def _warning(text, warning: str) -> str:  # type: ignore[no-untyped-def]
+def warning_text(text, warning: str) -> str:  # type: ignore[no-untyped-def]
+    """A load warning (kind|path|detail) in the report language."""
     kind, path, detail = (warning.split("|", 2) + ["", ""])[:3]
     if kind == "missing_screenshot":
         return text("warning.missing_screenshot", path=path, seq=detail)
