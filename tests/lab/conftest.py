@@ -3,11 +3,9 @@ plans of tiny real host programs, and runs made with monitor.testing's factories
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,13 +15,7 @@ import yaml
 
 from support.fixtures import adb_env, frida_server_file, host_adb, make_sim, mitm_ca  # noqa: F401
 
-# The interpreter itself, not a launcher script: Frida spawns executables (a pyenv shim is a shell script).
-PYTHON = str(Path(sys.executable).resolve())
-REPO = Path(__file__).resolve().parents[2]
-
-
-def host_argv(seconds: float = 0.0, text: str = "hello") -> list[str]:
-    return [PYTHON, "-c", f"import time; time.sleep({seconds}); print({text!r})"]
+from labkit import free_port
 
 
 @pytest.fixture()
@@ -33,18 +25,6 @@ def write_plan(tmp_path: Path) -> Callable[[list[dict]], Path]:
         path.write_text(yaml.safe_dump({"jobs": jobs}, allow_unicode=True))
         return path
     return write
-
-
-def consentmon(*args: str, env: dict[str, str] | None = None, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process."""
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, cwd=REPO, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()

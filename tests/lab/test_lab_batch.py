@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import host_argv
+from labkit import host_argv
 from monitor.lab.batch import run_local
 from monitor.lab.execute import LabSettings
 from monitor.lab.query import run_query

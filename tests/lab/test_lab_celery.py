@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from conftest import REPO, host_argv
+from labkit import REPO, host_argv
 from monitor.lab.distributed import KEY_PREFIX
 from monitor.lab.plan import load_plan
 from monitor.lab.query import run_query

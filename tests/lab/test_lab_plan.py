@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import consentmon, free_port, host_argv
+from labkit import consentmon, free_port, host_argv
 from monitor.errors import DataFileError
 from monitor.lab.plan import Job, load_plan, version_matches
 from monitor.lab.slots import Slot, can_take

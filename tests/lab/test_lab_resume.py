@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, consentmon, host_argv
+from labkit import REPO, consentmon, host_argv
 from monitor.lab.query import run_query
 
 
