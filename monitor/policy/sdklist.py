@@ -1,13 +1,18 @@
 """Find the SDK list in a policy's text, whatever its layout, and read each row's fields.
 
 Layouts, each read by one extractor, all driven by the field labels of policy_words.yaml:
-- tables: HTML or markdown tables (header row → column roles; also two-column label | value tables);
-- labelled blocks: `SDK名称：X` / `使用目的：…` / `收集个人信息类型：…` lines (labels drift: 名称：, SDK使用目的：), or
-  a name line (bullet, `功能（SDK名）`) followed by labelled lines;
-- flattened tables: a run of header lines, then one cell per line (merged and empty cells missing) — cut into
-  rows by a Viterbi alignment of lines to columns; or one row per line with cells joined by spaces — the
-  same alignment over the line's space-separated tokens;
-- numbered prose: `1. 我们使用了“X”的SDK，…获取的用户信息是“…”` / `1）X SDK。为了…，该SDK需要获取…`.
+- tables: HTML or markdown tables as grids (header row → column roles; row- and column-spanning cells
+  repeated; two-column label | value tables read as blocks);
+- labelled blocks: `SDK名称：X` / `使用目的：…` / `收集个人信息类型：…` lines (labels drift: 名称：, SDK使用目的：,
+  【SDK名称】, a label alone above its value, label and value separated by spaces or a tab, several fields on one
+  line), or a name line (bullet, `功能（SDK名）`) followed by labelled lines; the app's own permission and feature
+  lists, labelled alike, are told apart;
+- flattened tables: a run of header lines, then one cell per line (merged and empty cells missing, long cells
+  wrapped) — cut into rows by a Viterbi alignment of lines to columns that weighs blank lines, indentation and
+  list separators; or one row per line (cells joined by spaces, tabs or pipes) — the best cut of each line;
+  or numbered rows with no header, in the column order that fits them best;
+- numbered prose: `1. 我们使用了“X”的SDK，…获取的用户信息是“…”` / `1）X SDK。为了…，该SDK需要获取…` / `（1）X：…`;
+- introduced lists: `…以下SDK，包括：` / `We use the following third-party SDKs:` then lettered or bulleted items.
 Where two extractors read the same text, the more structured one wins.
 """
 
@@ -347,7 +352,7 @@ class Extractor:
         for table in self.document.tables:
             found = self._table(table)
             header = self._table_header(table)
-            if not found and header is not None:
+            if not found and header is not None and "name" in header[1]:
                 self.empty_headers.append((table.offset, " / ".join(cell.text for cell in table.rows[header[0]])))
             rows.extend(found)
         return rows
