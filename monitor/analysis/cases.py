@@ -33,6 +33,8 @@ Frozen = ConfigDict(extra="forbid")
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 # Rules whose findings are about a connection, not a PI value: their "host" is where it connected.
 CONNECT_CATEGORIES = frozenset({"network_connect", "network_request"})
+# Categories that name the kind of finding, not a PI type (undisclosed-sdk's "sdk").
+SUBJECT_CATEGORIES = frozenset({"sdk"})
 UNKNOWN_PACKAGE_SEGMENTS = 3
 
 
@@ -195,7 +197,8 @@ def _pi_phrase(pi: Sequence[CasePi], lang: str, text: Messages) -> str:
 
 
 def _sentence(rule: str, title: dict[str, str], subject: CaseSubject, pi: Sequence[CasePi], hosts: Sequence[str],
-              connect_hosts: Sequence[str], states: Sequence[str], count: int, catalogue: Messages) -> dict[str, str]:
+              connect_hosts: Sequence[str], states: Sequence[str], count: int, catalogue: Messages, *,
+              went_online: bool = False) -> dict[str, str]:
     sentences = {}
     for lang in LANGUAGES:
         text = catalogue.in_lang(lang)
@@ -204,6 +207,8 @@ def _sentence(rule: str, title: dict[str, str], subject: CaseSubject, pi: Sequen
             key = "sentence.rule.before-consent.notice"
         if not pi and connect_hosts and text.has(f"{key}.connect"):
             key = f"{key}.connect"  # a case of connections only: say where it connected, not what it read
+        elif not pi and went_online and text.has(f"{key}.online"):
+            key = f"{key}.online"   # it went online, and where to is not known
         if not text.has(key):
             key = "sentence.rule.other"
         shown_hosts = list(connect_hosts if rule == "sdk-connects-before-consent" or key.endswith(".connect") else hosts)
@@ -261,6 +266,7 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
     flows: list[CaseFlow] = []
     connects: list[CaseConnect] = []
     other: list[str] = []
+    went_online = False
     # PI types in the order they were first seen, each with the items (what its APIs read) in that order.
     categories: dict[str, dict[str, dict[str, str]]] = {}
 
@@ -299,8 +305,18 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
                                   background=finding.background))
             note(finding.category, finding.api)
         else:
+            # A finding about the subject as a whole (undisclosed-sdk): its detail lists what it was seen doing.
             other.append(finding.id)
-            note(finding.category, None)
+            listed = [c for c in evidence.detail.get("categories") or [] if isinstance(c, str) and c not in CONNECT_CATEGORIES]
+            for category in listed:
+                note(category, None)
+            if len(listed) == 1:
+                for api in evidence.detail.get("apis") or []:
+                    note(listed[0], api)
+            if "connect" in (evidence.detail.get("seen_as") or []):
+                went_online = True
+            if not evidence.detail.get("categories") and finding.category not in SUBJECT_CATEGORIES:
+                note(finding.category, None)
 
     pi = [CasePi(category=category, name=text.both(f"category.{category}") if text.has(f"category.{category}")
                  else {lang: category for lang in LANGUAGES}, items=list(items.values()))
@@ -319,7 +335,8 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
         first_seen_ns=min(f.first_seen_ns for f in members), last_seen_ns=max(f.last_seen_ns for f in members),
         count=count, confidence=max(f.confidence for f in members), finding_ids=[f.id for f in members],
         articles=[CaseArticle(**article.model_dump()) for article in articles],
-        sentence=_sentence(rule, dict(first.title), subject, pi, hosts, connect_hosts, states, count, text),
+        sentence=_sentence(rule, dict(first.title), subject, pi, hosts, connect_hosts, states, count, text,
+                           went_online=went_online or bool(connects)),
     )
 
 

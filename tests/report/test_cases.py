@@ -65,3 +65,16 @@ def test_unknown_rule_falls_back_to_its_title(tmp_path):
     finding = findings.findings[0].model_copy(update={"rule": "declared-vs-observed", "title": {"zh": "声明不一致", "en": "Declared differs"}})
     (case,) = build_cases([finding], sdks=load_sdks(), app_package="com.example.demo", catalogue=messages())
     assert "声明不一致" in case.sentence["zh"] and "Declared differs" in case.sentence["en"]
+
+
+def test_a_finding_about_the_subject_as_a_whole_says_what_it_did(tmp_path):
+    findings = _umeng_run(tmp_path)
+    base = next(f for f in findings.findings if f.sdk.id == "umeng-analytics")
+    evidence = base.evidence.model_copy(update={"detail": {"categories": ["network_request"], "apis": ["java.net.Socket.connect"],
+                                                           "seen_as": ["connect"]}})
+    finding = base.model_copy(update={"rule": "undisclosed-sdk", "api": None, "host": None, "category": "sdk",
+                                      "title": {"zh": "未在第三方SDK清单中明示的SDK收集个人信息", "en": "Undisclosed SDK"},
+                                      "evidence": evidence})
+    (case,) = build_cases([finding], sdks=load_sdks(), app_package="com.example.demo")
+    assert case.pi == [] and case.other == [finding.id]
+    assert case.sentence["zh"] == "友盟+基础组件 SDK 未在隐私政策的第三方 SDK 清单中明示，却在运行中自行联网。"
