@@ -86,25 +86,28 @@ def main() -> None:
 
     def figures(name: str, total: Score) -> str:
         return (f"| {name} | {total.labelled} | {total.recall:.1%} | {total.precision:.1%} | {total.pi_recall:.1%} | "
-                f"{total.pi_precision:.1%} | {total.pi_rows_ok}/{total.matched} |")
+                f"{total.pi_precision:.1%} | {total.pi_rows_ok}/{total.matched} | {total.company_ok}/{total.matched} | "
+                f"{total.mapped}/{total.found} |")
 
     section = ["## policy", "",
                "Privacy-policy parser (`monitor/policy`, `consentmon scope`): SDK-list rows and the PI each row declares, "
                "scored against hand labels (`bench/policy/run.py`; scoring: `tests/policy/policy_scoring.py`: rows paired by "
                "name in source order, per-row PI items compared after folding width, case and spaces; listed non-SDK "
                "recipients count neither way).", "",
-               "| corpus | labelled rows | row recall | row precision | PI items recall | PI items precision | rows with every PI item exact |",
-               "|---|---|---|---|---|---|---|", figures("own corpus (tests/policy/corpus, 31 policies)", own)]
+               "| corpus | labelled rows | row recall | row precision | PI items recall | PI items precision | rows with every PI item exact | company as labelled | rows given an SDK id |",
+               "|---|---|---|---|---|---|---|---|---|", figures("own corpus (tests/policy/corpus, 31 policies)", own)]
     if real is not None:
         section.append(figures("real policies (../shared/policies, 12, read in place)", real))
     else:
-        section.append("| real policies | — | not measured: ../shared/policies absent | | | | |")
+        section.append("| real policies | — | not measured: ../shared/policies absent | | | | | | |")
     load = os.getloadavg()[0]
     section += ["", f"Parse time of a 300 KB policy (median of 5, one process, vocabulary loaded; wall / CPU, load average "
                     f"{load:.1f} on {os.cpu_count()} cores while measured): own corpus's text layouts repeated "
                     f"(every layout, {own_rows} SDK rows): **{own_seconds * 1000:.0f} ms / {own_cpu * 1000:.0f} ms**"
                 + (f"; the real policies' text ({real_rows} SDK rows and their prose): **{real_seconds * 1000:.0f} ms / {real_cpu * 1000:.0f} ms**."
                    if real_seconds is not None and real_cpu is not None else "."),
+                "", "Rows given an SDK id map to monitor/data/sdks.yaml by name, alias, package or company (the reason is kept); "
+                    "the others are SDKs the table does not know (open-source libraries, small vendors) and stay as written.",
                 "", "Per document:", "", "| file | layout | rows found/labelled | rows output | PI items found/labelled |", "|---|---|---|---|---|"]
     section += own_lines + real_lines
     if real is not None and (real.missed or real.extra):

@@ -20,15 +20,24 @@ _LATIN = re.compile(r"[a-z0-9]")
 
 
 @lru_cache(maxsize=1)
-def _variants() -> dict[int, str]:
+def _variant_table() -> tuple[dict[int, str], re.Pattern[str] | None]:
     words = load_policy_words()
-    return words.traditional.table() if words.traditional else {}
+    table = words.traditional.table() if words.traditional else {}
+    return table, (re.compile("[" + re.escape("".join(chr(code) for code in table)) + "]") if table else None)
 
 
+def _simplified(text: str) -> str:
+    """Traditional characters of the vocabulary's words as simplified ones (a search first: most text has none,
+    and str.translate with a table walks every character in Python-level lookups)."""
+    table, pattern = _variant_table()
+    return text.translate(table) if pattern is not None and pattern.search(text) else text
+
+
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """NFKC, casefold, and no spaces — except one between two Latin words, so English stays word by word
     ('collects ip address' must not become 'collectsipaddress', where no word boundary is left)."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_variants())
+    folded = _simplified(unicodedata.normalize("NFKC", text).casefold())
 
     def gap(match: re.Match[str]) -> str:
         start, end = match.start(), match.end()
@@ -103,7 +112,7 @@ class Vocabulary:
 
     def pi_spans(self, text: str) -> list[tuple[int, int, PiHit]]:
         """PI words in raw `text` with their positions in it (for app-level PI quoted with offsets)."""
-        quick = unicodedata.normalize("NFKC", text).casefold().translate(_variants())
+        quick = _simplified(unicodedata.normalize("NFKC", text).casefold())
         if len(quick) == len(text):
             # Width and case folded in place (the usual case): positions are the text's own. Spaces stay, so a
             # word written with a space inside is found only in its spaced spelling here.
@@ -119,7 +128,7 @@ class Vocabulary:
         folded_chars: list[str] = []
         positions: list[int] = []
         for index, char in enumerate(text):
-            folded = unicodedata.normalize("NFKC", char).casefold().translate(_variants())
+            folded = _simplified(unicodedata.normalize("NFKC", char).casefold())
             for piece in folded:
                 folded_chars.append(piece)
                 positions.append(index)

@@ -36,12 +36,14 @@ class Score:
     pi_found: int = 0
     pi_matched: int = 0
     pi_rows_ok: int = 0
+    company_ok: int = 0
+    mapped: int = 0
     missed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     pi_misses: list[str] = field(default_factory=list)
 
     def add(self, other: "Score") -> None:
-        for name in ("labelled", "found", "matched", "pi_labelled", "pi_found", "pi_matched", "pi_rows_ok"):
+        for name in ("labelled", "found", "matched", "pi_labelled", "pi_found", "pi_matched", "pi_rows_ok", "company_ok", "mapped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.missed += other.missed
         self.extra += other.extra
@@ -85,6 +87,9 @@ def score(scope: DeclaredScope, labels: dict) -> Score:
         cursor = pick + 1
         result.matched += 1
         row = got[pick]
+        want_company = label.get("company")
+        if (not want_company and not row.company) or (want_company and row.company and fold(want_company) == fold(row.company)):
+            result.company_ok += 1
         label_pi = [fold(item) for item in label.get("pi", [])]
         row_pi = [fold(item.text) for item in row.pi]
         hits = sum(1 for item in label_pi if item in row_pi)
@@ -102,6 +107,7 @@ def score(scope: DeclaredScope, labels: dict) -> Score:
         if any(_same(row.name, other) for other in others):
             continue
         result.extra.append(row.name)
+    result.mapped = sum(1 for row in got if row.sdk_id)
     result.found = len(got) - sum(1 for index, row in enumerate(got) if index not in used and any(_same(row.name, other) for other in others))
     return result
 
