@@ -474,14 +474,19 @@ class Builder:
             android = self.root / "usr/lib/x86_64-linux-gnu/android"
             helper_headers = f"-I{self.root / 'usr/include/android/nativehelper'}"
             (self.staging / "bin").mkdir()
-            # libsigchain must come before libc in the lookup order (as dalvikvm links it on a device).
-            self.run(["clang", "-O2", helper_headers, "-o", self.staging / "bin/dalvikvm", KIT / "dalvikvm.c",
-                      "-Wl,-rpath,$ORIGIN/../lib", f"-Wl,-rpath,$ORIGIN/../{ANDROID_LIBS}", f"-L{lib}", f"-L{android}",
-                      f"-Wl,-rpath-link,{android}", "-Wl,--no-as-needed", "-lsigchain", "-l:libart.so", "-ldl"])
             (self.staging / "shim").mkdir()   # a folder of its own: the shim is named libc.so
-            self.run(["clang", "-O2", "-fPIC", "-shared", "-o", self.staging / "shim/libc.so", KIT / "libcshim.c", "-ldl"])
+            self.run(["clang", "-O2", "-fPIC", "-shared", "-Wl,-soname,libc.so", "-o", self.staging / "shim/libc.so",
+                      KIT / "libcshim.c", "-ldl"])
             self.run(["clang", "-O2", "-fPIC", "-shared", helper_headers, "-o", lib / "libandroid_runtime.so",
                       KIT / "android_runtime.c"])
+            # libsigchain must come before libc in the lookup order (as dalvikvm links it on a device); the
+            # shim comes after glibc, so glibc keeps answering everything but what only the shim has.
+            # libandroid_runtime is mapped from the start, as zygote has it on a phone: the Java bridge
+            # looks for it when it first probes ART, which an agent armed at spawn does as the VM is created.
+            self.run(["clang", "-O2", helper_headers, "-o", self.staging / "bin/dalvikvm", KIT / "dalvikvm.c",
+                      "-Wl,-rpath,$ORIGIN/../lib", f"-Wl,-rpath,$ORIGIN/../{ANDROID_LIBS}", "-Wl,-rpath,$ORIGIN/../shim",
+                      f"-L{lib}", f"-L{android}", f"-Wl,-rpath-link,{android}", "-Wl,--no-as-needed", "-lsigchain",
+                      "-l:libart.so", "-ldl", "-lc", self.staging / "shim/libc.so", "-l:libandroid_runtime.so"])
 
     def smoke_test(self) -> None:
         from support.art.runtime import ArtRuntime   # noqa: PLC0415 - the runtime's own command line, on staging

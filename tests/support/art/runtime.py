@@ -57,7 +57,6 @@ class ArtRuntime:
             "LD_LIBRARY_PATH": f"{self.home / 'lib'}:{self.home / ANDROID_LIBS}",
             "ANDROID_ROOT": str(root), "ANDROID_DATA": str(data), "ANDROID_RUNTIME_ROOT": str(root),
             "ANDROID_ART_ROOT": str(root), "ANDROID_I18N_ROOT": str(root), "ANDROID_TZDATA_ROOT": str(tz),
-            "ART_HOST_LIBC_SHIM": str(self.home / "shim/libc.so"),
         })
         environment.pop("CONSENTMON_ART_GATE", None)
         if gate is not None:

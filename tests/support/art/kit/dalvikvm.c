@@ -3,9 +3,13 @@
  *
  *   dalvikvm [-X... -D... options] [-cp CLASSPATH] MainClass [args...]
  *
+ * The launcher links shim/libc.so (kit/libcshim.c), after glibc: as on a phone, a module named libc.so
+ * exporting __system_property_get is there from the first instruction, where Frida's Java bridge looks
+ * for Android's libc (an agent loaded at spawn decides at load whether it is on Android). It links
+ * libandroid_runtime.so too, mapped from the start as zygote has it (its JNI_OnLoad still runs when
+ * android.os.Process loads it). An agent armed at spawn hooks libart's JNI_CreateJavaVM, as on HotSpot.
+ *
  * Environment:
- *   ART_HOST_LIBC_SHIM     a library loaded before the VM (our libc.so shim: the Java bridge looks up
- *                          Android's libc exports by the module name "libc.so").
  *   CONSENTMON_ART_GATE    a FIFO: once the VM is up, the launcher reads one byte from it before it loads
  *                          the main class, so a test can attach an agent to a running VM whose program
  *                          has not yet run one instruction of its own.
@@ -14,7 +18,6 @@
  * 5 main threw, 6 gate unusable.
  */
 #include <jni.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +38,6 @@ static int wait_at_gate(void) {
 }
 
 int main(int argc, char** argv) {
-    const char* shim = getenv("ART_HOST_LIBC_SHIM");
-    /* RTLD_GLOBAL: as bionic's libc on a phone, the shim's __system_property_get is a global export
-     * (the agent's native catalogue hooks it there). glibc, loaded first, still answers everything else. */
-    if (shim != NULL && shim[0] != 0 && dlopen(shim, RTLD_NOW | RTLD_GLOBAL) == NULL) {
-        fprintf(stderr, "[launcher] libc shim: %s\n", dlerror());
-    }
     JavaVMOption options[MAX_OPTIONS];
     static char classpath[8192];
     int count = 0, i = 1;

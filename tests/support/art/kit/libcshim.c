@@ -1,7 +1,8 @@
-/* Loaded by the launcher (RTLD_GLOBAL, after glibc) under the file name "libc.so": frida-java-bridge
+/* Linked into the launcher after glibc, as a module named "libc.so" (SONAME and file name): frida-java-bridge
  * looks up Android's libc by that module name (Process.getModuleByName("libc.so")) and reads the API
- * level with __system_property_get. The bridge resolves the functions below in this module; each
- * forwards to glibc's own (RTLD_NEXT), and glibc, first in the lookup order, serves everyone else.
+ * level with __system_property_get, a global export here as in bionic. The bridge resolves the functions
+ * below in this module; each forwards to glibc's own (RTLD_NEXT), and glibc, first in the lookup order,
+ * serves everyone else.
  * The properties are those of Android 10 (API level 29), the runtime this shim runs with. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
