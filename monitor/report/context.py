@@ -296,6 +296,28 @@ def _timeline(timeline: pd.DataFrame, reads: pd.DataFrame, intervals: pd.DataFra
     }
 
 
+def _declared_vs_observed(sdk_table: list[dict[str, Any]], summary: dict[str, Any], names: dict[str, str], sdks: Any) -> None:
+    """Adds to each SDK row what the privacy policy's SDK list declares for it (when a policy was read in the
+    run: summary.declared_vs_observed), and a row for each declared SDK that was not seen at all."""
+    compared = _dict(summary.get("declared_vs_observed"))
+    if not _dict(compared.get("sources")).get("policy"):
+        return
+    rows = {str(row.get("sdk")): row for row in compared.get("sdks") or [] if isinstance(row, dict) and row.get("sdk")}
+    known = {row["id"] for row in sdk_table}
+    table = {sdk.id: sdk for sdk in sdks.sdks}
+    for sdk_id in sorted(set(rows) - known):
+        sdk = table.get(sdk_id)
+        sdk_table.append({"id": sdk_id, "name": names.get(sdk_id, sdk_id), "vendor": sdk.vendor if sdk else "",
+                          "kind": sdk.kind if sdk else "", "modules": "", "reads": 0, "categories": "", "hosts": "", "cases": 0})
+    for row in sdk_table:
+        declared = rows.get(row["id"])
+        row["policy"] = None if declared is None else {
+            "in_policy": declared.get("in_policy"), "policy_row": declared.get("policy_row"),
+            "declared_pi": list(declared.get("declared_pi") or []), "read_pi": list(declared.get("read_pi") or []),
+            "sent_pi": list(declared.get("sent_pi") or []), "connected": declared.get("connected"),
+            "undeclared_pi": sorted(set(declared.get("read_pi") or []) - set(declared.get("declared_pi") or []))}
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -456,6 +478,8 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                           "reads": entry["reads"], "categories": ", ".join(sorted(entry["categories"])),
                           "hosts": ", ".join(sorted(entry["hosts"])),
                           "cases": sum(1 for case in cases if case["subject"]["id"] == sdk_id)})
+
+    _declared_vs_observed(sdk_table, findings_json["summary"], names, sdks)
 
     data = ReportData(
         run_dir=run_dir, lang=lang, text=text, info=dict(run.info), findings=findings_json, cases=cases,

@@ -103,8 +103,9 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
     def category(name: str | None) -> str:
         return text(f"category.{name}") if name and text.has(f"category.{name}") else (name or "")
 
+    template.environment.filters["category"] = category
     return template.render(
-        t=text, has=text.has, lang=data.lang, pdf=pdf, app_name=app_name, info=data.info, facts=data.facts,
+        sdk_rows=data.sdk_table, t=text, has=text.has, lang=data.lang, pdf=pdf, app_name=app_name, info=data.info, facts=data.facts,
         cover_facts=COVER_FACTS, generated=data.generated, redacted=data.redacted, findings=data.findings,
         summary=data.summary, consent=data.consent, cases=data.cases, rules=_rules(data), integrity=data.integrity,
         sealed=data.sealed, warnings=warnings, timeline=data.timeline, hashes=data.hashes, chain_head=data.chain_head,

@@ -124,11 +124,25 @@ def build_workbook(data: ReportData) -> Workbook:
            _capped(([row["flow_id"], row["time"], row["method"], row["url"], row["host"], row["status"], row["size"], row["pi"]]
                      for row in data.flows_table[:MAX_DETAIL_ROWS]),
                    len(data.flows_table), t("xlsx.more_rows", n=len(data.flows_table) - MAX_DETAIL_ROWS, file="flows.jsonl")))
+    declared = any(row.get("policy") is not None for row in data.sdk_table)
+
+    def yes_no(value: Any) -> str:
+        return t("value.unknown") if value is None else t("value.yes") if value else t("value.no")
+
+    def categories_of(values: list[str]) -> str:
+        return t("list.sep").join(category(c) for c in values)
+
+    policy_headers = [t("xlsx.col.in_policy"), t("xlsx.col.policy_row"), t("xlsx.col.declared_pi"), t("xlsx.col.sent_pi"),
+                      t("xlsx.col.undeclared_pi")] if declared else []
     _sheet(workbook, t("xlsx.sheet.sdks"),
            [t("xlsx.col.sdk_id"), t("xlsx.col.sdk_name"), t("xlsx.col.vendor"), t("col.kind"), t("xlsx.col.modules"),
-            t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases")],
+            t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases"), *policy_headers],
            [[row["id"], row["name"], row["vendor"], row["kind"], row["modules"], row["reads"],
-             t("list.sep").join(category(c) for c in row["categories"].split(", ") if c), row["hosts"], row["cases"]]
+             t("list.sep").join(category(c) for c in row["categories"].split(", ") if c), row["hosts"], row["cases"],
+             *([yes_no((row.get("policy") or {}).get("in_policy")), (row.get("policy") or {}).get("policy_row") or "",
+                categories_of((row.get("policy") or {}).get("declared_pi") or []),
+                categories_of((row.get("policy") or {}).get("sent_pi") or []),
+                categories_of((row.get("policy") or {}).get("undeclared_pi") or [])] if declared else [])]
             for row in data.sdk_table])
     run_rows = [[t(key), value] for key, value in data.facts]
     run_rows.append([t("fact.generated"), data.generated])

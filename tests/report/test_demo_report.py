@@ -40,4 +40,11 @@ def test_demo_report_in_every_format(tmp_path):
     assert report.returncode == 0, report.stdout + report.stderr
     assert sorted(path.name for path in out.iterdir()) == ["findings.xlsx", "report.html", "report.json", "report.pdf"]
     assert schema_errors(json.loads((out / "report.json").read_text(encoding="utf-8"))) == []
-    assert sentence in (out / "report.html").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert sentence in html
+    if ((findings["summary"].get("declared_vs_observed") or {}).get("sources") or {}).get("policy"):
+        # the demo's privacy policy was read: its SDK list beside what each SDK did, in the HTML and the workbook
+        assert 'id="sdks"' in html
+        from openpyxl import load_workbook
+        headers = [cell.value for cell in next(load_workbook(out / "findings.xlsx")["SDK 清单"].iter_rows(max_row=1))]
+        assert "隐私政策中列明" in headers and "读取但未声明的个人信息" in headers
