@@ -392,7 +392,8 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
     findings_json = findings.model_dump(mode="json", by_alias=True)
     by_id = {finding["id"]: finding for finding in findings_json["findings"]}
 
-    cases = []
+    cases: list[dict[str, Any]] = []
+    shown_with: dict[str, dict[str, Any]] = {}
     for case in findings_json["cases"]:
         seqs: list[int] = []
         for read in case["reads"]:
@@ -446,7 +447,13 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
         case["evidence"] = {"reads": reads, "reads_total": len(seqs), "flows": flow_items,
                             "flows_total": len({flow_id for f in case["flows"] for flow_id in f["flow_ids"]}), "connects": connect_stacks,
                             "screenshot": None if screen is None or redact else {"path": screen.path, "time": iso(screen.ts),
-                                                                                  "data_uri": screen.data_uri}}
+                                                                                  "data_uri": screen.data_uri, "same_as": None}}
+        if screen is not None and not redact:
+            # A screenshot is inlined once, with the first case it is nearest to; later cases point there.
+            if screen.path in shown_with:
+                case["evidence"]["screenshot"].update(data_uri=None, same_as=shown_with[screen.path])
+            else:
+                shown_with[screen.path] = {"id": case["id"], "number": len(cases) + 1}
         cases.append(case)
 
     reads_table = _reads_table(timeline, sdks, names, text)
