@@ -217,7 +217,8 @@ class CellScorer:
     def _features(self, text: str) -> tuple[int, bool, bool, int, int, bool, bool, bool, bool]:
         cached = self._feature_cache.get(text)
         if cached is None:
-            is_url = bool(_URL.search(text)) and not re.search(r"[\u4e00-\u9fff]{6,}", _URL.split(text)[0] if _URL.split(text) else "")
+            # A link has a scheme or www., or is a bare domain; org.chromium.net inside a name is a package.
+            is_url = bool(re.search(r"https?://|www\.", text) or re.fullmatch(r"[\w.-]+\.(?:com|cn|net|org)(?:/\S*)?", text.strip()))
             url_start = bool(re.match(r"\s*(https?://|www\.|官网|隐私|[^\s]{0,8}链接[:：])", text))
             spans = self.vocab.pi_spans(text)
             cached = self._feature_cache[text] = (
@@ -467,7 +468,7 @@ class Extractor:
     def _unknown_label(self, text: str) -> bool:
         """`SDK版本：4.2` inside a block: a field we do not read, not the end of the block."""
         match = _LABEL_LINE.match(_ENUM.sub("", text, count=1))
-        return bool(match) and len(match.group(1) or match.group(2) or "") <= 12 and not _URL.match(text)
+        return bool(match) and len(match.group(1) or match.group(2) or "") <= 24 and not _URL.match(text)
 
     _INLINE_LABEL = re.compile(r"(?:^|(?<=[；;，,。|/\s]))\s*([^：:；;，,。|/\s]{1,32}?)\s*[：:](?!//)")
 
@@ -622,7 +623,8 @@ class Extractor:
         if re.search(r"[：:]", text.replace("://", "")) or re.match(r"\s*[【\[「〔]", text):
             return False  # `X：Y` is a field (or a sentence introducing a list), never a bare name
         name = clean_name(text)
-        if not name or len(name) > 60 or name.endswith(("。", "：", ":")) or _URL.search(name):
+        # A package in a name (Chromium(org.chromium.net)) looks like a domain: only a scheme or www. is a link.
+        if not name or len(name) > 60 or name.endswith(("。", "：", ":")) or re.search(r"https?://|www\.", name):
             return False
         if self._label(text) is not None:
             return False

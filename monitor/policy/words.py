@@ -158,6 +158,11 @@ class Vocabulary:
             margin = 9 if key.isascii() else (3 if len(word) == 2 else 5)  # 功能 names a column; 基于存储的功能 does not
             if len(word) >= 2 and word in key and len(key) <= len(word) + margin:
                 return self.role_by_label[word]
+        # A qualified label ends with its field (第三方SDK提供方的公司名称), or else begins with it (使用目的及功能场景).
+        for qualified in (key.endswith, key.startswith):
+            for word in self._labels_longest:
+                if len(word) >= 4 and not (word.isascii() and len(word) <= 4) and len(key) <= 24 and qualified(word):
+                    return self.role_by_label[word]
         return None
 
     def is_none(self, text: str) -> bool:
