@@ -56,7 +56,9 @@ def diff(
             table.add_column(column, overflow="fold")
         for status, style in (("new", "red"), ("fixed", "green"), ("unchanged", None)):
             for case in result[status]:
-                table.add_row(status, case["rule"], case["subject"].get(lang, ""), case["sentence"].get(lang, ""), style=style)
+                label = "changed" if case.get("changed") else status
+                table.add_row(label, case["rule"], case["subject"].get(lang, ""), case["sentence"].get(lang, ""),
+                              style="yellow" if case.get("changed") else style)
         console.print(table)
     if result["new"]:
         raise typer.Exit(1)

@@ -2,7 +2,8 @@
 
 Cases are compared by id — a short hash of rule and subject (monitor.analysis.cases.case_id) — so "the Umeng
 SDK collects PI before consent" is the same case in both runs whatever its counts, times or values. A case
-present in both is unchanged; its PI types and destinations are shown for both so a partial fix is seen.
+present in both is unchanged; its PI types and destinations are shown for both, and `changed` says whether
+they differ, so a partial fix is seen.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def diff_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
         row = _row(after[case_id])
         row["before"] = {"pi": [pi.category for pi in before[case_id].pi], "destinations": list(before[case_id].destinations),
                          "count": before[case_id].count}
+        # Still a case, but not the same one: PI types or destinations added or removed (a partial fix).
+        row["changed"] = (sorted(row["pi"]) != sorted(row["before"]["pi"])
+                          or sorted(row["destinations"]) != sorted(row["before"]["destinations"]))
         unchanged.append(row)
     return {"a": str(run_a), "b": str(run_b),
             "new": [_row(after[case_id]) for case_id in after if case_id not in before],

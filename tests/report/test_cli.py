@@ -96,6 +96,7 @@ def test_diff_fixed_new_unchanged(analysed_run, fixed_run):
     assert {case["subject_id"] for case in compared["fixed"]} == {"umeng"}
     assert compared["new"] == []
     assert {(case["rule"], case["subject_id"]) for case in compared["unchanged"]} == {("before-consent", None), ("background", None)}
+    assert not any(case["changed"] for case in compared["unchanged"])
     # the other way round the Umeng cases are new: exit code 1, as a CI gate wants
     result = runner.invoke(app, ["diff", str(fixed_run), str(analysed_run)])
     assert result.exit_code == 1
