@@ -561,7 +561,9 @@ class Extractor:
                     continue
                 if block and block_end and line.offset - block_end <= 3 and len(block) >= 1:
                     last_role = list(block)[-1]
-                    if last_role in {"pi", "purpose", "permissions", "link"} and not self._is_name_line(text):
+                    is_link = bool(re.match(r"\s*(?:https?://|www\.)", text))
+                    if (last_role == "link" or (last_role in {"pi", "purpose", "permissions"} and not is_link)) \
+                            and not self._is_name_line(text):
                         old, where = block[last_role]
                         block[last_role] = (old + "\n" + text, where)
                         block_end = line.offset + len(text)

@@ -146,6 +146,9 @@ class Vocabulary:
 
     def _role(self, label: str, *, loose: bool) -> str | None:
         key = fold(label).strip(":：*#-|·•.")
+        if loose and re.search(r"[，,(（]", key):
+            # 第三方隐私政策链接，仅供参考 / 收集信息（可选）: the label is the part before the remark.
+            key = re.split(r"[，,(（]", key, maxsplit=1)[0]
         if not key or len(key) > 32:
             return None
         if key in self.role_by_label:

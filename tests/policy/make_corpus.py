@@ -408,6 +408,31 @@ def main() -> None:
         entry["company"] = row[1] or "开源项目"
     write(31, "txt", intro("甲戌相册") + "\n".join(lines) + outro(), labels)
 
+    # 32 numbered name lines, each field a labelled paragraph with blank lines between, a link whose label ends in a
+    # remark and whose URL is on its own line, one row without a company, a package in a name, 20 rows
+    rows = pick(rng, 20)
+    lines = ["# 第三方SDK信息收集说明"]
+    labels = label(rows, layout="numbered names over blank-separated labelled paragraphs")
+    for index, (row, entry) in enumerate(zip(rows, labels["sdks"]), 1):
+        name = f"{row[0]}(com.example.lib{index})" if index % 7 == 0 else row[0]
+        entry["name"] = name
+        lines += [f"{index}、{name}", "", f"SDK用途：{row[2]}", "", f"收集个人信息类型：{pi_text(row[3])}", "", "收集方式：SDK采集", ""]
+        if row[1]:
+            lines += [f"第三方机构名称：{row[1]}", ""]
+        lines += ["第三方隐私政策链接，仅供参考：", "", f"https://example.com/{index}/privacy", "", "", ""]
+    write(32, "md", "\n".join(lines), labels)
+
+    # 33 labels qualified before or after their field (第三方SDK提供方的公司名称, 使用目的及功能场景), 10 rows
+    rows = pick(rng, 10)
+    lines = ["# 第三方SDK清单", "我们对接入的相关第三方SDK在以下清单中列明。", ""]
+    for row in rows:
+        lines += [f"第三方SDK名称：{row[0]}", f"第三方SDK提供方的公司名称：{row[1] or '开源社区'}", f"使用目的及功能场景：{row[2]}",
+                  f"处理的个人信息类型：{pi_text(row[3])}", "第三方SDK隐私政策链接：https://example.com/p", "处理方式：去标识化处理", ""]
+    labels = label(rows, layout="qualified labels")
+    for entry, row in zip(labels["sdks"], rows):
+        entry["company"] = row[1] or "开源社区"
+    write(33, "md", "\n".join(lines), labels)
+
 
 if __name__ == "__main__":
     main()
