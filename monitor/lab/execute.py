@@ -131,6 +131,7 @@ def run_in_child(job: Job, slot: Slot, results_url: str, settings: LabSettings, 
                "worker": worker, "attempt": attempt, "min_free_mb": min_free_mb}
     log_dir = Path(tempfile.gettempdir()) if settings.workdir is None else settings.workdir
     log_dir.mkdir(parents=True, exist_ok=True)
+    began = time.time()
     with tempfile.TemporaryFile(dir=log_dir) as log:
         child = subprocess.run([sys.executable, "-m", "monitor.lab.execute"], input=json.dumps(request).encode(),
                                stdout=subprocess.PIPE, stderr=log, check=False)
@@ -140,7 +141,8 @@ def run_in_child(job: Job, slot: Slot, results_url: str, settings: LabSettings, 
         except ValueError:
             answer = {}
         if "outcome" in answer:
-            return answer["outcome"]
+            # The job's whole life in its process (start-up included), for the scheduler's own overhead.
+            return {**answer["outcome"], "process_seconds": time.time() - began}
         if "failed" in answer:
             failed = answer["failed"]
             raise JobFailed(failed["message"], device_lost=failed.get("device_lost", False), final=failed.get("final", False),

@@ -87,7 +87,8 @@ class LocalBatch:
                 continue
             self.state.mark_done(job.id, outcome)
             self.listener("done", {"job": job.id, "name": job.name, "slot": slot.name, "attempt": attempt,
-                                   "seconds": outcome["finished"] - outcome["started"], "cases": outcome["cases"]})
+                                   "seconds": outcome["finished"] - outcome["started"], "cases": outcome["cases"],
+                                   "process_seconds": outcome.get("process_seconds")})
 
     def _more_for(self, slot: Slot) -> bool:
         """Is there still work this slot might get: a pending job it can take, or a running one that may fail back?"""
