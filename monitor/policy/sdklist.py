@@ -586,6 +586,13 @@ class Extractor:
             if role in {"group", "number", "other"}:
                 block_end = line.offset + len(text)
                 continue
+            if role in block and role != "name" and "name" in block and block[role][0]:
+                # 使用目的 then 使用场景, 官网链接 then 隐私链接: a second field of a kind the block already holds.
+                old, where = block[role]
+                block[role] = (f"{old}\n{value}" if value else old, where)
+                block_end = line.offset + len(text)
+                previous_plain = None
+                continue
             if role == "name" or role in block:
                 close()
             if not block and role != "name":

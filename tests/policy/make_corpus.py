@@ -433,6 +433,18 @@ def main() -> None:
         entry["company"] = row[1] or "开源社区"
     write(33, "md", "\n".join(lines), labels)
 
+    # 34 HTML: each SDK an <h5> name and a <p> of <br>-separated labelled lines, two purpose-like fields (使用目的,
+    # 使用场景) and two links in each, the company labelled 合作方主体, 12 rows
+    rows = pick(rng, 12)
+    blocks = []
+    for row in rows:
+        company = f"合作方主体：{row[1]}<br />" if row[1] else ""
+        blocks.append(f"<h5>{html.escape(row[0])}</h5><p>涉及个人信息：{pi_text(row[3], '，')}<br />使用目的：{row[2]}<br />"
+                      f"使用场景：在您使用相关功能时<br />收集方式：SDK采集<br />{company}合作方官网链接：https://example.com/<br />"
+                      "合作方隐私链接：https://example.com/privacy</p><br />")
+    write(34, "html", "<html><body><h3>第三方SDK清单</h3><hr />" + "".join(blocks) + "</body></html>",
+          label(rows, layout="HTML headings over <br> labelled lines"))
+
 
 if __name__ == "__main__":
     main()
