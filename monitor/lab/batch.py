@@ -42,7 +42,7 @@ def state_path(results: ResultsRoot, explicit: Path | None = None) -> Path:
 def open_batch(plan: Plan, results: ResultsRoot, *, state_file: Path | None = None,
                retry_failed: bool = False) -> tuple[BatchState, dict[str, int]]:
     results.require_shared().ensure()
-    state = BatchState(state_path(results, state_file))
+    state = BatchState(state_path(results, state_file), exclusive=True)
     state.add_jobs(plan.jobs)
     resumed = state.resume(results.outcome_if_done, retry_failed=retry_failed)
     return state, resumed

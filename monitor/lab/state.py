@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import MonitorError
 from monitor.lab.plan import Job
 
 # A job that fails this many times is reported, not tried again.
@@ -34,12 +35,39 @@ CREATE TABLE IF NOT EXISTS slots (name TEXT PRIMARY KEY, kind TEXT NOT NULL, ret
 STATUSES = ("pending", "running", "done", "failed")
 
 
+class BatchBusy(MonitorError):
+    """Another batch is working on the same state right now."""
+
+
 class BatchState:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = None
+        if exclusive:
+            self._lock()
         self._local = threading.local()
         self._db().executescript(SCHEMA)
+
+    def _lock(self) -> None:
+        """One batch per state at a time: a second one would take the first one's running jobs for
+        interrupted ones. The lock is the kernel's (flock), so a killed batch never leaves it behind."""
+        import fcntl
+        import os
+
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise BatchBusy(f"another batch (pid {holder}) is running on {self.path}",
+                            hint="wait for it to end, or stop it; then run this one again and it resumes") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

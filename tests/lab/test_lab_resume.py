@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from labkit import REPO, consentmon, host_argv
 from monitor.lab.query import run_query
 
@@ -47,3 +49,13 @@ def test_kill_the_batch_and_resume(write_plan, tmp_path):
     # Run once more: everything is done, nothing runs.
     again = consentmon("batch", str(plan), "--results", str(results), "--host-slots", "2")
     assert again.returncode == 0 and {path.name: path.read_bytes() for path in outcomes.glob("*.json")} == after
+
+
+def test_one_batch_at_a_time_on_a_state(tmp_path):
+    from monitor.lab.state import BatchBusy, BatchState
+
+    first = BatchState(tmp_path / "batch.sqlite", exclusive=True)
+    with pytest.raises(BatchBusy, match=f"another batch \\(pid {os.getpid()}\\) is running"):
+        BatchState(tmp_path / "batch.sqlite", exclusive=True)
+    first._lock_file.close()    # what the kernel does when the batch process ends, however it ends
+    BatchState(tmp_path / "batch.sqlite", exclusive=True)
