@@ -799,11 +799,10 @@ class Extractor:
             state = origin
         path.reverse()
         new_rows.reverse()
-        # Cut into rows: a row starts where the column does not move right (or a name appears after a name).
+        # Cut into rows where the alignment started them; a line that stays in its column continues the cell.
         rows: list[RawRow] = []
         current_cells: dict[str, tuple[str, int]] = {}
         previous_column = -1
-        previous_seen = False
 
         filled_needed = 2 if columns >= 4 else 1
 
@@ -817,7 +816,7 @@ class Extractor:
                     self._fill_fields(raw, {role: Cell(text, where) for role, (text, where) in current_cells.items() if role != "name"})
                     rows.append(raw)
 
-        for line, (column, seen), starts_row in zip(body, path, new_rows):
+        for line, (column, _seen), starts_row in zip(body, path, new_rows):
             role = roles[column]
             continues = not starts_row and column == previous_column and role in current_cells
             if starts_row:
@@ -828,7 +827,7 @@ class Extractor:
                 current_cells[role] = (text + "\n" + line.text, where)
             else:
                 current_cells[role] = (line.text, line.offset)
-            previous_column, previous_seen = column, seen
+            previous_column = column
         if body:
             close(body[-1].offset + len(body[-1].text))
         return self._consistent(rows)
