@@ -28,7 +28,7 @@ from monitor.analysis.cases import build_cases
 from monitor.analysis.destinations import classify_host
 from monitor.analysis.findings import Findings, read_findings
 from monitor.analysis.timeline import background_intervals, build_timeline
-from monitor.data import load_attribution, load_rules, load_sdks
+from monitor.data import load_attribution, load_data, load_rules, load_sdks
 from monitor.errors import RunDirError
 from monitor.data.messages import Messages, messages
 from monitor.report.redact import Redactor, value_forms
@@ -512,16 +512,25 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
 
 def redact_report(data: ReportData, run: Run, *, salt: bytes | None = None) -> None:
     """Mask every PI value in everything the report renders (the run directory is not touched)."""
-    values: list[tuple[str, str | None]] = []
+    from monitor.analysis.matching import unsearchable_reason
+
+    rules = load_data("matching")
+    app_package = _dict(run.info.get("app")).get("package")
+    values: dict[str, str | None] = {}
     if len(run.events):
         reads = run.events[(run.events["source"] == "hook") & (run.events["kind"] == "pi_read")]
-        for event in reads.to_dict("records"):
-            for value in _values_of(event):
-                values.append((value, event.get("category")))
+        for value, payload, category in zip(reads["value"].tolist(), reads["payload"].tolist(), reads["category"].tolist()):
+            for text in _values_of({"value": value, "payload": payload}):
+                values.setdefault(text, category)
     for finding in data.findings["findings"]:
         for value in finding["evidence"]["values"]:
-            values.append((value, finding.get("category")))
-    redactor = Redactor(values, salt=salt)
+            values.setdefault(value, finding.get("category"))
+    # Searched in the report's text: what the matcher searches for in traffic. The app's own package (an item of
+    # the installed-app list) names the app under test, not its user; a stop value or a two-letter value would
+    # mask words everywhere. Every read's value is still masked whole where the report shows it.
+    searched = [(value, category) for value, category in values.items()
+                if value != app_package and unsearchable_reason(value, rules) is None]
+    redactor = Redactor(searched, salt=salt)
     whole = redactor.whole
     # A read's value is masked whole, whatever its length (a short one is not searched for in traffic, but is
     # still what the read returned).

@@ -48,3 +48,32 @@ def test_demo_report_in_every_format(tmp_path):
         from openpyxl import load_workbook
         headers = [cell.value for cell in next(load_workbook(out / "findings.xlsx")["SDK 清单"].iter_rows(max_row=1))]
         assert "隐私政策中列明" in headers and "读取但未声明的个人信息" in headers
+
+
+def test_demo_redacted_report_keeps_no_value(tmp_path):
+    """Every searchable value the real demo read (IMEI, Android ID, BSSID, the installed-app list…), in every
+    encoding the matcher knows, is absent from each redacted format."""
+    pytest.importorskip("weasyprint")
+    from monitor.analysis.matching import needles_from_events
+    from monitor.store.reader import read_run
+
+    from .test_redact import _needles, _texts
+
+    run = tmp_path / "demo"
+    env = dict(os.environ, COLUMNS="200")
+    demo = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(run)], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    out = tmp_path / "out"
+    report = subprocess.run([sys.executable, "-m", "monitor", "report", str(run), "--format", "html,xlsx,pdf,json", "--redact",
+                             "--out", str(out)], capture_output=True, text=True, timeout=240, env=env)
+    assert report.returncode == 0, report.stdout + report.stderr
+    loaded = read_run(run)
+    package = loaded.info["app"]["package"]
+    searched = {(row.value, row.category) for row in needles_from_events(loaded.events).itertuples() if row.value != package}
+    assert len(searched) >= 5
+    for path in sorted(out.iterdir()):
+        contents = _texts(path)
+        for value, category in searched:
+            for needle in _needles(value, category):
+                assert not any(needle in blob for blob in contents), f"{path.name}: {value!r} as {needle!r}"

@@ -62,6 +62,7 @@ def test_no_value_in_any_encoding_survives_in_any_format(analysed_run, tmp_path)
                 found = [index for index, blob in enumerate(contents) if needle in blob]
                 assert not found, f"{path.name}: {value!r} found as {needle!r}"
     html = written[0].read_text(encoding="utf-8")
+    assert "com.example.demo" in html  # the app under test is named, not masked
     # type and length kept; the hash is salted, the same value masks alike everywhere
     assert "«device_id·15·" in html and "«wifi·17·" in html
     assert "·md5»" in html and "·base64»" in html
