@@ -9,6 +9,7 @@ tables are kept as cells too (with their offsets), because a table's columns say
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -139,6 +140,11 @@ def to_document(data: bytes | str, *, name: str | None = None, content_type: str
         raise PolicyFormatError(f"{where} is binary data, not a text or HTML policy",
                                 hint="give the policy as an HTML page, a .txt or .md file, or its URL")
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    from_json = _json_payload(text, content_type)
+    if from_json is not None:
+        # An app's policy screen often loads the policy from an API: {"code":0,"data":{"content":"<p>…</p>"}}.
+        text, content_type = from_json, ("text/html" if re.search(r"<(p|div|table|br|span|h\d)\b", from_json, re.I) else "text/plain")
+        name = None
     kind = guess_kind(text, name=name, content_type=content_type)
     if kind == "html":
         document = _html_to_document(text, keep_newlines=False)
@@ -148,9 +154,35 @@ def to_document(data: bytes | str, *, name: str | None = None, content_type: str
         document = Document(text=text, kind="text")
     document.charset = charset
     if not document.text.strip():
-        raise PolicyFormatError(f"{where} holds no text (an image-only page?)",
-                                hint="give the policy as text or HTML; a picture of a policy cannot be read")
+        raise PolicyFormatError(f"{where} holds no text (an image-only page, or a page drawn by JavaScript?)",
+                                hint="give the policy as text or HTML (save the page as the browser shows it); a picture of a policy cannot be read")
     return document
+
+
+def _json_payload(text: str, content_type: str | None) -> str | None:
+    """The policy text inside a JSON answer: its long string values, in order; None when `text` is not JSON."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if not (mime.endswith("json") or text.lstrip().startswith(("{", "["))):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    strings: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            if len(value) >= 20:
+                strings.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(data)
+    return "\n".join(strings)
 
 
 _BLOCK = {"p", "div", "section", "article", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3",

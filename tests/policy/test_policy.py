@@ -328,3 +328,12 @@ def test_fields_labelled_inline_on_one_line() -> None:
                          "SDK名称：个推推送SDK  使用目的：推送  收集信息：IMEI、MAC地址\n", source="inline.txt")
     assert [(sdk.name, sdk.company, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
         ("友盟统计", "北京锐讯灵通科技有限公司", ["IMEI", "OAID"]), ("个推推送SDK", None, ["IMEI", "MAC地址"])]
+
+
+def test_policy_served_as_json() -> None:
+    page = (CORPUS / "01.html").read_text(encoding="utf-8")
+    body = json.dumps({"code": 0, "data": {"title": "隐私政策", "content": page}}, ensure_ascii=False).encode("utf-8")
+    scope = parse_policy(body, source="https://example.com/api/policy", content_type="application/json")
+    assert len(scope.sdks) == 12 and scope.documents[0].kind == "html"
+    with pytest.raises(PolicyFormatError, match="holds no text"):
+        parse_policy(b'{"code": 0, "data": null}', source="api", content_type="application/json")
