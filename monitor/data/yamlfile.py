@@ -56,6 +56,12 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         line = f":{mark.line + 1}" if mark is not None else ""
         raise DataFileError(f"{path}{line}: not valid YAML ({exc.problem})",
                             hint="check indentation and quoting on that line") from exc
+    except yaml.YAMLError as exc:
+        # Refused before parsing (a control character, a byte sequence that is no text): said with its line.
+        position = getattr(exc, "position", None)
+        line = f":{text.count(chr(10), 0, position) + 1}" if isinstance(position, int) else ""
+        raise DataFileError(f"{path}{line}: not valid YAML ({getattr(exc, 'reason', None) or exc})",
+                            hint="remove the control character on that line, or save the file as plain UTF-8 text") from exc
     index: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _line_index(node, (), index)

@@ -280,7 +280,7 @@ class FlowSpool:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise CaptureError(f"cannot open {self.path}: {exc}", hint="choose a writable --out directory") from exc
         self._end = os.fstat(self._fd).st_size
@@ -365,6 +365,7 @@ def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
     while writing it) raises SpoolCutShort after the complete ones."""
     with open(path, "rb") as handle:
         offset = 0
+        file_size = os.fstat(handle.fileno()).st_size
         while True:
             head = handle.read(_FRAME.size)
             if not head:
@@ -372,6 +373,8 @@ def _spool_frames(path: Path) -> Iterator[tuple[bytes, Any]]:
             if len(head) < _FRAME.size:
                 raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             tag, size = _FRAME.unpack(head)
+            if offset + _FRAME.size + size > file_size:  # never ask for more than the file holds (a damaged length)
+                raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
             payload = handle.read(size)
             if len(payload) < size:
                 raise SpoolCutShort(f"{path}: the last flow (at byte {offset}) was cut short while it was written")
@@ -483,10 +486,13 @@ def load_flows(run_root: Path) -> list[http.HTTPFlow]:
     if not path.exists():
         raise RunDirError(f"{path} is missing: the run holds no captured traffic",
                           hint="capture with the proxy on (`consentmon run` starts it), or analyse without network evidence")
+    if path.is_symlink() or not path.is_file():
+        raise RunDirError(f"{path} is not a regular file (a symbolic link, a device or a pipe)",
+                          hint="a run directory holds plain files only: re-capture, or restore it from the sealed copy")
     flows: list[http.HTTPFlow] = []
     try:
         with open(path, "rb") as handle:
-            for flow in mitm_io.FlowReader(handle).stream():
+            for flow in mitm_io.FlowReader(_FileBound(handle)).stream():  # type: ignore[arg-type]
                 if isinstance(flow, http.HTTPFlow):
                     flows.append(flow)
     except (FlowReadException, ValueError, KeyError, TypeError) as exc:
@@ -495,6 +501,22 @@ def load_flows(run_root: Path) -> list[http.HTTPFlow]:
     except OSError as exc:
         raise RunDirError(f"{path}: cannot read ({exc})") from exc
     return flows
+
+
+class _FileBound:
+    """A file whose reads never ask for more than it holds: a record's length prefix is read from the file, and
+    a damaged one (up to 12 digits) would otherwise make the reader allocate that much before finding out."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._size = os.fstat(handle.fileno()).st_size
+
+    def read(self, size: int = -1) -> bytes:
+        left = max(0, self._size - self._handle.tell())
+        return self._handle.read(left if size is None or size < 0 else min(size, left))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 def has_traffic(run_root: Path) -> bool:

@@ -64,13 +64,22 @@ def verify_run(root: Path) -> list[str]:
     manifest_path = root / MANIFEST_FILE
     unfinished = [f"{root / SPOOL_FILE}: flows of a capture that was stopped before writing them out; "
                   f"`consentmon recover {root}` writes them to flows.mitm and flows.jsonl"] if (root / SPOOL_FILE).exists() else []
-    if not manifest_path.exists():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         return [f"{manifest_path} is missing: the run was not closed (capture crashed?)", *unfinished]
+    damaged_hint = "the manifest was edited or cut short: restore the run from its sealed copy"
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        raise RunDirError(f"{manifest_path} is not a regular file (a symbolic link, a device or a pipe)", hint=damaged_hint)
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{manifest_path} is unreadable: {exc}") from exc
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise RunDirError(f"{manifest_path} is unreadable: {exc}", hint=damaged_hint) from exc
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("files", {}), dict)
+            and isinstance(manifest.get("events", {}), dict)):
+        raise RunDirError(f"{manifest_path}:1: not a consentmon manifest (files and events missing or of the wrong type)",
+                          hint=damaged_hint)
     problems: list[str] = list(unfinished)
+    problems += [f"{link.relative_to(root).as_posix()}: a symbolic link (a run directory holds plain files only; not followed)"
+                 for link in sorted(root.rglob("*")) if link.is_symlink()]
     recorded: dict[str, str] = manifest.get("files", {})
     present = {p.relative_to(root).as_posix(): p for p in _sealed_files(root)}
     for name, digest in sorted(recorded.items()):
@@ -81,7 +90,9 @@ def verify_run(root: Path) -> list[str]:
     for name in sorted(set(present) - set(recorded)):
         problems.append(f"{name}: not in the manifest (added after capture)")
     events = root / EVENTS_FILE
-    if events.exists():
+    if events.is_symlink() or (events.exists() and not events.is_file()):
+        problems.append(f"{EVENTS_FILE}: not a regular file (a symbolic link, a device or a pipe); not read")
+    elif events.exists():
         head, count = events_chain(events)
         expected = manifest.get("events", {})
         if count != expected.get("count") or head != expected.get("chain_head"):
