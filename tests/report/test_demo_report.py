@@ -15,13 +15,22 @@ from monitor.report.jsonout import schema_errors
 pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
 
 
-def test_demo_report_in_every_format(tmp_path):
-    pytest.importorskip("weasyprint")
-    run = tmp_path / "demo"
-    env = dict(os.environ, COLUMNS="200")
+ENV = dict(os.environ, COLUMNS="200")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("demo-report") / "demo"
     demo = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(run)], capture_output=True, text=True,
-                          timeout=240, env=env)
+                          timeout=240, env=ENV)
     assert demo.returncode == 0, demo.stdout + demo.stderr
+    return run
+
+
+def test_demo_report_in_every_format(demo_run, tmp_path):
+    pytest.importorskip("weasyprint")
+    run = demo_run
+    env = ENV
     findings = json.loads((run / "findings.json").read_text(encoding="utf-8"))
     assert schema_errors(findings) == []
     umeng = [case for case in findings["cases"] if case["rule"] == "before-consent" and case["subject"]["id"] == "umeng"]
@@ -50,7 +59,7 @@ def test_demo_report_in_every_format(tmp_path):
         assert "隐私政策中列明" in headers and "读取但未声明的个人信息" in headers
 
 
-def test_demo_redacted_report_keeps_no_value(tmp_path):
+def test_demo_redacted_report_keeps_no_value(demo_run, tmp_path):
     """Every searchable value the real demo read (IMEI, Android ID, BSSID, the installed-app list…), in every
     encoding the matcher knows, is absent from each redacted format."""
     pytest.importorskip("weasyprint")
@@ -59,11 +68,8 @@ def test_demo_redacted_report_keeps_no_value(tmp_path):
 
     from .test_redact import _needles, _texts
 
-    run = tmp_path / "demo"
-    env = dict(os.environ, COLUMNS="200")
-    demo = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(run)], capture_output=True, text=True,
-                          timeout=240, env=env)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
+    run = demo_run
+    env = ENV
     out = tmp_path / "out"
     report = subprocess.run([sys.executable, "-m", "monitor", "report", str(run), "--format", "html,xlsx,pdf,json", "--redact",
                              "--out", str(out)], capture_output=True, text=True, timeout=240, env=env)
