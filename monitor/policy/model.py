@@ -26,11 +26,12 @@ class PolicySource:
     event_seq: int | None = None
     flow_id: str | None = None
     file: str | None = None  # the stored document in a run directory (policy/0001.html)
+    duplicate_of: int | None = None  # the same bytes as that earlier document, so not read again
 
     def as_json(self) -> dict[str, Any]:
         data = {"source": self.source, "url": self.url, "content_type": self.content_type, "kind": self.kind,
                 "charset": self.charset, "chars": self.chars}
-        for key in ("ts", "event_seq", "flow_id", "file"):
+        for key in ("ts", "event_seq", "flow_id", "file", "duplicate_of"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 import urllib.error
 import urllib.request
@@ -155,13 +156,22 @@ def declared_scope(source: str | Path) -> DeclaredScope:
             raise PolicySourceError(f"{path}: a directory with no policy documents (no {path / 'policy'} folder)",
                                     hint="give a run directory recorded with policy capture, a policy file or a URL")
         scope = DeclaredScope()
+        seen: dict[bytes, int] = {}
         for position, stored in enumerate(documents):
+            provenance = {"source": stored.source, "ts": stored.ts, "event_seq": stored.event_seq, "flow_id": stored.flow_id,
+                          "file": str(stored.path.relative_to(path))}
+            digest = hashlib.sha256(stored.data).digest()
+            if digest in seen:
+                # The same page met twice (loaded by the WebView and seen as a flow): listed, read once.
+                first = scope.documents[seen[digest]]
+                scope.documents.append(PolicySource(**{**first.__dict__, **provenance, "url": stored.url,
+                                                       "duplicate_of": seen[digest]}))
+                continue
+            seen[digest] = position
             parse_policy(stored.data, source=str(stored.path), url=stored.url, content_type=stored.content_type,
                          document_index=position, into=scope)
             last = scope.documents[-1]
-            scope.documents[-1] = PolicySource(**{**last.__dict__, "source": stored.source or last.source, "ts": stored.ts,
-                                                  "event_seq": stored.event_seq, "flow_id": stored.flow_id,
-                                                  "file": str(stored.path.relative_to(path))})
+            scope.documents[-1] = PolicySource(**{**last.__dict__, **provenance, "source": stored.source or last.source})
         if scope.sdks:
             # A dialog's short text has no SDK list while the page it links has one: only the run's lack of a list
             # is worth a warning.

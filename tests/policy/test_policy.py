@@ -337,3 +337,12 @@ def test_policy_served_as_json() -> None:
     assert len(scope.sdks) == 12 and scope.documents[0].kind == "html"
     with pytest.raises(PolicyFormatError, match="holds no text"):
         parse_policy(b'{"code": 0, "data": null}', source="api", content_type="application/json")
+
+
+def test_the_same_document_twice_is_read_once(tmp_path: Path) -> None:
+    page = (CORPUS / "01.html").read_bytes()
+    write_policy_document(tmp_path, page, source="webview", url="https://example.com/p", content_type="text/html")
+    write_policy_document(tmp_path, page, source="flow", url="https://example.com/p", flow_id="f-9", content_type="text/html")
+    scope = declared_scope(tmp_path)
+    assert len(scope.sdks) == 12 and len(scope.documents) == 2
+    assert scope.documents[1].duplicate_of == 0 and scope.documents[1].flow_id == "f-9"
