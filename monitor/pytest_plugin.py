@@ -211,6 +211,8 @@ class MonitoredRun:
     def _require_live(self, what: str) -> None:
         if self.kind != "device" and self._thread is not None:
             self._ready.wait(timeout=60)   # the target is starting: its writer comes with it
+        if self._error is not None:
+            raise self._error              # the run never started (no such program, no device…): say why
         if not self.live:
             how = ("a device run is driven by its scenario only" if self.kind == "device"
                    else "the run has ended" if self._thread is not None and not self._thread.is_alive() else "the run has not started")

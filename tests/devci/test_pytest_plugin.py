@@ -5,6 +5,7 @@ demo's SDKs collect before consent), and the failing test's run is kept with its
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import entry_points
 
 import jsonschema
@@ -16,6 +17,9 @@ pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
 
 PROJECT = '''
+from pathlib import Path
+
+
 def test_agreed_demo_has_nothing_after_refusal(consent_monitor):
     run = consent_monitor.demo(consent="agree")
     assert not run.findings(rule="after-refusal")
@@ -31,7 +35,22 @@ def test_driven_demo_collects_nothing_before_consent(consent_monitor):
         run.steps({"consent": "agree"})
         run.mark("agreed", screen="main")
     assert not run.findings(rule="before-consent", sdk="umeng")
+
+
+def test_scenario_driven_demo_shows_the_sdk_ignoring_a_refusal(consent_monitor):
+    # A scenario file of the project (the built-in `refuse` waits 30 s after the tap).
+    run = consent_monitor.demo(scenario=str(Path(__file__).with_name("quick-refuse.yaml")))
+    late = run.findings(rule="after-refusal", sdk="umeng")
+    assert late and {finding.consent_state for finding in late} == {"refused"}
 '''
+
+
+QUICK_REFUSE = """name: quick-refuse
+steps:
+  - launch
+  - consent: refuse
+  - wait: 2
+"""
 
 
 def sarif_validator() -> jsonschema.Draft4Validator:
@@ -55,13 +74,15 @@ def test_entry_point_is_declared() -> None:
 
 def test_a_passing_and_a_failing_project_test_with_artifacts(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app_consent=PROJECT)
+    (pytester.path / "quick-refuse.yaml").write_text(QUICK_REFUSE, encoding="utf-8")
     sarif = pytester.path / "out" / "consentmon.sarif"
     result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--consentmon-sarif", str(sarif),
                                            "--consentmon-sarif-anchor", "app/src/main/AndroidManifest.xml", timeout=600)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str()
     # The assertion reads as the developer wrote it, with the findings one line each.
-    assert "assert not [7 findings: before-consent umeng-analytics device_id TelephonyManager.getDeviceId (no_notice)" in output
+    assert re.search(r"assert not \[\d+ findings: before-consent umeng-analytics device_id TelephonyManager.getDeviceId "
+                     r"\(no_notice\)", output), output
     # The failing test's run is kept, analysed, with its report, and the path is in the failure report.
     assert "- consentmon -" in output and "run directory kept:" in output
     kept_root = pytester.path / ".consentmon-artifacts"
@@ -82,11 +103,11 @@ def test_a_passing_and_a_failing_project_test_with_artifacts(pytester: pytest.Py
     # The passing test's run is not kept.
     assert not any("nothing_after_refusal" in path.name for path in kept_root.iterdir())
     # One SARIF file for the session: a run per recorded run, each its own code-scanning category, schema-valid.
-    assert f"consentmon: SARIF of 2 run(s) written to {sarif}" in output
+    assert f"consentmon: SARIF of 3 run(s) written to {sarif}" in output
     log = json.loads(sarif.read_text(encoding="utf-8"))
     validator = sarif_validator()
     errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(log)]
     assert not errors, errors[:5]
     categories = [run["automationDetails"]["id"] for run in log["runs"]]
-    assert len(set(categories)) == 2 and all(category.startswith("consentmon/com.example.demo/") for category in categories)
+    assert len(set(categories)) == 3 and all(category.startswith("consentmon/com.example.demo/") for category in categories)
     assert all(run["results"] for run in log["runs"])
