@@ -166,7 +166,7 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     timeline = mark_consent(timeline, consent)
     attribution_table = load_attribution()
     attributor = Attributor(sdks=sdks, table=attribution_table, app_package=app_package)
-    timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect"))
+    timeline = attribute_events(timeline, attributor, kinds=("pi_read", "app_start", "connect", "tls_failed"))
     sender_window_ns = int(attribution_table.flow_sender_window_s * 1e9)
     senders = flow_senders(timeline, window_ns=sender_window_ns)
 

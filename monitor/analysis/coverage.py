@@ -114,14 +114,21 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
 
 
 def tls_failures(timeline: pd.DataFrame, *, window_ns: int) -> list[dict[str, Any]]:
-    """One entry per (host, port, SNI, side) whose TLS handshake failed at the proxy, first seen first, with who
-    opened the connection when a connect event explains the first one. Needs the attribution columns on
-    connect rows."""
-    rows = timeline[((timeline["source"] == "net") & (timeline["kind"] == KIND_TLS_FAILED)).to_numpy(dtype=bool)]
+    """One entry per (host, port, SNI, side) whose TLS failed, first seen first, with who opened the connection.
+
+    Seen at the proxy (source net): a handshake refused by the client or the server, and a handshake completed
+    and then closed by the client with no request (side `client-closed-after-handshake`: pinning checked after
+    the handshake, as OkHttp's CertificatePinner does). Seen in the app (source hook, side `app-pin-check`): the
+    pin check that threw, its host from the check and its opener from the check's own stack. A proxy-side
+    entry is attributed when a connect event explains the first one. Needs the attribution columns on connect
+    and tls_failed hook rows."""
+    failed = (timeline["kind"] == KIND_TLS_FAILED) & timeline["source"].isin(["net", "hook"])
+    rows = timeline[failed.to_numpy(dtype=bool)]
     if rows.empty:
         return []
     rows = rows.reset_index(drop=True)
-    senders = net_senders(timeline, rows, window_ns=window_ns).set_index("row")
+    at_proxy = rows[(rows["source"] == "net").to_numpy(dtype=bool)]
+    senders = net_senders(timeline, at_proxy, window_ns=window_ns).set_index("row") if not at_proxy.empty else None
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, payload in enumerate(rows["payload"].tolist()):
         payload = payload if isinstance(payload, dict) else {}
@@ -133,15 +140,33 @@ def tls_failures(timeline: pd.DataFrame, *, window_ns: int) -> list[dict[str, An
         indexes.sort(key=lambda index: (int(rows.at[index, "ts"]), int(rows.at[index, "seq"])))
         first = indexes[0]
         payload = rows.at[first, "payload"] if isinstance(rows.at[first, "payload"], dict) else {}
-        sender = senders.loc[first] if first in senders.index else None
         consent_state = rows.at[first, "consent_state"] if "consent_state" in rows.columns else None
+        opened_by, frame = _opener(rows, first, senders)
         failures.append({
-            "host": host, "port": port, "sni": sni, "side": side, "error": payload.get("error"),
-            "likely": payload.get("likely"), "count": len(indexes),
+            "host": host, "port": port, "sni": sni, "side": side,
+            "error": payload.get("error") if rows.at[first, "source"] == "net" else payload.get("threw"),
+            "likely": payload.get("likely") if rows.at[first, "source"] == "net" else
+            "the app's certificate pinning refused the chain it was shown after the TLS handshake",
+            "seen_by": "proxy" if rows.at[first, "source"] == "net" else "app", "count": len(indexes),
             "first_seen_ns": int(rows.at[first, "ts"]), "first_seen": iso(int(rows.at[first, "ts"])),
             "consent_state_at_first": consent_state if isinstance(consent_state, str) else None,
-            "opened_by": None if sender is None else next(
-                (who for who in (sender["sender_sdk_id"], sender["sender_owner"]) if isinstance(who, str) and who), None),
-            "frame": None if sender is None or not isinstance(sender["sender_frame"], str) else sender["sender_frame"],
+            "opened_by": opened_by, "frame": frame,
             "event_seqs": [int(rows.at[index, "seq"]) for index in indexes[:20]]})
     return sorted(failures, key=lambda item: (item["first_seen_ns"], item["host"] or "", item["port"] or 0, item["side"]))
+
+
+def _opener(rows: pd.DataFrame, index: int, senders: pd.DataFrame | None) -> tuple[str | None, str | None]:
+    """Who opened a failed TLS connection and the frame that says so: an app-side check by its own stack's
+    attribution, a proxy-side failure by the connect event that explains it (net_senders)."""
+    if rows.at[index, "source"] == "hook":
+        who = next((value for value in (rows.at[index, "sdk_id"] if "sdk_id" in rows.columns else None,
+                                        rows.at[index, "owner"] if "owner" in rows.columns else None)
+                    if isinstance(value, str) and value), None)
+        frame = rows.at[index, "sdk_frame"] if "sdk_frame" in rows.columns else None
+        return who, frame if isinstance(frame, str) else None
+    net_index = int((rows.iloc[:index + 1]["source"] == "net").sum()) - 1
+    sender = senders.loc[net_index] if senders is not None and net_index in senders.index else None
+    if sender is None:
+        return None, None
+    who = next((value for value in (sender["sender_sdk_id"], sender["sender_owner"]) if isinstance(value, str) and value), None)
+    return who, sender["sender_frame"] if isinstance(sender["sender_frame"], str) else None

@@ -3,7 +3,8 @@
 For every exchange it records the whole flow (full bodies: the evidence, in the end flows.mitm, mitmproxy's
 format), in the kernel's hands before the app gets its response. A TLS
 handshake the client refuses becomes a `tls_failed` event (likely certificate pinning), and so does one the
-server refuses. If anything cannot be written, the flow is killed and the failure kept: traffic never
+server refuses, and a handshake the client completed and then closed without sending a single request (pinning
+checked after the handshake, as OkHttp's CertificatePinner does: side `client-closed-after-handshake`). If anything cannot be written, the flow is killed and the failure kept: traffic never
 passes unrecorded.
 
 mitmproxy serves every connection from one Python thread, so whatever the addon does per flow is added
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import http, tls
+from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Error
 
 from monitor.capture.flowstate import fast_path_in_use, flow_state
@@ -65,11 +67,33 @@ class CaptureAddon:
         # recorded when the capture finishes if no response or error came first. Their request, with
         # whatever PI it carried, went out.
         self._waiting: dict[str, tuple[http.HTTPFlow, asyncio.TimerHandle | None]] = {}
+        # Client connections whose TLS handshake with the proxy completed, until their first request: one that
+        # closes while still here sent nothing (pinning checked after the handshake). By connection id.
+        self._handshaken: dict[str, tls.TlsData] = {}
         self._spool = FlowSpool(self._run_dir / SPOOL_FILE)
         fast_path_in_use()  # its one-time check against get_state runs now, not on the app's first request
         ensure_mitm_writable(self._run_dir)  # fail now, not when the capture finishes
 
     # ---- mitmproxy events ------------------------------------------------------------------------
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # The client sent a request on this connection (a CONNECT is the proxy's own hop, not one).
+        if flow.request.method != "CONNECT":
+            self._handshaken.pop(flow.client_conn.id, None)
+
+    def tls_established_client(self, data: tls.TlsData) -> None:
+        self._handshaken[data.context.client.id] = data
+
+    def client_disconnected(self, client: Any) -> None:
+        data = self._handshaken.pop(client.id, None)
+        if data is not None:
+            self._closed_after_handshake(data)
+
+    def _closed_after_handshake(self, data: tls.TlsData) -> None:
+        self._tls_failed(data, "client-closed-after-handshake",
+                         "the app closed the connection right after the TLS handshake without a request: certificate "
+                         "pinning checked after the handshake (OkHttp CertificatePinner), or a connection opened and "
+                         "never used")
+
     def request(self, flow: http.HTTPFlow) -> None:
         try:
             timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
@@ -128,10 +152,12 @@ class CaptureAddon:
         (SNI, host, port), when, and the error, as an event; nothing of it was decrypted."""
         client = data.context.client
         server = data.context.server
-        connection = client if side == "client" else server
+        connection = server if side == "server" else client
+        # After a completed handshake the moment is the handshake's end: the app had the proxy's chain then.
+        moment = client.timestamp_tls_setup if side == "client-closed-after-handshake" else None
         self.tls_failures += 1
         self._append_event({
-            "source": "net", "kind": KIND_TLS_FAILED, "ts": ns(connection.timestamp_start or client.timestamp_start) or 0,
+            "source": "net", "kind": KIND_TLS_FAILED, "ts": ns(moment or connection.timestamp_start or client.timestamp_start) or 0,
             "api": "tls_handshake", "category": "tls",
             "payload": {"side": side, "sni": client.sni or server.sni,
                         "host": server.address[0] if server.address else None,
@@ -148,6 +174,13 @@ class CaptureAddon:
             # with the messages so far, as mitmproxy would write it now.
             self._open_websockets.pop(flow.id, None)
             self._record(flow)
+        for client_id, data in list(self._handshaken.items()):
+            # A client that closed its side with no request while mitmproxy still held the connection (it waits
+            # for the upstream it opened to learn the server's ALPN): the same refusal, seen when the capture
+            # stops. One still open both ways is an idle connection, not a failure.
+            if not data.context.client.state & ConnectionState.CAN_READ:
+                self._handshaken.pop(client_id, None)
+                self._closed_after_handshake(data)
         for flow, _ in list(self._waiting.values()):
             self._answered(flow)
             if flow.response is None and flow.error is None:

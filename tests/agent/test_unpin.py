@@ -122,3 +122,91 @@ def test_an_apps_own_trust_manager_gives_way_to_the_systems_only_with_the_flag(o
 def test_every_unpin_entry_names_its_source():
     for entry in load_unpin().entries:
         assert entry.source.startswith("https://")
+
+
+# OkHttp 4's CertificatePinner as the Kotlin compiler emits it: the public check(String, List), the deprecated
+# check(String, Certificate...), both ending in the module-internal check$okhttp(String, Function0).
+OKHTTP4_PINNER = {
+    "kotlin/jvm/functions/Function0.java": """
+package kotlin.jvm.functions;
+public interface Function0<R> { R invoke(); }
+""",
+    "okhttp3/CertificatePinner.java": """
+package okhttp3;
+public final class CertificatePinner {
+    public void check(String hostname, java.util.List<? extends java.security.cert.Certificate> peerCertificates)
+            throws javax.net.ssl.SSLPeerUnverifiedException {
+        check$okhttp(hostname, () -> peerCertificates);
+    }
+    @Deprecated
+    public void check(String hostname, java.security.cert.Certificate... peerCertificates) throws javax.net.ssl.SSLPeerUnverifiedException {
+        check(hostname, java.util.Arrays.asList(peerCertificates));
+    }
+    public final void check$okhttp(String hostname, kotlin.jvm.functions.Function0<java.util.List<? extends java.security.cert.Certificate>> cleaned)
+            throws javax.net.ssl.SSLPeerUnverifiedException {
+        cleaned.invoke();
+        throw new javax.net.ssl.SSLPeerUnverifiedException("Certificate pinning failure!\\n  Peer certificate chain: " + hostname);
+    }
+}
+""",
+    "okhttp3/internal/connection/RealConnection.java": """
+package okhttp3.internal.connection;
+public final class RealConnection {
+    // What OkHttp 4 does after the handshake: the internal entry, straight.
+    public static void connectTls(okhttp3.CertificatePinner pinner, String host) throws javax.net.ssl.SSLPeerUnverifiedException {
+        pinner.check$okhttp(host, () -> java.util.List.of());
+    }
+}
+""",
+    "Okhttp4App.java": """
+public class Okhttp4App {
+    public static void main(String[] args) {
+        okhttp3.CertificatePinner pinner = new okhttp3.CertificatePinner();
+        String[] ways = {"internal", "list", "varargs"};
+        for (String way : ways) {
+            try {
+                if (way.equals("internal")) okhttp3.internal.connection.RealConnection.connectTls(pinner, "api.pinned.example");
+                else if (way.equals("list")) pinner.check("api.pinned.example", java.util.List.of());
+                else pinner.check("api.pinned.example", new java.security.cert.Certificate[0]);
+                System.out.println(way + " let through");
+            } catch (Exception error) {
+                System.out.println(way + " refused " + error.getClass().getName());
+            }
+        }
+    }
+}
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def okhttp4(tmp_path_factory) -> list[str]:
+    src = tmp_path_factory.mktemp("okhttp4")
+    files = []
+    for name, text in OKHTTP4_PINNER.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        files.append(str(path))
+    subprocess.run(["javac", "-d", str(src / "classes"), *files], check=True, capture_output=True, timeout=120)
+    return ["/usr/bin/java", "-cp", str(src / "classes"), "Okhttp4App"]
+
+
+def test_okhttp4_pin_failures_are_one_event_per_check_whichever_overload(okhttp4):
+    run = run_under_agent(okhttp4, options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0))
+    assert run.stdout_lines() == [f"{way} refused javax.net.ssl.SSLPeerUnverifiedException" for way in ("internal", "list", "varargs")]
+    checks = [event for event in run.sink.hooks() if event["kind"] == "tls_failed"]
+    # check → check$okhttp (and varargs → list → check$okhttp) is one check: reported by the outermost call.
+    assert [event["api"] for event in checks] == ["okhttp3.CertificatePinner.check$okhttp", "okhttp3.CertificatePinner.check",
+                                                  "okhttp3.CertificatePinner.check"]
+    assert checks[0]["stack"][0].startswith("okhttp3.internal.connection.RealConnection.connectTls(")
+    assert all(event["value"] == "api.pinned.example" and event["payload"]["side"] == "app-pin-check" for event in checks)
+
+
+def test_unpin_covers_every_overload_of_okhttp4s_check(okhttp4):
+    run = run_under_agent(okhttp4, options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0, unpin_tls=True))
+    assert run.stdout_lines() == [f"{way} let through" for way in ("internal", "list", "varargs")]
+    installed = [event for event in run.sink.events if event.get("category") == "tls-unpinning"][0]
+    overloads = {item["api"]: item["overloads"] for item in installed["payload"]["entries"]}
+    assert overloads["okhttp3.CertificatePinner.check"] == 2 and overloads["okhttp3.CertificatePinner.check$okhttp"] == 1
+    assert not [event for event in run.sink.hooks() if event["kind"] == "tls_failed"]

@@ -128,3 +128,24 @@ def test_tls_failures_are_grouped_per_host_and_side_and_attributed_to_the_code_t
         ("self-signed.example.net", 443, "server", 1, "no_notice", None)]
     assert failures[0]["frame"] == "com.igexin.push.Conn.open(Conn.java:3)" and failures[0]["event_seqs"] == [2, 3]
     assert tls_failures(timeline.iloc[0:1], window_ns=10_000_000_000) == []
+
+
+def test_pinning_after_the_handshake_is_listed_from_both_sides() -> None:
+    """OkHttp's CertificatePinner: the proxy sees a handshake and then the client closing with no request; the
+    app's pin check throws. Both are TLS failures, the app's attributed by its own stack."""
+    from monitor.analysis.coverage import tls_failures
+
+    closed = tls_failed(2, "api.pinned.example", 443, side="client-closed-after-handshake")
+    closed["payload"].update(error=None, likely="pinning checked after the handshake")
+    check = {"source": "hook", "kind": "tls_failed", "api": "okhttp3.CertificatePinner.check",
+             "ts": 1_767_225_600_000_000_000 + 3 * 1000, "seq": 3, "value": "api.pinned.example", "args": None,
+             "payload": {"side": "app-pin-check", "host": "api.pinned.example",
+                         "threw": "javax.net.ssl.SSLPeerUnverifiedException: Certificate pinning failure!"},
+             "owner": "sdk", "sdk_id": "bugly", "sdk_frame": "com.tencent.bugly.Upload.send(Upload.java:9)",
+             "attribution_confidence": 0.9, "consent_state": "accepted"}
+    failures = tls_failures(pd.DataFrame([closed, check]), window_ns=10_000_000_000)
+    assert [(item["host"], item["port"], item["side"], item["seen_by"], item["opened_by"]) for item in failures] == [
+        ("api.pinned.example", 443, "client-closed-after-handshake", "proxy", None),
+        ("api.pinned.example", None, "app-pin-check", "app", "bugly")]
+    assert failures[1]["frame"] == "com.tencent.bugly.Upload.send(Upload.java:9)"
+    assert failures[1]["error"].startswith("javax.net.ssl.SSLPeerUnverifiedException")

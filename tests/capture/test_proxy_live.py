@@ -206,3 +206,31 @@ def test_flow_previews_keep_text_readable_and_binary_short():
     record = _body(binary_flow.request, 256 * 1024)
     assert record["body_encoding"] == "base64" and record["size"] == 1 << 20 and record["truncated"]
     assert len(base64.b64decode(record["body"])) == BINARY_PREVIEW
+
+
+def _handshake_through(proxy: CaptureProxy, port: int) -> ssl.SSLSocket:
+    raw = socket.create_connection((LOOPBACK, proxy.port), timeout=10)
+    raw.sendall(f"CONNECT {LOOPBACK}:{port} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n\r\n".encode())
+    assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+    context = ssl.create_default_context(cafile=str(proxy.ca_cert))
+    context.check_hostname = False
+    return context.wrap_socket(raw)
+
+
+def test_a_client_closing_after_the_handshake_with_no_request_is_a_tls_failure(tmp_path, confdir):
+    """Pinning checked after the handshake (OkHttp's CertificatePinner): the proxy's chain was accepted by TLS,
+    refused by the app, and the connection closed before any request. A connection that sends one is not."""
+    run_dir = tmp_path / "run"
+    writer = RunWriter(run_dir, run_info={})
+    with https_server(tmp_path) as server, CaptureProxy(writer, run_dir, confdir=confdir, ssl_insecure=True) as proxy:
+        _handshake_through(proxy, server.port).close()
+        used = _handshake_through(proxy, server.port)
+        used.sendall(f"GET /fine HTTP/1.1\r\nHost: {LOOPBACK}:{server.port}\r\nConnection: close\r\n\r\n".encode())
+        assert b"200" in used.recv(4096)
+        used.close()
+    writer.close()
+    run = read_run(run_dir)
+    failed = run.events[run.events["kind"] == "tls_failed"]
+    assert [(payload["side"], payload["host"], payload["port"]) for payload in failed["payload"]] == [
+        ("client-closed-after-handshake", LOOPBACK, server.port)]
+    assert (run.events["kind"] == "flow").sum() == 1
