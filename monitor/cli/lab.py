@@ -144,7 +144,7 @@ def worker(
             slots += found
         slots += make_host_slots(host_slots, who)
         console.print(f"worker {who}: {', '.join(slot.describe() for slot in slots) or 'no slot'}; broker {broker}", highlight=False)
-        run_worker(broker, results, slots, name=who, settings=LabSettings(frida_server=frida_server), loglevel=loglevel)
+        run_worker(broker, slots, name=who, settings=LabSettings(frida_server=frida_server), loglevel=loglevel)
 
 
 def query(

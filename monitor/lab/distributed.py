@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -235,7 +234,7 @@ def _failed(job: Job, slot: Slot | None, worker: str, attempt: int, error: str, 
             "worker": worker, "attempt": attempt, "error": error, "hint": hint, "finished": time.time()}
 
 
-def run_worker(broker: str, results_hint: str | None, slots: list[Slot], *, name: str,
+def run_worker(broker: str, slots: list[Slot], *, name: str,
                settings: LabSettings | None = None, loglevel: str = "WARNING") -> None:
     """Consume jobs until stopped (SIGTERM/Ctrl-C: the running jobs finish first; SIGKILL: they are delivered again)."""
     global _CONTEXT
@@ -248,7 +247,3 @@ def run_worker(broker: str, results_hint: str | None, slots: list[Slot], *, name
     queues = [q for q, kind in ((HOST_QUEUE, "host"), (DEVICE_QUEUE, "device")) if any(slot.kind == kind for slot in slots)]
     app.worker_main(["worker", "--pool", "threads", "--concurrency", str(len(slots)), "--queues", ",".join(queues),
                      "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", loglevel])
-
-
-def describe_slots(slots: list[Slot]) -> str:
-    return json.dumps([slot.describe() for slot in slots])

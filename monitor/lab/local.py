@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from monitor.lab.execute import JobFailed, LabSettings, run_in_child
@@ -21,14 +20,9 @@ from monitor.lab.results import ResultsRoot
 from monitor.lab.slots import Slot, can_take
 from monitor.lab.state import BatchState
 
+# Told of each step, (kind, data): started, done, retry, failed, retired, unroutable (and submitted, with a broker).
 Listener = Callable[[str, dict[str, Any]], None]
 IDLE_POLL = 0.1
-
-
-@dataclass
-class BatchEvent:
-    kind: str        # started | done | retry | failed | retired | unroutable
-    data: dict[str, Any]
 
 
 def needs_text(job: Job) -> str:

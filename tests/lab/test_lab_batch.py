@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from labkit import host_argv
 from monitor.lab.batch import run_local

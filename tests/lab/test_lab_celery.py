@@ -28,7 +28,8 @@ def _worker(name: str, broker: str, results: str, log) -> subprocess.Popen:
 def test_a_worker_killed_mid_job_has_its_job_completed_elsewhere(redis_url, write_plan, tmp_path):
     results = f"file://{tmp_path / 'results'}"
     plan = write_plan([{"name": "slow", "host": host_argv(4.0, "slow")},
-                       {"name": "quick", "host": host_argv(0.1)}])
+                       {"name": "quick", "host": host_argv(0.1)},
+                       {"name": "broken", "host": ["/nonexistent/program"]}])
     slow_id = next(job.id for job in load_plan(plan).jobs if job.name == "slow")
     log = open(tmp_path / "workers.log", "wb")
     workers = {name: _worker(name, redis_url, results, log) for name in ("wa", "wb")}
@@ -59,10 +60,12 @@ def test_a_worker_killed_mid_job_has_its_job_completed_elsewhere(redis_url, writ
                 process.kill()
         log.close()
     text = " ".join(out.split())
-    assert submitter.returncode == 0, text + err + (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
-    assert "2 done, 0 failed" in text
+    assert submitter.returncode == 1, text + err + (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
+    assert "2 done, 1 failed" in text and "✗ broken on w" in text and "cannot start /nonexistent/program" in text
     root = tmp_path / "results"
     outcomes = {path.stem: json.loads(path.read_text()) for path in (root / "jobs").glob("*.json")}
+    broken = outcomes.pop(next(job.id for job in load_plan(plan).jobs if job.name == "broken"))
+    assert broken["status"] == "failed" and broken["attempt"] == 2   # tried twice, then reported
     assert len(outcomes) == 2 and {outcome["status"] for outcome in outcomes.values()} == {"done"}
     survivor = "wb" if killed == "wa" else "wa"
     assert outcomes[slow_id]["worker"] == survivor and outcomes[slow_id]["attempt"] == 2
