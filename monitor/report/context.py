@@ -46,7 +46,7 @@ LANE_OTHER = "other"
 def iso(ns: int | None) -> str:
     if ns is None:
         return ""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
@@ -195,9 +195,9 @@ class _Events:
 
 
 def iso_column(ts: pd.Series) -> np.ndarray:
-    """iso() of a whole column, in C: a million times in well under a second."""
-    stamps = np.datetime_as_string(ts.to_numpy(dtype=np.int64).astype("datetime64[ns]"), unit="ms")
-    return np.char.add(np.char.replace(stamps, "T", " "), "Z").astype(object)
+    """ISO times of a whole column in one C call (a million in well under a second): 2026-12-06T00:45:26.828Z."""
+    stamps = ts.to_numpy(dtype=np.int64).astype("datetime64[ns]")
+    return np.datetime_as_string(stamps, unit="ms", timezone="UTC").astype(object)
 
 
 READ_COLUMNS = ["seq", "time", "process", "thread", "api", "category", "value", "subject", "sdk_id", "group", "owner", "frame"]
@@ -210,7 +210,7 @@ def _reads_table(timeline: pd.DataFrame, sdks: Any, names: dict[str, str], text:
         return pd.DataFrame(columns=READ_COLUMNS)
     sdk_ids = reads["sdk_id"].astype(object)
     group_of = {sdk.id: sdk.group or sdk.id for sdk in sdks.sdks}
-    groups = sdk_ids.map(lambda sdk_id: group_of.get(sdk_id, sdk_id) if isinstance(sdk_id, str) and sdk_id else "", na_action=None)
+    groups = sdk_ids.map(group_of).fillna(sdk_ids).fillna("").astype(object)
     app_label, unknown_label = text("subject.kind.app"), text("subject.kind.unknown")
     owner = reads["owner"].astype(object)
     subject = groups.map(lambda group: names.get(group, group) if group else "")

@@ -202,5 +202,13 @@ def sarif_log(findings: Findings, *, flows: list[dict[str, Any]] | None = None, 
     return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
+def run_sarif(run_dir: Path, findings: Findings, *, lang: str = "en", anchor: str | None = None,
+              marks: Mapping[str, CaseMark] | None = None) -> dict[str, Any]:
+    """`sarif_log` of an analysed run directory, with the flow URLs read from its flows.jsonl."""
+    from monitor.store.reader import read_flows
+
+    return sarif_log(findings, flows=read_flows(Path(run_dir) / "flows.jsonl"), lang=lang, anchor=anchor, marks=marks)
+
+
 def write_sarif(log: dict[str, Any], path: Path) -> Path:
     return write_atomic(Path(path), json.dumps(log, ensure_ascii=False, indent=2) + "\n")
