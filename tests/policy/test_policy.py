@@ -346,3 +346,12 @@ def test_the_same_document_twice_is_read_once(tmp_path: Path) -> None:
     scope = declared_scope(tmp_path)
     assert len(scope.sdks) == 12 and len(scope.documents) == 2
     assert scope.documents[1].duplicate_of == 0 and scope.documents[1].flow_id == "f-9"
+
+
+def test_flattened_header_with_columns_not_read() -> None:
+    text = ("第三方SDK清单\nSDK名称\n使用目的\n收集方式\n收集个人信息\n第三方机构名称\n\n"
+            "友盟统计SDK\n统计分析\nSDK采集\nIMEI、OAID\n友盟同欣（北京）科技有限公司\n\n"
+            "极光推送SDK\n消息推送\nSDK采集\n设备标识符、网络信息\n深圳市和讯华谷信息技术有限公司\n")
+    scope = parse_policy(text, source="extra-column.txt")
+    assert [(sdk.name, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
+        ("友盟统计SDK", ["IMEI", "OAID"]), ("极光推送SDK", ["设备标识符", "网络信息"])]
