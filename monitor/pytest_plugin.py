@@ -563,8 +563,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def session_sarif(monitors: Iterable[ConsentMonitor], *, anchor: str | None = None, lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """One SARIF log with a run per recorded run; each run's category names its test and run, as GitHub code
     scanning wants one category per run in a file. Returns the log and a line per run it could not add."""
-    from monitor.report.sarif import SARIF_SCHEMA_URI, SARIF_VERSION, sarif_log
-    from monitor.store.reader import read_flows
+    from monitor.report.sarif import SARIF_SCHEMA_URI, SARIF_VERSION, run_sarif
 
     runs: list[dict[str, Any]] = []
     problems = []
@@ -573,7 +572,7 @@ def session_sarif(monitors: Iterable[ConsentMonitor], *, anchor: str | None = No
             if not (run.dir / "manifest.json").exists():
                 continue  # never recorded (it failed to start): nothing to report
             try:
-                log = sarif_log(run.analysed, flows=read_flows(run.dir / "flows.jsonl"), lang=lang, anchor=anchor)
+                log = run_sarif(run.dir, run.analysed, lang=lang, anchor=anchor)
             except Exception as error:  # noqa: BLE001 - one broken run must not lose the others
                 problems.append(f"{run.dir}: {error}")
                 continue

@@ -105,8 +105,7 @@ def write_ci_outputs(findings: Findings, run_dir: Path, formats: list[str], *, o
                      lang: str = "zh") -> list[Path]:
     """Write the SARIF and JUnit files asked for (json is findings.json, written by analysis itself)."""
     from monitor.report.junit import JUNIT_FILE, junit_xml, write_junit
-    from monitor.report.sarif import SARIF_FILE, sarif_log, write_sarif
-    from monitor.store.reader import read_flows
+    from monitor.report.sarif import SARIF_FILE, run_sarif, write_sarif
 
     target = Path(out_dir) if out_dir is not None else Path(run_dir)
     if formats != ["json"] and formats:
@@ -118,7 +117,7 @@ def write_ci_outputs(findings: Findings, run_dir: Path, formats: list[str], *, o
     marks = case_marks(result, with_baseline=with_baseline) if result is not None and result.fail_on is not None else None
     written = []
     if "sarif" in formats:
-        log = sarif_log(findings, flows=read_flows(Path(run_dir) / "flows.jsonl"), lang=lang, anchor=anchor, marks=marks)  # type: ignore[arg-type]
+        log = run_sarif(run_dir, findings, lang=lang, anchor=anchor, marks=marks)  # type: ignore[arg-type]
         written.append(write_sarif(log, target / SARIF_FILE))
     if "junit" in formats:
         written.append(write_junit(junit_xml(findings, lang=lang, marks=marks), target / JUNIT_FILE))  # type: ignore[arg-type]
