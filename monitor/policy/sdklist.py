@@ -683,7 +683,13 @@ class Extractor:
             if len(text) > 32 or _LABEL_LINE.match(text) and not text.endswith(("：", ":")):
                 break
             role = self.vocab.role(text)
-            if role is None or (role in roles and role != "link"):
+            if (role is None and len(roles) >= 2 and "other" not in roles[-2:] and len(text) <= 10
+                    and not re.search(r"[。，,；;、：:]", text) and not self.scorer.known_sdk(text) and not _STRONG_SDK.search(text)
+                    and index + 1 < len(lines) and self.vocab.role(lines[index + 1].text) not in (None, "name")):
+                # A column we have no word for, after two we know and before another (是否必要, 场景说明…); a label,
+                # value, label, value run (bare labels over values) is not a header.
+                role = "other"
+            if role is None or (role in roles and role not in {"link", "other"}):
                 break
             roles.append(role)
             index += 1

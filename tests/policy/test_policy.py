@@ -355,3 +355,11 @@ def test_flattened_header_with_columns_not_read() -> None:
     scope = parse_policy(text, source="extra-column.txt")
     assert [(sdk.name, [item.text for item in sdk.pi]) for sdk in scope.sdks] == [
         ("友盟统计SDK", ["IMEI", "OAID"]), ("极光推送SDK", ["设备标识符", "网络信息"])]
+
+
+def test_flattened_header_with_a_column_of_no_known_name() -> None:
+    text = ("第三方SDK清单\nSDK名称\n使用目的\n接入方式\n收集个人信息\n第三方机构名称\n\n"
+            "友盟统计SDK\n统计分析\n嵌入\nIMEI、OAID\n友盟同欣（北京）科技有限公司\n\n"
+            "极光推送SDK\n消息推送\n嵌入\n设备标识符、网络信息\n深圳市和讯华谷信息技术有限公司\n")
+    assert [sdk.name for sdk in parse_policy(text, source="unknown-column.txt").sdks] == ["友盟统计SDK", "极光推送SDK"]
+    assert not parse_policy(text, source="unknown-column.txt").warnings
