@@ -177,9 +177,10 @@ def _run_host(config: HostRunConfig) -> RunResult:
         except KeyboardInterrupt:
             interrupted = True
             exit_reason = "interrupted"
-        if exit_reason == "target-ended":
-            # Ended without the agent seeing it end: killed or crashed. What it did in its last moments
-            # may not have reached the agent's next batch.
+        if exit_reason == "target-ended" and jvm:
+            # A JVM that ends tells the agent first (DestroyJavaVM, JVM_Halt); one that ended without telling
+            # it was killed or crashed, and what it did in its last moments may not have reached the agent's
+            # next batch. (A native program's normal exit and a kill look alike to Frida: not judged.)
             time.sleep(0.1)  # an `ending` message racing the detach notice
             for lost in _lost_targets(host):
                 exit_reason = "target-lost"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from support.fixtures import adb_env, frida_server_file, host_adb, make_sim, mitm_ca  # noqa: F401
 
 FUZZ_CASES = int(os.environ.get("CONSENTMON_FUZZ", "0") or 0)
-settings.register_profile("fuzz", max_examples=max(FUZZ_CASES, 10_000), deadline=None, derandomize=False,
+settings.register_profile("fuzz", max_examples=FUZZ_CASES or 10_000, deadline=None, derandomize=False,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                                  HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 settings.register_profile("fuzz-quick", max_examples=200, deadline=None, derandomize=True,
