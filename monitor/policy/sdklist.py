@@ -91,10 +91,18 @@ def split_lines(text: str) -> list[Line]:
     return lines
 
 
+def _join_break(match: re.Match[str]) -> str:
+    """A line break inside a wrapped name: nothing between two Chinese characters, one space between Latin parts."""
+    before = match.string[match.start() - 1] if match.start() else ""
+    after = match.string[match.end()] if match.end() < len(match.string) else ""
+    return "" if re.match(r"[\u3000-\u9fff\uff00-\uffef]", before) and re.match(r"[\u3000-\u9fff\uff00-\uffef]", after) else " "
+
+
 def clean_name(text: str) -> str:
     text = _ENUM.sub("", text, count=1).strip()
     text = text.strip(_QUOTES + " \t*•·●◆■-").rstrip("：:;；。,，")
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"[ \t]*\n\s*", _join_break, text)
+    return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
 
 def _function_label_name(text: str) -> str:
