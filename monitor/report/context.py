@@ -29,8 +29,8 @@ from monitor.analysis.destinations import classify_host
 from monitor.analysis.findings import Findings, read_findings
 from monitor.analysis.timeline import background_intervals, build_timeline
 from monitor.data import load_attribution, load_data, load_rules, load_sdks
-from monitor.errors import RunDirError
 from monitor.data.messages import Messages, messages
+from monitor.errors import RunDirError
 from monitor.report.redact import Redactor, value_forms
 from monitor.store import FINDINGS_FILE, MANIFEST_FILE, SCREENS_DIR
 from monitor.store.manifest import sha256_file, verify_run
@@ -40,7 +40,6 @@ MAX_READS = 10
 MAX_FLOWS = 5
 EXCERPT_CHARS = 1600
 MAX_POINTS_PER_SERIES = 1000
-LANE_OTHER = "other"
 
 
 def iso(ns: int | None) -> str:
