@@ -143,3 +143,35 @@ def run_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boo
             host.check()
         return ArtAgentRun(sink=sink, pid=process.pid, stdout=stdout.text(), stderr=stderr.text(), summary=summary,
                            host=host, returncode=process.returncode)  # type: ignore[arg-type]
+
+
+def spawn_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
+                 args: Sequence[str] = (), catalogue: Catalogue | None = None, options: AgentOptions | None = None,
+                 timeout: float = 120.0) -> ArtAgentRun:
+    """Run `main` on ART the way `run --host` runs a program: spawned suspended by AgentHost, the agent
+    loaded and `init` called before the first instruction, then resumed (no gate). Returns once main has
+    returned (or the time is up) and the agent was flushed and detached."""
+    sink = ListSink()
+    output: dict[int, list[str]] = {1: [], 2: []}
+
+    def on_output(pid: int, fd: int, data: bytes) -> None:
+        if fd in output and data:
+            output[fd].append(data.decode(errors="replace"))
+
+    with tempfile.TemporaryDirectory(prefix="consentmon-art-") as scratch:
+        host = AgentHost(local_device(), sink, catalogue or load_catalogue(),
+                         options or AgentOptions(wait_for_jvm=True, importance_poll_ms=0, follow_children=False),
+                         on_output=on_output)
+        host.bundle = build_agent(variant="host-art").read_text()
+        pid = host.spawn(runtime.command(main, classpath=classpath, boot=boot, args=args),
+                         env=runtime.environment(Path(scratch) / "android"))
+        host.resume(pid)
+        deadline = time.monotonic() + timeout
+        while MAIN_RETURNED not in "".join(output[2]) and not host.all_gone() and time.monotonic() < deadline:
+            host.check()
+            time.sleep(0.02)
+        summary = host.finish()
+        host.check()
+        return ArtAgentRun(sink=sink, pid=pid, stdout="".join(output[1]), stderr="".join(output[2]), summary=summary,
+                           host=host, returncode=None)
+
