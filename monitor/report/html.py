@@ -81,9 +81,10 @@ def _rules(data: ReportData) -> list[dict[str, Any]]:
         row["findings"] += 1
         if SEVERITY_RANK.get(finding["severity"], 9) < SEVERITY_RANK.get(row["severity"], 9):
             row["severity"] = finding["severity"]
-    for case in data.cases:
+    for number, case in enumerate(data.cases, start=1):
         if case["rule"] in rows:
             rows[case["rule"]]["cases"] += 1
+            rows[case["rule"]].setdefault("links", []).append({"id": case["id"], "number": number})
     return sorted(rows.values(), key=lambda row: (SEVERITY_RANK.get(row["severity"], 9), row["id"]))
 
 

@@ -73,6 +73,11 @@ def test_in_a_real_browser(html_report, tmp_path):
             assert case.get_attribute("open") is None
             case.locator("summary").click()
             assert case.get_attribute("open") is not None
+            # a case linked from the summary opens when followed
+            link = page.locator("#summary a[href^='#case-']").nth(1)
+            target = link.get_attribute("href")[1:]
+            link.click()
+            page.wait_for_function("id => document.getElementById(id).open", arg=target)
             assert case.locator("pre.stack .frame-sdk").count() + case.locator("pre.stack .frame-app").count() > 0
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
