@@ -1,5 +1,6 @@
 """SARIF 2.1.0 and JUnit XML from `analyze --format sarif,junit`: validated against the published SARIF schema
-(tests/devci/data, from PyPI) and read back by junitparser; one result / test case per rule × subject."""
+and the common JUnit schema (Jenkins' junit-10.xsd, as pytest validates its own), both vendored in
+tests/devci/data from PyPI packages, and read back by junitparser; one result / test case per rule × subject."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import xmlschema
 from junitparser import Failure, JUnitXml, Skipped
 
 from monitor.analysis.findings import read_findings
@@ -18,6 +20,10 @@ from .conftest import DATA, consentmon, umeng_before_consent
 
 SCHEMA_FILE = DATA / "sarif-schema-2.1.0.json"
 SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
+JUNIT_XSD = DATA / "junit-10.xsd"
+JUNIT_XSD_SHA256 = "a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6"
+assert hashlib.sha256(JUNIT_XSD.read_bytes()).hexdigest() == JUNIT_XSD_SHA256, "the vendored JUnit schema changed"
+JUNIT_SCHEMA = xmlschema.XMLSchema(str(JUNIT_XSD))
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +41,8 @@ def _valid(validator: jsonschema.Draft4Validator, log: dict) -> None:
 
 
 def _junit_structure(path: Path) -> ET.Element:
-    """The rules of the common JUnit schema a dashboard relies on: counts are integers that add up, a test
-    case has a name and a classname and at most one failure/error/skipped."""
+    """Valid against junit-10.xsd, and what the schema cannot say: counts that add up, a name and a classname
+    on every test case, at most one failure/error/skipped each."""
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -54,8 +60,9 @@ def _junit_structure(path: Path) -> ET.Element:
         for name, value in counts.items():
             assert int(suite.get(name, "0")) == value, (suite.get("name"), name)
             totals[name] += value
-    for name, value in totals.items():
-        assert int(root.get(name, "0")) == value, name
+    for name in ("tests", "failures", "errors"):
+        assert int(root.get(name, "0")) == totals[name], name
+    JUNIT_SCHEMA.validate(str(path))
     return root
 
 
