@@ -87,19 +87,19 @@ def main() -> None:
     def figures(name: str, total: Score) -> str:
         return (f"| {name} | {total.labelled} | {total.recall:.1%} | {total.precision:.1%} | {total.pi_recall:.1%} | "
                 f"{total.pi_precision:.1%} | {total.pi_rows_ok}/{total.matched} | {total.company_ok}/{total.matched} | "
-                f"{total.mapped}/{total.found} |")
+                f"{total.mapped}/{total.found} | {total.name_exact}/{total.matched} names, {total.pi_exact}/{total.pi_labelled} PI items |")
 
     section = ["## policy", "",
                "Privacy-policy parser (`monitor/policy`, `consentmon scope`): SDK-list rows and the PI each row declares, "
                "scored against hand labels (`bench/policy/run.py`; scoring: `tests/policy/policy_scoring.py`: rows paired by "
                "name in source order, per-row PI items compared after folding width, case and spaces; listed non-SDK "
                "recipients count neither way).", "",
-               "| corpus | labelled rows | row recall | row precision | PI items recall | PI items precision | rows with every PI item exact | company as labelled | rows given an SDK id |",
-               "|---|---|---|---|---|---|---|---|---|", figures("own corpus (tests/policy/corpus, 34 policies)", own)]
+               "| corpus | labelled rows | row recall | row precision | PI items recall | PI items precision | rows with every PI item exact | company as labelled | rows given an SDK id | as written, no folding |",
+               "|---|---|---|---|---|---|---|---|---|---|", figures("own corpus (tests/policy/corpus, 34 policies)", own)]
     if real is not None:
         section.append(figures("real policies (../shared/policies, 12, read in place)", real))
     else:
-        section.append("| real policies | — | not measured: ../shared/policies absent | | | | | | |")
+        section.append("| real policies | — | not measured: ../shared/policies absent | | | | | | | |")
     load = os.getloadavg()[0]
     section += ["", f"Parse time of a 300 KB policy (median of 5, one process, vocabulary loaded; wall / CPU, load average "
                     f"{load:.1f} on {os.cpu_count()} cores while measured): own corpus's text layouts repeated "

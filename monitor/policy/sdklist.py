@@ -29,8 +29,14 @@ from monitor.policy.text import Cell, Document, Table
 from monitor.policy.words import Vocabulary, fold
 
 _URL = re.compile(r"https?://|www\.|\.(com|cn|net|org|html?)(/|\b)", re.I)
-_COMPANY_END = re.compile(r"(公司|集团|研究院|工作室|有限合伙|中心|银行|Inc\.?|Ltd\.?|LLC|Limited|Corporation|Corp\.?|GmbH|"
+_COMPANY_SUFFIX = re.compile(r"(公司|集团|研究院|工作室|有限合伙|中心|银行|Inc\.?|Ltd\.?|LLC|Limited|Corporation|Corp\.?|GmbH|"
                           r"Co\.,?\s*Ltd\.?|S\.A\.|B\.V\.|AB|Pte\.?\s*Ltd\.?|Foundation|Technologies)[)）]?\s*$", re.I)
+def _is_company(text: str) -> bool:
+    """Ends with a company suffix that has a name before it (Facebook, Inc. is a company; Inc. alone is a fragment)."""
+    match = _COMPANY_SUFFIX.search(text)
+    return bool(match) and len(text[:match.start()].strip(" ,，")) >= 2
+
+
 _SDKISH = re.compile(r"sdk|kit\b|插件|组件|库|推送|push|统计|分享|地图|定位|登录|登陆|支付|广告|联盟|\bcom\.[a-z]", re.I)
 _STRONG_SDK = re.compile(r"sdk|kit\b|\bcom\.[a-z]|插件|组件|库$", re.I)
 _PURPOSE_WORDS = re.compile(r"广告|营销|用于|提供|实现|帮助|支持|统计|推送|分享|登录|登陆|支付|定位|分析|展示|服务|功能|为了|识别|检测|"
@@ -111,8 +117,12 @@ def _function_label_name(text: str) -> str:
     if not match:
         return text
     outer, inner = match.group(1).strip(), match.group(2).strip()
-    if _PACKAGE.fullmatch(inner) or re.search(r"[A-Za-z]", outer) or "sdk" in outer.lower():
+    if _PACKAGE.fullmatch(inner) or "sdk" in outer.lower():
         return text
+    if "sdk" in inner.lower():
+        return inner  # 推送通知消息（OPPO推送SDK）
+    if re.search(r"[A-Za-z]", outer):
+        return text  # Alipay（支付宝）
     if re.search(r"sdk|[A-Za-z]{2,}", inner, re.I) or len(inner) >= 4:
         return inner
     return text
@@ -231,7 +241,7 @@ class CellScorer:
             spans = self.vocab.pi_spans(text)
             cached = self._feature_cache[text] = (
                 len(text), is_url, url_start, len(spans), sum(text.count(char) for char in "、；;"),
-                self.vocab.is_none(text), bool(_COMPANY_END.search(text)) or fold(text) in self.vocab.company_sdk,
+                self.vocab.is_none(text), _is_company(text) or fold(text) in self.vocab.company_sdk,
                 bool(spans) and spans[0][0] == 0, bool(spans) and spans[-1][1] >= len(text.rstrip("。.;；")))
         return cached
 
@@ -258,6 +268,8 @@ class CellScorer:
                 score -= 6.0
             else:
                 score -= 1.5
+            if re.search(r"(?i)(sdk|kit)$", text):
+                score += 0.5  # a name ends with its SDK, a company does not begin with it
             if re.fullmatch(r"(?i)(sdk|kit|插件|组件|库|the\s*sdk)", text):
                 score -= 5.0
             elif _STRONG_SDK.search(text) or self.known_sdk(text):
@@ -294,7 +306,7 @@ class CellScorer:
             return score
         if role == "company":
             if company:
-                return 5.0
+                return 3.0 if re.match(r"(?i)sdk\b", text) else 5.0
             if is_none and length <= 4:
                 return 0.5
             if length <= 16 and not separators and _VENDOR.search(text) and not _SDKISH.search(text):
@@ -1069,7 +1081,7 @@ class Extractor:
         if not (_STRONG_SDK.search(name) or self.scorer.known_sdk(name) or re.search(r"[A-Za-z]{3,}", name)):
             return None
         raw = RawRow(name=name, offset=offset, end=end, layout="list", pi_items=[] if says_none else None)
-        if inside and _COMPANY_END.search(inside):
+        if inside and _is_company(inside):
             raw.company = inside
         elif inside:
             raw.purpose = re.sub(r"^(?:用于|功能[:：为是]?)\s*", "", inside)

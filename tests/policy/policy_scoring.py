@@ -38,12 +38,14 @@ class Score:
     pi_rows_ok: int = 0
     company_ok: int = 0
     mapped: int = 0
+    name_exact: int = 0  # the row's name character for character as labelled, no folding
+    pi_exact: int = 0    # labelled PI items found character for character
     missed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     pi_misses: list[str] = field(default_factory=list)
 
     def add(self, other: "Score") -> None:
-        for name in ("labelled", "found", "matched", "pi_labelled", "pi_found", "pi_matched", "pi_rows_ok", "company_ok", "mapped"):
+        for name in ("labelled", "found", "matched", "pi_labelled", "pi_found", "pi_matched", "pi_rows_ok", "company_ok", "mapped", "name_exact", "pi_exact"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.missed += other.missed
         self.extra += other.extra
@@ -87,6 +89,9 @@ def score(scope: DeclaredScope, labels: dict) -> Score:
         cursor = pick + 1
         result.matched += 1
         row = got[pick]
+        if row.name == label["name"].strip():
+            result.name_exact += 1
+        result.pi_exact += sum(1 for item in label.get("pi", []) if item.strip() in [pi.text for pi in row.pi])
         want_company = label.get("company")
         if (not want_company and not row.company) or (want_company and row.company and fold(want_company) == fold(row.company)):
             result.company_ok += 1
