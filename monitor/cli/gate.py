@@ -134,7 +134,8 @@ def print_gate(result: GateResult, *, lang: str = "zh", baseline: Path | None = 
             table.add_column(column, overflow="fold")
         for verdict in selected:
             case = verdict.case
-            table.add_row("[red]FAIL[/]" if verdict.failing else "[green]ok[/]", case.rule, verdict.key[1],
+            subject = case.subject.name.get(lang) or verdict.key[1]
+            table.add_row("[red]FAIL[/]" if verdict.failing else "[green]ok[/]", case.rule, f"{subject} ({verdict.key[1]})",
                           ", ".join(pi.category for pi in case.pi), verdict.explain())
         console.print(table)
     for entry in result.stale:
