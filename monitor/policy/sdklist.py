@@ -568,7 +568,7 @@ class Extractor:
                     block_end = line.offset + len(text)
                     continue
                 # A wrapped value continues the previous field; a short plain line may be the next block's name.
-                if block and block_end and line.offset - block_end <= 3:
+                if block and block_end and self._adjacent(block_end, line.offset):
                     last_role = list(block)[-1]
                     old, where = block[last_role]
                     if sum(old.count(c) for c in "（(") > sum(old.count(c) for c in "）)"):  # an open parenthesis
@@ -579,7 +579,7 @@ class Extractor:
                     close()
                     previous_plain = line
                     continue
-                if block and block_end and line.offset - block_end <= 3 and len(block) >= 1:
+                if block and block_end and self._adjacent(block_end, line.offset):
                     last_role = list(block)[-1]
                     is_link = bool(re.match(r"\s*(?:https?://|www\.)", text))
                     if (last_role == "link" or (last_role in {"pi", "purpose", "permissions"} and not is_link)) \
@@ -631,6 +631,11 @@ class Extractor:
             previous_plain = None
         close()
         return rows
+
+    def _adjacent(self, end: int, start: int) -> bool:
+        """Only spaces and at most one line break between: the next line of the same field, however indented."""
+        between = self.document.text[end:start]
+        return 0 <= start - end <= 200 and between.count("\n") <= 1 and not between.strip()
 
     def _names_an_sdk(self, line: Line, lines: list[Line]) -> bool:
         """An unlabelled line above labelled fields names an SDK when it says SDK or a known SDK name, or sits in a
