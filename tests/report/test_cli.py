@@ -101,3 +101,14 @@ def test_diff_fixed_new_unchanged(analysed_run, fixed_run):
     result = runner.invoke(app, ["diff", str(fixed_run), str(analysed_run)])
     assert result.exit_code == 1
     assert "2 new, 0 fixed, 2 unchanged" in " ".join(result.output.split())
+
+
+def test_a_damaged_event_log_is_named_by_file_and_line(analysed_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(analysed_run, run)
+    lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "events.jsonl").write_bytes(b"".join(lines[:3]) + b'{"seq": 3, "source": "hook", "ts": "soon"}\n' + b"".join(lines[4:]))
+    result = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert f"{run / 'events.jsonl'}:4" in flat(result), result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
