@@ -91,7 +91,7 @@ def _declared_sdk(row: RawRow, text: str, vocab: Vocabulary, index: SdkIndex, do
     if len(sentence) > 600:
         sentence = sentence[:600] + "…"
     permissions = split_pi(row.permissions_text, vocab) if row.permissions_text else []
-    match = index.match(row.name, row.company, row.fields.get("package", ""))
+    match = index.match(row.name, row.company, row.fields.get("package", ""), purpose=row.purpose)
     return DeclaredSdk(name=row.name, company=row.company, purpose=row.purpose, pi=_declared_pi(items, vocab, row.pi_offset or row.offset, text, row.end),
                        offset=row.offset, document=document_index, sentence=sentence, link=row.link, permissions=permissions,
                        layout=row.layout, sdk_id=match.sdk_id if match else None, match_reason=match.reason if match else None)

@@ -44,6 +44,7 @@ class SdkMatch:
 class SdkIndex:
     def __init__(self, vocab: Vocabulary) -> None:
         table = load_sdks()
+        self.table = table
         self.vocab = vocab
         self.prefixes: dict[str, str] = {}
         self.names: dict[str, tuple[str, str]] = {}  # key → (id, the name as written in sdks.yaml)
@@ -61,7 +62,30 @@ class SdkIndex:
     def folded_names(self) -> set[str]:
         return {key for key in self.names if len(key) >= 2}
 
-    def match(self, name: str, company: str | None, row_text: str = "") -> SdkMatch | None:
+    # What a row's purpose says → the word an SDK's own name or kind uses for it.
+    _KINDS = (("推送", ("推送", "push")), ("广告", ("广告", "ads")), ("统计", ("统计", "analytics")),
+              ("定位", ("定位", "location")), ("地图", ("地图", "map")), ("登录", ("登录", "认证", "login")),
+              ("支付", ("支付", "pay")), ("分享", ("分享", "share")))
+
+    def by_vendor(self, name: str, purpose: str | None) -> SdkMatch | None:
+        """A row named by its vendor only (华为, 小米, OPPO under 推送通知消息): the vendor's SDK whose name or kind is what
+        the row's purpose says."""
+        key = _key(name)
+        if len(key) < 2 or not purpose:
+            return None
+        wanted = [words for said, words in self._KINDS if said in purpose]
+        if not wanted:
+            return None
+        for sdk in self.table.sdks:
+            zh = _key(sdk.name.zh)
+            if not zh.startswith(key) or zh == key:
+                continue
+            described = f"{zh} {sdk.kind.lower()}"
+            if any(word in described for words in wanted for word in words):
+                return SdkMatch(sdk.id, f"name {name!r} is the vendor of {sdk.name.zh!r}, and the row's purpose says {purpose[:20]!r}")
+        return None
+
+    def match(self, name: str, company: str | None, row_text: str = "", purpose: str | None = None) -> SdkMatch | None:
         key = _key(name)
         if key in self.names:
             sdk_id, written = self.names[key]
@@ -80,6 +104,8 @@ class SdkIndex:
                     or (not known.isascii() and len(known) >= 3)):
                 sdk_id, written = self.names[known]
                 return SdkMatch(sdk_id, f"name {name!r} contains {written!r}")
+        if (vendor := self.by_vendor(name, purpose)) is not None:
+            return vendor
         if company:
             folded = fold(company)
             for written_company, sdk_id in self.vocab.company_sdk.items():

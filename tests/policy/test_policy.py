@@ -363,3 +363,10 @@ def test_flattened_header_with_a_column_of_no_known_name() -> None:
             "极光推送SDK\n消息推送\n嵌入\n设备标识符、网络信息\n深圳市和讯华谷信息技术有限公司\n")
     assert [sdk.name for sdk in parse_policy(text, source="unknown-column.txt").sdks] == ["友盟统计SDK", "极光推送SDK"]
     assert not parse_policy(text, source="unknown-column.txt").warnings
+
+
+def test_row_named_by_its_vendor_maps_by_purpose() -> None:
+    scope = parse_policy("第三方SDK清单\nSDK名称：小米\n使用目的：为小米手机用户推送通知\n收集个人信息：设备标识符\n\n"
+                         "SDK名称：华为\n使用目的：统计\n收集个人信息：设备标识符\n", source="vendors.txt")
+    assert [(sdk.name, sdk.sdk_id) for sdk in scope.sdks] == [("小米", "xiaomi-push"), ("华为", "huawei-analytics")]
+    assert "vendor" in (scope.sdks[0].match_reason or "")
