@@ -1,12 +1,13 @@
 """The lab at scale: scheduling overhead, query speed over 1,000 runs, export speed.
 
     .venv/bin/python bench/lab/run.py [--jobs 100] [--runs 1000] [--rows-per-run 10000] [--events 100000,500000]
-                                      [--skip schedule,query,export] [--write]
+                                      [--skip schedule,celery,query,export] [--write]
 
 - schedule: N short host jobs (`python -c pass` under the real runner: Frida, mitmproxy, analysis, export,
   commit) on 2 local worker slots. Overhead = (slots × batch wall time − Σ job time) / Σ job time, where a
   job's time is its whole process life as its worker saw it (start-up included); the rest is the scheduler:
-  claiming in SQLite, spawning, recording, waiting.
+  claiming in SQLite, spawning, recording, waiting. celery: the same through a real redis-server and two
+  `consentmon worker`s (job time from each outcome: its process spawned → its commit).
 - query: one real run made with monitor.testing's factories (R pi_read events), exported, then its rows
   written again as 1,000 runs (job id, app and date varied: 100 apps × 10 runs over 5 days) into a
   hive-partitioned dataset; timed: `consentmon query`'s work (views over every file + the SQL) for group-bys.
@@ -64,6 +65,7 @@ def bench_schedule(jobs: int, workdir: Path) -> dict:
 
     from monitor.lab.batch import run_local
 
+    workdir.mkdir(parents=True, exist_ok=True)
     plan = workdir / "plan.yaml"
     plan.write_text(yaml.safe_dump({"jobs": [{"name": "short", "host": [PYTHON, "-c", "pass"], "repeat": jobs}]}))
     done: list[dict] = []
@@ -75,6 +77,46 @@ def bench_schedule(jobs: int, workdir: Path) -> dict:
     inner = sum(item["seconds"] for item in done)
     return {"jobs": jobs, "done": result.counts["done"], "wall": wall, "job_seconds": job_seconds, "inner_seconds": inner,
             "overhead": (2 * wall - job_seconds) / job_seconds, "mean_job": job_seconds / max(1, len(done))}
+
+
+def bench_schedule_celery(jobs: int, workdir: Path) -> dict:
+    """The same jobs through Celery: a redis-server on loopback, two `consentmon worker`s with one host slot each,
+    `consentmon batch --broker` submitting and following. Job time = spawn → commit, from each outcome."""
+    import json
+    import socket
+    import subprocess
+
+    import yaml
+
+    from monitor.lab.batch import run_distributed
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    broker, results = f"redis://127.0.0.1:{port}/0", f"file://{workdir / 'results'}"
+    workers = [subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--broker", broker, "--results", results,
+                                 "--host-slots", "1", "--no-devices", "--name", name], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("wa", "wb")]
+    try:
+        time.sleep(8)   # both workers connected
+        plan = workdir / "plan.yaml"
+        plan.write_text(yaml.safe_dump({"jobs": [{"name": "short", "host": [PYTHON, "-c", "pass"], "repeat": jobs}]}))
+        began = time.time()
+        result = run_distributed(plan, results, broker, state_file=workdir / "batch.sqlite", poll=0.1)
+        wall = time.time() - began
+    finally:
+        for process in (*workers, redis):
+            process.terminate()
+        for process in (*workers, redis):
+            process.wait(timeout=60)
+    outcomes = [json.loads(path.read_text()) for path in (workdir / "results" / "jobs").glob("*.json")]
+    job_seconds = sum(item["finished"] - item["spawned"] for item in outcomes if item["status"] == "done")
+    return {"jobs": jobs, "done": result.counts["done"], "wall": wall, "job_seconds": job_seconds,
+            "overhead": (2 * wall - job_seconds) / job_seconds, "mean_job": job_seconds / max(1, len(outcomes))}
 
 
 def bench_query(runs: int, rows_per_run: int, workdir: Path, keep: Path | None = None) -> dict:
@@ -171,6 +213,14 @@ def main() -> None:
                       f"| Σ job time (process life) | {s['job_seconds']:.1f} s (mean {s['mean_job']:.2f} s) |",
                       f"| Σ time inside the jobs (record + analyse + export + commit) | {s['inner_seconds']:.1f} s |",
                       f"| **scheduling overhead** (2 × wall − Σ job) / Σ job | **{100 * s['overhead']:.2f} %** |", ""]
+        if "celery" not in skip:
+            c = bench_schedule_celery(args.jobs, workdir / "celery")
+            print(c, flush=True)
+            lines += ["| scheduling through Celery (redis-server on loopback, 2 workers × 1 host slot) | value |", "|---|---|",
+                      f"| jobs done | {c['done']} of {c['jobs']} |",
+                      f"| batch wall time (submit → last outcome seen) | {c['wall']:.1f} s |",
+                      f"| Σ job time (spawn of its process → commit) | {c['job_seconds']:.1f} s (mean {c['mean_job']:.2f} s) |",
+                      f"| **scheduling overhead** (2 × wall − Σ job) / Σ job | **{100 * c['overhead']:.2f} %** |", ""]
         if "query" not in skip:
             q = bench_query(args.runs, args.rows_per_run, workdir / "query", args.keep_dataset)
             print(q, flush=True)

@@ -44,6 +44,8 @@ KEY_PREFIX = "consentmon:lab:"
 class BrokerUnreachable(MonitorError):
     """The broker cannot be reached."""
 
+    exit_code = 3   # as `consentmon batch` says it (monitor/cli/lab.py)
+
 
 def make_app(broker: str, *, visibility_timeout: float | None = None):  # type: ignore[no-untyped-def]
     from celery import Celery

@@ -66,7 +66,8 @@ def _record(job: Job, slot: Slot, out: Path, settings: LabSettings) -> None:
 
 
 def execute_job(job: Job, slot: Slot, results: ResultsRoot, settings: LabSettings, *, worker: str | None = None,
-                attempt: int = 1) -> dict[str, Any]:
+                attempt: int = 1, spawned: float | None = None) -> dict[str, Any]:
+    """`spawned`: when the job's process was started (run_in_child), so its outcome tells the job's whole life."""
     from monitor.analysis import analyze_run, write_findings
     from monitor.lab.export import partition_values, run_tables
     from monitor.store import FINDINGS_FILE
@@ -97,7 +98,7 @@ def execute_job(job: Job, slot: Slot, results: ResultsRoot, settings: LabSetting
         run_url = results.url_of("runs", job.id)
         tables = run_tables(out, findings, job=job.as_dict(), run_url=run_url, worker=worker)
         outcome = {"job_id": job.id, "name": job.name, "kind": job.kind, "status": "done", "slot": slot.name,
-                   "worker": worker, "attempt": attempt, "app": app, "date": date, "started": started,
+                   "worker": worker, "attempt": attempt, "app": app, "date": date, "spawned": spawned or started, "started": started,
                    "recorded": recorded, "events": int(tables["runs"]["events"][0].as_py() or 0),
                    "findings": len(findings.findings), "cases": len(findings.cases), "run_url": run_url}
         try:
@@ -129,9 +130,10 @@ def run_in_child(job: Job, slot: Slot, results_url: str, settings: LabSettings, 
                             "workdir": str(settings.workdir) if settings.workdir else None,
                             "host_offline": settings.host_offline},
                "worker": worker, "attempt": attempt, "min_free_mb": min_free_mb}
+    began = time.time()
+    request["spawned"] = began
     log_dir = Path(tempfile.gettempdir()) if settings.workdir is None else settings.workdir
     log_dir.mkdir(parents=True, exist_ok=True)
-    began = time.time()
     with tempfile.TemporaryFile(dir=log_dir) as log:
         child = subprocess.run([sys.executable, "-m", "monitor.lab.execute"], input=json.dumps(request).encode(),
                                stdout=subprocess.PIPE, stderr=log, check=False)
@@ -185,7 +187,7 @@ def _child_main() -> None:
     sys.stdout = sys.stderr   # anything a library prints goes to the log, not into the answer
     try:
         outcome = execute_job(Job.from_dict(request["job"]), slot, results, settings, worker=request.get("worker"),
-                              attempt=request.get("attempt", 1))
+                              attempt=request.get("attempt", 1), spawned=request.get("spawned"))
         answer: dict[str, Any] = {"outcome": outcome}
     except JobFailed as failure:
         answer = {"failed": {"message": failure.message, "hint": failure.hint, "device_lost": failure.device_lost,
