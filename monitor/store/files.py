@@ -44,6 +44,23 @@ def private_tree(root: Path) -> None:
             make_private(Path(folder) / name)
 
 
+def inside_run(root: Path, relative: str) -> Path | None:
+    """The file `relative` (as an event names it: `screens/003-consent-before.png`) of run directory `root`, if
+    it is a plain file inside the run; None for a name that leaves the run (`..`, an absolute path), a
+    symbolic link anywhere on the way, or anything but a regular file. A run directory from elsewhere can
+    name any path in its events; only what this returns may be opened."""
+    root = Path(root)
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or any(part in ("..", ".", "") for part in parts):
+        return None
+    path = root
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            return None
+    return path if path.is_file() else None
+
+
 def write_atomic(path: Path, data: str | bytes) -> Path:
     """Write through a temporary file and rename it into place: a reader never sees half a file."""
     path = Path(path)

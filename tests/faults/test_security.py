@@ -219,3 +219,43 @@ def test_reading_an_apk_with_escaping_member_names_extracts_nothing(tmp_path):
         os.chdir(cwd)
     assert not (tmp_path.parent / "escaped.txt").exists() and not Path("/abs-escaped.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slip.apk"]
+
+
+def test_inside_run_names_only_plain_files_of_the_run(tmp_path):
+    from monitor.store.files import inside_run
+
+    run = tmp_path / "run"
+    (run / "screens").mkdir(parents=True)
+    (run / "screens" / "ok.png").write_bytes(b"png")
+    (tmp_path / "secret.png").write_bytes(b"secret")
+    (run / "screens" / "link.png").symlink_to(tmp_path / "secret.png")
+    (run / "linked").symlink_to(tmp_path)
+    assert inside_run(run, "screens/ok.png") == run / "screens" / "ok.png"
+    for name in ("screens/../../secret.png", "/etc/hostname", "screens/link.png", "linked/secret.png", "screens", ""):
+        assert inside_run(run, name) is None, name
+
+
+@pytest.mark.xfail(reason="monitor/report/context.py _screens opens run.root / <payload path> and screens/*.png without "
+                          "checking they stay in the run (store.files.inside_run is there for it): the report's owner to fix",
+                   strict=False)
+def test_a_report_never_embeds_a_file_from_outside_the_run(tmp_path):
+    import base64
+
+    run = _sealed_run(tmp_path)
+    secret = b"TOPSECRET-outside-the-run"
+    (tmp_path / "secret.png").write_bytes(secret)
+    from monitor.store.reader import read_run  # noqa: F401 - the run is read as the report reads it
+
+    # A run from elsewhere: an event naming a screenshot outside the run, and a screen that is a link out.
+    import json
+    lines = (run / "events.jsonl").read_text().splitlines()
+    event = json.loads(lines[-1])
+    event.update(seq=len(lines), kind="mark", source="scenario", payload={"screenshot": "screens/../../secret.png"},
+                 category=None, api=None, value=None, stack=None)
+    with open(run / "events.jsonl", "a") as handle:
+        handle.write(json.dumps(event) + "\n")
+    (run / "screens" / "000-link.png").symlink_to(tmp_path / "secret.png")
+    assert consentmon("analyze", str(run)).returncode in (0, 1)
+    consentmon("report", str(run), "--format", "html")
+    html = (run / "report.html").read_text()
+    assert base64.b64encode(secret).decode() not in html
