@@ -398,7 +398,7 @@ def _pipe_tables(text: str) -> list[Table]:
     lines = text.split("\n")
     for index, line in enumerate(lines):
         stripped = line.strip()
-        is_row = stripped.startswith("|") and stripped.count("|") >= 2
+        is_row = stripped.count("|") >= (2 if stripped.startswith("|") else 1) and not stripped.startswith(("http", "<"))
         if is_row and not _PIPE_SEPARATOR.match(stripped):
             next_is_separator = index + 1 < len(lines) and bool(_PIPE_SEPARATOR.match(lines[index + 1].strip()))
             if current is None and next_is_separator:

@@ -146,6 +146,8 @@ class Vocabulary:
 
     def _role(self, label: str, *, loose: bool) -> str | None:
         key = fold(label).strip(":：*#-|·•.")
+        if "|" in key or "\t" in label.strip():
+            return None  # several cells of a header line, not one label
         if loose and re.search(r"[，,(（]", key):
             # 第三方隐私政策链接，仅供参考 / 收集信息（可选）: the label is the part before the remark.
             key = re.split(r"[，,(（]", key, maxsplit=1)[0]

@@ -370,3 +370,11 @@ def test_row_named_by_its_vendor_maps_by_purpose() -> None:
                          "SDK名称：华为\n使用目的：统计\n收集个人信息：设备标识符\n", source="vendors.txt")
     assert [(sdk.name, sdk.sdk_id) for sdk in scope.sdks] == [("小米", "xiaomi-push"), ("华为", "huawei-analytics")]
     assert "vendor" in (scope.sdks[0].match_reason or "")
+
+
+def test_markdown_pipe_table_without_outer_pipes() -> None:
+    text = ("# 隐私政策\n\n## 第三方SDK\n\nSDK名称 | 公司 | 用途 | 收集的个人信息\n---|---|---|---\n"
+            "友盟统计 | 友盟同欣（北京）科技有限公司 | 统计 | IMEI、OAID\n个推 | 每日互动股份有限公司 | 推送 | IMEI、MAC地址\n")
+    scope = parse_policy(text, source="pipes.md")
+    assert [(sdk.name, sdk.company) for sdk in scope.sdks] == [("友盟统计", "友盟同欣（北京）科技有限公司"), ("个推", "每日互动股份有限公司")]
+    assert scope.warnings == []
