@@ -85,3 +85,16 @@ def test_every_findings_file_in_the_repository_validates():
     files = [path for path in root.rglob(FINDINGS_FILE) if ".venv" not in path.parts and "node_modules" not in path.parts]
     for path in files:
         assert schema_errors(json.loads(path.read_text(encoding="utf-8"))) == [], path
+
+
+def test_a_run_with_nothing_in_it_still_reports(tmp_path):
+    from monitor.analysis import analyze_run
+    from monitor.analysis.findings import write_findings
+    from monitor.testing.factories import write_run
+
+    run = write_run(tmp_path / "run", [])
+    write_findings(analyze_run(run), run / FINDINGS_FILE)
+    formats = ["html", "xlsx", "json"] + (["pdf"] if shutil.which("pdftotext") else [])
+    written, data = write_reports(run, formats=formats, out=tmp_path / "out")
+    assert len(written) == len(formats) and data.cases == []
+    assert "未发现问题。" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
