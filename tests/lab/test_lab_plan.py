@@ -76,6 +76,9 @@ def test_bad_input_on_the_command_line_exit_codes(write_plan, tmp_path):
     out = " ".join(result.stdout.split())
     assert out.count("not submitted: broker redis://127.0.0.1:") == 2 and "is unreachable" in out
     assert "no-apk: APK" in out and "does not exist" in out
+    worker = consentmon("worker", "--broker", f"redis://127.0.0.1:{closed}/0", "--results", str(tmp_path / "r1"),
+                        "--host-slots", "1", "--no-devices")
+    assert worker.returncode == 3 and f"broker redis://127.0.0.1:{closed}/0 is unreachable" in " ".join(worker.stderr.split())
 
     # A results root without space: every job says so on its own line and is not run; the exit code says it.
     result = consentmon("batch", str(plan), "--results", str(tmp_path / "r2"), "--host-slots", "2", "--min-free-mb", "1e12")
