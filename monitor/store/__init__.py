@@ -29,7 +29,14 @@ REPORT_FILE = "report.html"
 SIGNATURE_FILE = "signature.json"
 TIMESTAMP_FILE = "manifest.tsr"
 
-# Files written by analysis, not capture: they are not part of the sealed evidence.
+# Files written by analysis and reports, not capture: they are not part of the sealed evidence. Every report
+# format, in every language and redacted or not, is named findings.* or report.* at the top of the run.
 DERIVED_FILES = frozenset({FINDINGS_FILE, REPORT_FILE, "findings.xlsx", "report.pdf"})
+DERIVED_PREFIXES = ("findings.", "report.")
+
+
+def is_derived(relative_name: str) -> bool:
+    """Whether a file of the run directory (path relative to it) was derived after capture."""
+    return relative_name in DERIVED_FILES or ("/" not in relative_name and relative_name.startswith(DERIVED_PREFIXES))
 # Files that vouch for the manifest (monitor/store/signing.py): written after the seal, checked on their own.
 SEAL_PROOF_FILES = frozenset({SIGNATURE_FILE, TIMESTAMP_FILE})

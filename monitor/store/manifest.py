@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import RunDirError
-from monitor.store import DERIVED_FILES, EVENTS_CHAIN_FILE, SEAL_PROOF_FILES, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
+from monitor.store import EVENTS_CHAIN_FILE, SEAL_PROOF_FILES, is_derived, EVENTS_FILE, MANIFEST_FILE, SPOOL_FILE
 
 CHUNK = 1 << 20
 # The hash chain over events.jsonl: chain_n = sha256(chain_{n-1} || line_n), starting here.
@@ -36,7 +36,8 @@ def sha256_file(path: Path) -> str:
 def _sealed_files(root: Path) -> list[Path]:
     return sorted(
         p for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST_FILE and p.relative_to(root).as_posix() not in DERIVED_FILES | SEAL_PROOF_FILES
+        if p.is_file() and p.name != MANIFEST_FILE and not is_derived(p.relative_to(root).as_posix())
+        and p.relative_to(root).as_posix() not in SEAL_PROOF_FILES
         and not p.name.endswith(".tmp")
     )
 

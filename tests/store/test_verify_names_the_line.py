@@ -63,3 +63,12 @@ def test_the_chain_marks_themselves_are_sealed(run):
     marks[0:1] = b"f" if marks[0:1] != b"f" else b"0"
     (run / "events.chain").write_bytes(bytes(marks))
     assert "events.chain: content differs from the manifest (SHA-256 mismatch)" in verify_run(run)
+
+
+def test_reports_written_into_the_run_are_not_evidence_changes(run):
+    for name in ("report.json", "report.redacted.html", "findings.redacted.xlsx", "report.en.pdf", "findings.json"):
+        (run / name).write_text("derived")
+    assert verify_run(run) == []
+    (run / "screens").mkdir(exist_ok=True)
+    (run / "screens" / "report.png").write_text("planted")     # below the top: evidence, so it is noticed
+    assert verify_run(run) == ["screens/report.png: not in the manifest (added after capture)"]
