@@ -15,9 +15,10 @@ err_console = Console(stderr=True)
 
 
 def show_error(error: MonitorError) -> None:
-    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    # soft_wrap: an error naming a long path stays one line (a log or a grep finds it whole).
+    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"  [bold]fix:[/] {error.hint}", highlight=False)
+        err_console.print(f"  [bold]fix:[/] {error.hint}", highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 from monitor.policy.errors import PolicyCharsetError, PolicyError, PolicyFetchError, PolicyFormatError, PolicySourceError
 from monitor.policy.model import AppPi, DeclaredPi, DeclaredScope, DeclaredSdk, PolicySource, scope_from_declared
 from monitor.policy.parse import declared_scope, parse_policy
-from monitor.policy.store import read_policy_documents, write_policy_document
+from monitor.store.policy import read_policy_documents, write_policy_document
 
 __all__ = ["AppPi", "DeclaredPi", "DeclaredScope", "DeclaredSdk", "PolicyCharsetError", "PolicyError", "PolicyFetchError",
            "PolicyFormatError", "PolicySource", "PolicySourceError", "declared_scope", "parse_policy", "read_policy_documents",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from monitor.data import load_catalogue
 from monitor.events import KIND_TEXT, KIND_WEBVIEW
-from monitor.policy.store import read_policy_documents, write_policy_document
+from monitor.store.policy import read_policy_documents, write_policy_document
 from monitor.store import EVENTS_FILE
 from monitor.store.flows import has_traffic, load_flows
 from monitor.store.reader import read_events

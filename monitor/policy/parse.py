@@ -13,7 +13,7 @@ from monitor.policy.errors import PolicyFetchError, PolicySourceError
 from monitor.policy.model import AppPi, DeclaredPi, DeclaredScope, DeclaredSdk, PolicySource
 from monitor.policy.sdklist import CellScorer, RawRow, extract, split_pi
 from monitor.policy.sdkmap import SdkIndex, sdk_index, sdk_key
-from monitor.policy.store import read_policy_documents
+from monitor.store.policy import read_policy_documents
 from monitor.policy.text import to_document
 from monitor.policy.words import Vocabulary, fold, vocabulary
 

@@ -8,6 +8,7 @@ Layout (names are constants here, used by every reader and writer):
                  flows.mitm and flows.jsonl when the capture finishes; left behind only by a capture that
                  was killed, and then turned into them by `consentmon recover`
   screens/       screenshots and UI dumps
+  policy/        the privacy policy the run showed or loaded: each document and a JSON sidecar (store/policy.py)
   run.json       what was run: target, device, app, start/end, tool/agent/catalogue versions, clocks
   events.chain   the first 16 hex digits of the hash chain after each line of events.jsonl (written at the
                  seal), so `verify` names the first line that was changed, removed or added

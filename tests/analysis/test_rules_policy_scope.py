@@ -5,7 +5,7 @@ missing from; with no policy captured, the summary says so in one line and the r
 from __future__ import annotations
 
 from monitor.analysis import analyze
-from monitor.policy.store import write_policy_document
+from monitor.store.policy import write_policy_document
 from monitor.store.reader import read_run
 from monitor.testing.factories import APP_FRAME, UMENG_FRAME, at, click, connect, dialog, pi_read, write_run
 

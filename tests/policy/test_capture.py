@@ -9,7 +9,7 @@ from mitmproxy import io
 from mitmproxy.test import tflow
 
 from monitor.policy.capture import FETCH_HEADER, collect_policy_documents, unopened_links
-from monitor.policy.store import read_policy_documents
+from monitor.store.policy import read_policy_documents
 from monitor.testing.factories import at, notice_text, write_run
 
 POLICY_URL = "https://app.example.com/privacy.html"

@@ -5,7 +5,8 @@ policy/0001.html        the bytes as captured (HTML from a WebView or a flow, di
 policy/0001.json        {"source": "webview|flow|dialog|fetch|file", "url": …, "ts": epoch ns,
                          "event_seq": … or "flow_id": …, "content_type": …, "file": "0001.html"}
 ```
-Kept small and apart so it can move under monitor/store with the other run-directory IO.
+Written when the capture ends, before the seal (monitor/policy/capture.py decides what is a policy), so the
+documents are sealed evidence like the rest; files are private (0600) like every file of a run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import RunDirError
+from monitor.store.files import write_atomic
 
 POLICY_DIR = "policy"
 _SUFFIX_BY_TYPE = {"text/html": ".html", "application/xhtml+xml": ".html", "text/markdown": ".md", "text/plain": ".txt"}
@@ -36,7 +38,7 @@ def write_policy_document(run_dir: Path, data: bytes | str, *, source: str, url:
                           content_type: str | None = None, event_seq: int | None = None, flow_id: str | None = None) -> Path:
     """Store one document under RUN_DIR/policy/ with its sidecar; returns the document's path."""
     folder = Path(run_dir) / POLICY_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     number = 1 + max((int(path.stem) for path in folder.glob("*.json") if path.stem.isdigit()), default=0)
     mime = (content_type or "").split(";")[0].strip().lower()
     suffix = _SUFFIX_BY_TYPE.get(mime, ".html" if isinstance(data, str) and "<" in data[:200] else ".txt")
@@ -44,13 +46,13 @@ def write_policy_document(run_dir: Path, data: bytes | str, *, source: str, url:
     if isinstance(data, str) and content_type and "charset" not in content_type.lower():
         content_type = f"{content_type}; charset=utf-8"
     document = folder / f"{number:04d}{suffix}"
-    document.write_bytes(body)
+    write_atomic(document, body)
     sidecar = {"source": source, "url": url, "ts": ts, "content_type": content_type, "file": document.name}
     if event_seq is not None:
         sidecar["event_seq"] = event_seq
     if flow_id is not None:
         sidecar["flow_id"] = flow_id
-    (folder / f"{number:04d}.json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_atomic(folder / f"{number:04d}.json", json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n")
     return document
 
 
