@@ -82,6 +82,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("consentmon_keep", "failed, always or never (default failed)", default="failed")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _keep_mode(config)  # a wrong consentmon_keep is a usage error at the start, not an internal error at the end
+
+
 def _artifacts_dir(config: pytest.Config) -> Path:
     chosen = config.getoption("consentmon_artifacts") or config.getini("consentmon_artifacts") or ARTIFACTS_DEFAULT
     path = Path(chosen)
@@ -574,7 +578,7 @@ def session_sarif(monitors: Iterable[ConsentMonitor], *, anchor: str | None = No
             try:
                 log = run_sarif(run.dir, run.analysed, lang=lang, anchor=anchor)
             except Exception as error:  # noqa: BLE001 - one broken run must not lose the others
-                problems.append(f"{run.dir}: {error}")
+                problems.append(f"left out of the SARIF: {run.dir}: {error}")
                 continue
             sarif_run = log["runs"][0]
             package = ((run.analysed.run.get("app") or {}).get("package") or "app") if isinstance(run.analysed.run.get("app"), dict) else "app"
@@ -596,10 +600,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     for monitor in monitors:
         monitor.finish_all()
+    from monitor.errors import MonitorError
+
     log, problems = session_sarif(monitors, anchor=config.getoption("consentmon_sarif_anchor", None))
     path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(log, ensure_ascii=False, indent=2) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(log, ensure_ascii=False, indent=2) + "\n")
+    except (OSError, MonitorError) as error:
+        problems.append(f"the SARIF file could not be written: {error}")
+        config.stash[_SARIF_WRITTEN] = (path, 0, problems)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if session.exitstatus == 0 else session.exitstatus
+        return
     config.stash[_SARIF_WRITTEN] = (path, len(log["runs"]), problems)
 
 
@@ -611,6 +623,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if written is None:
         return
     path, count, problems = written
-    terminalreporter.write_line(f"consentmon: SARIF of {count} run(s) written to {path}")
+    if path.exists():
+        terminalreporter.write_line(f"consentmon: SARIF of {count} run(s) written to {path}")
     for problem in problems:
-        terminalreporter.write_line(f"consentmon: left out of the SARIF: {problem}")
+        terminalreporter.write_line(f"consentmon: {problem}")
