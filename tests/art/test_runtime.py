@@ -72,6 +72,8 @@ def test_a_failed_step_names_itself_and_its_fix_and_keeps_no_runtime(art10: ArtR
     builder = Builder(home=home, downloads=art10.home.parent / "downloads", progress=lambda line: None)
     with pytest.raises(BuildError) as raised:
         builder.build()
+    if isinstance(raised.value, RegistryUnreachable):
+        pytest.skip(f"Debian's registry is unreachable: {raised.value.reason}")
     message = str(raised.value)
     assert "\n" not in message and message.startswith("ART 10 build, step '4 apt-get source libcore + art' failed:")
     assert "fix:" in message
