@@ -32,8 +32,9 @@ from monitor.data import load_attribution, load_data, load_rules, load_sdks
 from monitor.data.messages import Messages, messages
 from monitor.errors import RunDirError
 from monitor.report.redact import Redactor, value_forms
-from monitor.store import FINDINGS_FILE, MANIFEST_FILE, SCREENS_DIR
-from monitor.store.manifest import sha256_file, verify_run
+from monitor.store import FINDINGS_FILE
+from monitor.store.files import read_screen, screen_files
+from monitor.store.manifest import read_manifest, sha256_file, verify_run
 from monitor.store.reader import Run, read_run
 
 MAX_READS = 10
@@ -155,20 +156,17 @@ def _screens(run: Run, warnings: list[str], *, embed: bool) -> list[Screen]:
                 continue
             for key, item in payload.items():
                 if key.startswith("screenshot") and isinstance(item, str) and item.endswith(".png") and item not in screens:
-                    exists = (run.root / item).is_file()
+                    exists = read_screen(run.root, item) is not None
                     rank = 0 if key.endswith("_before") else 2 if key.endswith("_after") else 1
                     screens[item] = Screen(path=item, ts=int(ts), seq=int(seq), exists=exists, rank=rank)
                     if not exists:
                         warnings.append(f"missing_screenshot|{run.root / item}|{seq}")
-    folder = run.root / SCREENS_DIR
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.png")):
-            relative = f"{SCREENS_DIR}/{path.name}"
-            screens.setdefault(relative, Screen(path=relative, ts=None, seq=None, exists=True))
+    for relative in screen_files(run.root):
+        screens.setdefault(relative, Screen(path=relative, ts=None, seq=None, exists=True))
     if embed:
         for screen in screens.values():
-            if screen.exists:
-                data = (run.root / screen.path).read_bytes()
+            data = read_screen(run.root, screen.path) if screen.exists else None
+            if data is not None:
                 screen.data_uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     return sorted(screens.values(), key=lambda s: (s.ts is None, s.ts or 0, s.rank, s.path))
 
@@ -494,13 +492,8 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
         screens=screens, integrity=integrity, sealed=run.sealed, warnings=warnings, redacted=redact,
         generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)), reads_table=reads_table, flows_table=flows_table,
         sdk_table=sdk_table)
-    manifest_path = run_dir / MANIFEST_FILE
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{manifest_path}:{exc.lineno}: not valid JSON ({exc.msg})",
-                              hint=f"the evidence was damaged: `consentmon verify {run_dir}` says what changed") from exc
+    manifest = read_manifest(run_dir)
+    if manifest is not None:
         data.hashes = sorted((str(name), str(digest)) for name, digest in (manifest.get("files") or {}).items())
         data.chain_head = (manifest.get("events") or {}).get("chain_head")
     data.hashes.append((FINDINGS_FILE, sha256_file(run_dir / FINDINGS_FILE)))

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, RunDirError
+from monitor.store.files import write_with as store_write_with
 
 
 class ReportError(MonitorError):
     """A report could not be rendered or written."""
 
 
-def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
-
-
 def write_atomic(target: Path, data: bytes) -> Path:
-    def write(path: Path) -> None:
-        path.write_bytes(data)
-    return write_with(target, write)
+    return write_with(target, lambda path: path.write_bytes(data))
 
 
 def write_with(target: Path, produce: Callable[[Path], None]) -> Path:
-    """Let `produce` write a temporary file, then rename it onto `target`; on any failure remove it."""
-    target = Path(target)
+    """A report file written whole or not at all (the store's writer: a temporary file, then one rename)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create {target.parent}: {exc}", hint="choose a writable --out directory") from exc
-    temporary = _temporary(target)
-    try:
-        produce(temporary)
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise ReportError(f"cannot write {target}: {exc}", hint="choose a writable --out directory with free space") from exc
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return target
+        return store_write_with(target, produce)
+    except RunDirError as exc:
+        raise ReportError(exc.message, hint=exc.hint) from exc

@@ -5,11 +5,13 @@ the run directory."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 import re
 import stat
 from pathlib import Path
 
 from monitor.errors import RunDirError
+from monitor.store import SCREENS_DIR
 
 # A screen's file name comes from a scenario file: letters, digits, dot, dash, underscore only, so a
 # scenario cannot write outside screens/.
@@ -108,3 +110,46 @@ class ScreenFolder:
     def write_text(self, name: str, text: str) -> str:
         write_atomic(self.path(name), text)
         return self.ref(name)
+
+
+def write_with(target: Path, produce: Callable[[Path], None]) -> Path:
+    """Let `produce` write a temporary file beside `target` (a library that writes to a path: WeasyPrint,
+    openpyxl), then rename it onto `target`; on any failure nothing is left behind."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create {target.parent}: {exc}", hint="choose a writable --out directory") from exc
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        produce(temporary)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {target}: {exc}", hint="choose a writable --out directory with free space") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def screen_files(root: Path) -> list[str]:
+    """`screens/<name>` of every picture a run holds, by name."""
+    folder = Path(root) / SCREENS_DIR
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return [f"{SCREENS_DIR}/{path.name}" for path in sorted(folder.glob("*.png")) if path.is_file() and not path.is_symlink()]
+
+
+def read_screen(root: Path, ref: str) -> bytes | None:
+    """The bytes of `screens/<name>` (as events name it), or None when it is missing or would lead outside screens/
+    (a run directory from elsewhere cannot make a report read another file)."""
+    folder, _, name = ref.partition("/")
+    if folder != SCREENS_DIR or not SAFE_NAME.match(name) or name in {".", ".."}:
+        return None
+    path = Path(root) / SCREENS_DIR / name
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

@@ -59,6 +59,20 @@ def events_chain(path: Path) -> tuple[str, int]:
     return head, count
 
 
+def read_manifest(root: Path) -> dict[str, Any] | None:
+    """The run's manifest.json, or None for an unsealed run; RunDirError naming the line when it is damaged."""
+    path = Path(root) / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})",
+                          hint=f"the evidence was damaged: `consentmon verify {root}` says what changed") from exc
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read ({exc})") from exc
+
+
 def verify_run(root: Path) -> list[str]:
     """Problems found in a sealed run directory; an empty list means intact."""
     root = Path(root)
