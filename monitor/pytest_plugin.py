@@ -242,15 +242,18 @@ class MonitoredRun:
         return int(self._writer.append({"source": "scenario", "kind": KIND_MARK, "ts": now, "api": "mark",
                                         "category": "step", "payload": payload}))
 
-    def steps(self, *steps: Any, on_error: str = "stop") -> ScenarioResult:
+    def steps(self, *steps: Any, on_error: str = "stop", consent_timeout: float = 60.0) -> ScenarioResult:
         """Run scenario steps now, as a scenario file lists them: `run.steps({"consent": "agree"}, {"wait": 2}, "home")`.
-        Raises ConsentmonRunError when a step failed (the run records the failure either way)."""
+        A consent step waits up to `consent_timeout` seconds for the dialog (a program starting under Frida on a
+        loaded CI machine can take a while). Raises ConsentmonRunError when a step failed (the run records the
+        failure either way)."""
         from monitor.scenario.model import Scenario
         from monitor.scenario.runner import run_scenario
 
         self._require_live("cannot run steps")
         self._step_runs += 1
-        scenario = Scenario.model_validate({"name": f"pytest-{self._step_runs}", "on_error": on_error, "steps": list(steps)})
+        scenario = Scenario.model_validate({"name": f"pytest-{self._step_runs}", "on_error": on_error,
+                                            "consent_timeout": consent_timeout, "steps": list(steps)})
         stop = self._handle.stop_requested
         result = run_scenario(scenario, self.target, self._writer, self._writer.screens_dir, should_stop=stop.is_set,
                               sleep=lambda seconds: stop.wait(seconds))

@@ -46,6 +46,7 @@ def test_scenario_driven_demo_shows_the_sdk_ignoring_a_refusal(consent_monitor):
 
 
 QUICK_REFUSE = """name: quick-refuse
+consent_timeout: 60
 steps:
   - launch
   - consent: refuse
