@@ -223,3 +223,5 @@ def test_the_policy_the_demo_showed_is_sealed_and_judges_the_sdks_by_their_rows(
              and item["category"] == "installed_apps" and item["sdk"]["id"] == "umeng-analytics"]
     assert umeng and umeng[0]["evidence"]["detail"]["policy_row"]["name"] == "友盟+ SDK"
     assert umeng[0]["evidence"]["detail"]["policy_row"]["document"] == "https://demo-app.example.com/privacy.html"
+    # The report says in one line where the agreed scope came from (Chinese first).
+    assert "授权范围依据：本次运行中采集的隐私政策" in (out / "report.html").read_text()
