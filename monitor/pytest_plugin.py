@@ -23,6 +23,7 @@ imported when a test first uses the fixture, so an unrelated test session pays n
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -174,6 +175,9 @@ class MonitoredRun:
             except BaseException as error:  # noqa: BLE001 - handed to the test thread in wait()
                 self._error = error
             finally:
+                # What the finished capture left (its loop's tasks, mitmproxy's objects) is collected now, not
+                # in the middle of the next run's proxy start-up, where a complaint logged counts as an error.
+                gc.collect()
                 self._ready.set()
 
         self._thread = threading.Thread(target=main, name=f"consentmon-{self.name}", daemon=True)
