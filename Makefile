@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 NPM_STAMP := hooks/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all setup agent demo test clean
+.PHONY: all setup agent demo test fuzz soak clean
 
 all: demo
 
@@ -40,6 +40,17 @@ test: agent
 	# The layering contract (pyproject [tool.importlinter]): fails on an arrow pointing up or into the test rig.
 	PYTHONPATH=tests $(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault suite's fuzz tests with 10 000 cases each (`make test` runs them with a few hundred).
+FUZZ_CASES ?= 10000
+fuzz: agent
+	CONSENTMON_FUZZ=$(FUZZ_CASES) $(PY) -m pytest tests/faults -m fuzz --timeout=3600 $(PYTEST_ARGS)
+
+# The demo in a loop for MINUTES (loopback only), then the hook flood at a million calls; figures to BENCHMARKS.md.
+MINUTES ?= 10
+soak: agent
+	CONSENTMON_SOAK_MINUTES=$(MINUTES) CONSENTMON_FLOOD_CALLS=1000000 $(PY) -m pytest -s tests/faults/test_soak.py tests/faults/test_flood.py \
+		--timeout=$$(( $(MINUTES) * 60 + 900 )) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) hooks/node_modules monitor/agent/_bundle reports build .pytest_cache

@@ -92,7 +92,15 @@ class CaptureProxy:
         gc.freeze()
         self._master = master
         self._started.set()
-        await master.run()
+        try:
+            await master.run()
+        finally:
+            # mitmproxy leaves its listening socket open when its loop ends: closed here, so a stopped capture
+            # refuses connections at once (rather than accepting into a backlog nobody reads), and a process that
+            # records many runs (the pytest plugin, a lab worker) does not collect ports.
+            server = master.addons.get("proxyserver")
+            if server is not None:
+                await server.servers.update([])
 
     def stop(self) -> None:
         self._stopping = True
@@ -100,7 +108,24 @@ class CaptureProxy:
             self._loop.call_soon_threadsafe(self._master.shutdown)
         if self._thread is not None:
             self._thread.join(timeout=15)
+        if self._master is not None and gc.get_freeze_count():
+            # What was frozen at the start lived as long as the run; once it is over, what of it became garbage
+            # can be collected again (a process recording run after run would otherwise keep every run's).
+            gc.unfreeze()
         self.addon.finish()
+        self._discard_loop()
+
+    def _discard_loop(self) -> None:
+        """Close the stopped loop. Connections mitmproxy still held (a WebSocket, a long poll) were recorded by
+        `finish` as they stood and are abandoned, as they always were; their tasks are told not to complain when
+        collected, which would otherwise happen in the middle of the next capture's start (mitmproxy's
+        errorcheck then refuses to start, on an error logged during startup)."""
+        loop = self._loop
+        if loop is None or loop.is_running() or loop.is_closed():
+            return
+        for task in asyncio.all_tasks(loop):
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
+        loop.close()
 
     def fetch(self, url: str, *, marker: tuple[str, str], timeout: float = 10.0) -> tuple[int, str | None]:
         """GET `url` through this proxy, trusting its CA, so the page is recorded like the app's traffic; the
