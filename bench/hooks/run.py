@@ -161,6 +161,21 @@ def measure(calls: int, flood: int) -> dict[str, float | int | str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def kept_subsections() -> str:
+    """The hooks section's subsections other benchmarks write (bench/hooks/classload.py's "### class-load
+    watch"), kept as they are when this one rewrites the section."""
+    from support.benchwriter import BENCHMARKS_FILE
+
+    text = BENCHMARKS_FILE.read_text(encoding="utf-8") if BENCHMARKS_FILE.exists() else ""
+    start = text.find(f"{SECTION}\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(SECTION))
+    current = text[start:] if end < 0 else text[start:end + 1]
+    at = current.find("\n### ")
+    return "" if at < 0 else "\n" + current[at + 1:].rstrip("\n") + "\n"
+
+
 def write_section(figures: dict) -> None:
     lost = figures["events_expected"] - figures["events_on_disk"]
     ratio_met = figures["ratio_ours_to_baseline"] <= 0.5
@@ -217,7 +232,7 @@ def write_section(figures: dict) -> None:
         f"End to end the two processes share 2 busy cores.\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, Python {platform.python_version()}, "
         f"frida {frida.__version__}; one run.\n")
-    replace_section(SECTION, section)
+    replace_section(SECTION, section.rstrip("\n") + "\n" + kept_subsections())
 
 
 def main() -> None:

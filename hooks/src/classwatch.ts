@@ -7,9 +7,11 @@
 // loader; not the boot loader's, which are the JDK's own) is defined by one of libjava's JNI functions behind
 // ClassLoader.defineClass0/1/2. Their return is watched: the thread is then in native code, inside the app's
 // own defineClass call, with the new class and its loader as JNI references, so the class can be looked at
-// and hooked there, before defineClass returns to the loader that asked for it. Per class this costs one
-// Interceptor round trip, reading the name and one IsAssignableFrom per watched base
-// (bench/hooks/classload.py measures it against start-up time).
+// and hooked there, before defineClass returns to the loader that asked for it. Most classes concern nobody:
+// a small C filter (CModule) runs on every definition — the name against a hash table of the watched names,
+// IsAssignableFrom against each watched callback base — and only a class that matches enters JavaScript
+// (bench/hooks/classload.py measures the cost against start-up time). Without a C compiler in this Frida
+// build, the same filter runs in JavaScript.
 //
 // ART: see the ArtClassWatch note below.
 
@@ -19,6 +21,7 @@ import type { JavaValue } from "./values.js";
 
 export interface DefinedClass {
     name: string;
+    env: NativePointer;
     // JNI local references, valid only during the callback.
     classHandle: NativePointer;
     loaderHandle: NativePointer;
@@ -42,6 +45,91 @@ const HOTSPOT_DEFINERS: [string, number][] = [
     ["Java_java_lang_ClassLoader_defineClass0", 4],
 ];
 
+const TABLE_SLOTS = 8192; // a power of two, far more than the catalogue's classes
+const MAX_BASES = 64;
+
+// The filter: on return of a definer, the class's name (GetStringUTFChars) hashed (FNV-1a, '/' read as '.')
+// against the watched names' hashes, and the class tested against each watched base; `notify` (JavaScript)
+// only on a hit, which JavaScript checks exactly. Shared: what JavaScript writes (table, bases) and the count
+// of classes seen.
+const FILTER = `
+#include <gum/guminterceptor.h>
+
+typedef struct {
+  unsigned int mask;
+  unsigned int base_count;
+  unsigned int *table;
+  void **bases;
+  long long seen;
+} Shared;
+
+typedef struct { void *env; void *loader; void *name; } Saved;
+
+extern Shared shared;
+extern void notify (void *env, void *loader, void *klass, const char *name, int why);
+
+typedef const char * (*GetUtf) (void *env, void *string, unsigned char *copy);
+typedef void (*ReleaseUtf) (void *env, void *string, const char *chars);
+typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
+
+void onEnter (GumInvocationContext *ic) {
+  Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
+  gsize name_arg = GPOINTER_TO_SIZE (gum_invocation_context_get_listener_function_data (ic));
+  saved->env = gum_invocation_context_get_nth_argument (ic, 0);
+  saved->loader = gum_invocation_context_get_nth_argument (ic, 2);
+  saved->name = gum_invocation_context_get_nth_argument (ic, (guint) name_arg);
+}
+
+void onLeave (GumInvocationContext *ic) {
+  Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
+  void *klass = gum_invocation_context_get_return_value (ic);
+  if (klass == NULL)
+    return;
+  shared.seen++;
+  void **functions = *(void ***) saved->env;
+  int why = 0;
+  const char *chars = NULL;
+  if (saved->name != NULL) {
+    chars = ((GetUtf) functions[169]) (saved->env, saved->name, NULL);
+  }
+  if (chars != NULL) {
+    unsigned int hash = 2166136261u;
+    for (const char *c = chars; *c != 0; c++) {
+      hash = (hash ^ (unsigned char) (*c == '/' ? '.' : *c)) * 16777619u;
+    }
+    hash |= 1;
+    unsigned int slot = hash & shared.mask;
+    while (shared.table[slot] != 0) {
+      if (shared.table[slot] == hash) {
+        why |= 1;
+        break;
+      }
+      slot = (slot + 1) & shared.mask;
+    }
+  } else {
+    why |= 4;
+  }
+  for (unsigned int i = 0; i < shared.base_count && (why & 2) == 0; i++) {
+    if (((IsAssignable) functions[11]) (saved->env, klass, shared.bases[i]))
+      why |= 2;
+  }
+  if (why != 0)
+    notify (saved->env, saved->loader, klass, chars, why);
+  if (chars != NULL)
+    ((ReleaseUtf) functions[170]) (saved->env, saved->name, chars);
+}
+`;
+
+// FNV-1a over the name's characters, as the filter computes it (class names are ASCII; a name that is not
+// hashes differently from its UTF-8 and is then found by the JavaScript path only).
+function nameHash(name: string): number {
+    let hash = 2166136261;
+    for (let index = 0; index < name.length; index++) {
+        hash = Math.imul((hash ^ (name.charCodeAt(index) & 0xff)) >>> 0, 16777619) >>> 0;
+    }
+    return (hash | 1) >>> 0;
+}
+
 interface RawJni {
     isAssignableFrom: NativeFunction<number, [NativePointerValue, NativePointerValue, NativePointerValue]>;
     utfLength: NativeFunction<number, [NativePointerValue, NativePointerValue]>;
@@ -58,7 +146,16 @@ export class ClassWatch {
     private nameCapacity = 1024;
     // Threads running a listener: classes our own hooking loads are seen, never re-entered.
     private readonly busyThreads = new Set<number>();
-    defined = 0;
+    // Shared with the C filter: struct Shared, the hash table and the bases (JNI global references).
+    private readonly shared: NativePointer = Memory.alloc(40);
+    private readonly table: NativePointer = Memory.alloc(TABLE_SLOTS * 4);
+    private readonly bases: NativePointer = Memory.alloc(MAX_BASES * Process.pointerSize);
+    private readonly watchedNames = new Set<string>();
+    private readonly baseRefs: NativePointer[] = [];
+    private filter: CModule | null = null;
+    private notify: NativeCallback<"void", ["pointer", "pointer", "pointer", "pointer", "int"]> | null = null;
+    private jsDefined = 0;
+    filterError: string | null = null;
     errors = 0;
     lastError: string | null = null;
     backend: string = "none";
@@ -67,22 +164,115 @@ export class ClassWatch {
         this.listeners.push(listener);
     }
 
+    // Classes of this name are looked at when defined.
+    watchName(name: string): void {
+        if (this.watchedNames.has(name)) {
+            return;
+        }
+        this.watchedNames.add(name);
+        const hash = nameHash(name);
+        const mask = TABLE_SLOTS - 1;
+        let slot = hash & mask;
+        for (let probe = 0; probe < TABLE_SLOTS; probe++, slot = (slot + 1) & mask) {
+            const current = this.table.add(slot * 4).readU32();
+            if (current === hash) {
+                return;
+            }
+            if (current === 0) {
+                this.table.add(slot * 4).writeU32(hash);
+                return;
+            }
+        }
+        throw new Error("the class watch's name table is full");
+    }
+
+    // Classes extending or implementing this class (a JNI global reference) are looked at when defined.
+    watchSubclassesOf(base: NativePointer): void {
+        if (this.baseRefs.length >= MAX_BASES) {
+            throw new Error(`more than ${MAX_BASES} watched callback bases`);
+        }
+        this.bases.add(this.baseRefs.length * Process.pointerSize).writePointer(base);
+        this.baseRefs.push(base);
+        this.shared.add(4).writeU32(this.baseRefs.length);
+    }
+
+    // Classes defined since start (seen by the filter, or by the JavaScript path without one).
+    get defined(): number {
+        return this.filter !== null ? Number(this.shared.add(24).readS64()) : this.jsDefined;
+    }
+
     // Must run inside Java.perform. Returns what was watched, for the host's status.
     start(): string {
         const libjava = Process.findModuleByName("libjava.so");
         if (libjava !== null && libjava.findExportByName("Java_java_lang_ClassLoader_defineClass1") !== null) {
             this.raw = rawJni();
+            this.shared.writeU32(TABLE_SLOTS - 1);
+            this.shared.add(4).writeU32(0);
+            this.shared.add(8).writePointer(this.table);
+            this.shared.add(16).writePointer(this.bases);
+            this.shared.add(24).writeS64(0);
+            this.filter = this.compileFilter();
             for (const [symbol, nameArg] of HOTSPOT_DEFINERS) {
                 const address = libjava.findExportByName(symbol);
                 if (address !== null) {
-                    this.hooks.push(this.watchDefiner(address, nameArg));
+                    this.hooks.push(this.filter !== null
+                        ? Interceptor.attach(address, this.filter as unknown as InvocationListenerCallbacks, ptr(nameArg))
+                        : this.watchDefiner(address, nameArg));
                 }
             }
-            this.backend = `hotspot:libjava defineClass (${this.hooks.length} definers)`;
+            this.backend = `hotspot:libjava defineClass (${this.hooks.length} definers, ${this.filter !== null ? "C filter" : `JavaScript filter: ${this.filterError}`})`;
             return this.backend;
         }
         this.backend = "none: no known class-definition point in this VM";
         return this.backend;
+    }
+
+    private compileFilter(): CModule | null {
+        const watch = this;
+        this.notify = new NativeCallback((env: NativePointer, loader: NativePointer, klass: NativePointer, name: NativePointer, why: number) => {
+            watch.matched(env, loader, klass, name.isNull() ? null : name.readUtf8String(), why);
+        }, "void", ["pointer", "pointer", "pointer", "pointer", "int"]);
+        try {
+            return new CModule(FILTER, { shared: this.shared, notify: this.notify });
+        } catch (error) {
+            this.filterError = String(error);
+            return null;
+        }
+    }
+
+    // A class the filter let through: its exact name, then the listeners (which check it exactly).
+    private matched(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string | null, why: number): void {
+        const threadId = Process.getCurrentThreadId();
+        if (this.busyThreads.has(threadId)) {
+            return;
+        }
+        this.busyThreads.add(threadId);
+        try {
+            const className = name !== null ? name.replace(/\//g, ".") : this.className(env, NULL, klass);
+            if (className === null || ((why & 1) !== 0 && (why & 2) === 0 && !this.watchedNames.has(className))) {
+                return; // a hash collision with a watched name
+            }
+            const defined: DefinedClass = { name: className, env, classHandle: klass, loaderHandle: loader };
+            for (const listener of this.listeners) {
+                listener(defined);
+            }
+        } catch (error) {
+            this.errors++;
+            this.lastError = `${error} ${(error as Error).stack ?? ""}`;
+        } finally {
+            this.busyThreads.delete(threadId);
+        }
+    }
+
+    // Stops watching (the job's removal): classes defined from now on are not looked at.
+    stop(): void {
+        for (const hook of this.hooks.splice(0)) {
+            hook.detach();
+        }
+    }
+
+    get watching(): number {
+        return this.hooks.length;
     }
 
     // IsAssignableFrom(sub, base) on this thread's env: true when `classHandle` extends or implements `base`.
@@ -108,12 +298,12 @@ export class ClassWatch {
                     return;
                 }
                 const state = this as unknown as { env: NativePointer; loader: NativePointer; name: NativePointer };
-                watch.defined++;
+                watch.jsDefined++;
                 watch.busyThreads.add(threadId);
                 try {
                     const name = watch.className(state.env, state.name, retval);
                     if (name !== null) {
-                        const defined: DefinedClass = { name, classHandle: retval, loaderHandle: state.loader };
+                        const defined: DefinedClass = { name, env: state.env, classHandle: retval, loaderHandle: state.loader };
                         for (const listener of watch.listeners) {
                             listener(defined);
                         }

@@ -49,7 +49,13 @@ function installJavaHooks(config: AgentConfig): void {
             const failed = jobs.filter((job) => job.status === "failed");
             status("hooks-installed", { scope: "java-late", installed: jobs.length - failed.length, failed: failed.length, jobs, ...detail });
         });
-        status("class-watch", { backend });
+        // A job like every hook: listed, and removable (bench/hooks/classload.py measures start-up without it).
+        const watch = classWatch;
+        const job = registry.add({
+            api: "class-watch", hookClass: "*", method: "defineClass", overload: backend, entries: 0,
+            status: watch.watching > 0 ? "installed" : "failed", error: watch.watching > 0 ? null : backend,
+        }, () => watch.stop());
+        status("class-watch", { backend, job: job.id });
         if (config.importancePollMs > 0) {
             new ImportanceWatcher(config, queue!).start();
         }

@@ -214,11 +214,20 @@ export class Installer {
     watch(classWatch: ClassWatch, onLateJobs: LateJobsListener): void {
         this.classWatch = classWatch;
         this.onLateJobs = onLateJobs;
+        for (const name of this.lateClasses.keys()) {
+            classWatch.watchName(name);
+        }
+        for (const base of this.overrideBases) {
+            if (base.baseRef !== null) {
+                classWatch.watchSubclassesOf(base.baseRef);
+            }
+        }
         classWatch.onClass((defined) => this.classDefined(defined));
     }
 
     // For unpin.ts: run `install` for each class of this name a loader defines from now on.
     whenDefined(className: string, install: (wrapper: Java.Wrapper, where: string) => void): void {
+        this.classWatch?.watchName(className);
         this.watchClass(className, (wrapper, where) => {
             install(wrapper, where);
             return [];
@@ -236,8 +245,7 @@ export class Installer {
         let env: NativePointer | null = null;
         const overriding: OverrideBase[] = [];
         if (this.overrideBases.length > 0) {
-            // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            env = (Java.vm.getEnv() as any).handle as NativePointer;
+            env = defined.env;
             for (const base of this.overrideBases) {
                 if (base.baseRef !== null && base.group.hookClass !== defined.name
                     && this.classWatch!.isSubclass(env, defined.classHandle, base.baseRef)) {
@@ -272,6 +280,7 @@ export class Installer {
         for (const base of this.overrideBases) {
             if (base.baseRef === null && base.group.hookClass === defined.name) {
                 base.baseRef = globalClassRef(wrapper);
+                this.classWatch!.watchSubclassesOf(base.baseRef);
             }
         }
     }
