@@ -85,6 +85,18 @@ class _Drain(threading.Thread):
         return "".join(self.chunks)
 
 
+def _threads(pid: int) -> str:
+    """Each thread's name, state and kernel wait channel, for a process that does not end."""
+    described = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            described.append(f"{(task / 'comm').read_text().strip()}:{state}:{(task / 'wchan').read_text().strip()}")
+        except OSError:
+            continue
+    return ", ".join(described)
+
+
 def _open_gate(gate: Path, process: subprocess.Popen, deadline: float) -> int:
     """Open the FIFO for writing once the launcher has opened it for reading (the VM is up)."""
     while time.monotonic() < deadline:
@@ -132,7 +144,11 @@ def run_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boo
                 time.sleep(0.02)
             if host is not None:
                 summary = host.finish()   # flush, then detach: the VM waits for the agent's thread until then
-            process.wait(timeout=max(5.0, deadline - time.monotonic()))
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired as error:
+                raise AssertionError(f"{main} on ART did not exit after the agent detached "
+                                     f"({summary.get(process.pid, {}).get('detach_reason')}); threads: {_threads(process.pid)}") from error
         finally:
             if process.poll() is None:
                 process.kill()
