@@ -33,6 +33,7 @@ from monitor.data.matching_models import MatchingRules
 from monitor.data.messages import MessageCatalogue
 from monitor.data.models import Catalogue, ConsentWords, PlatformFacts, ProtocolTable, SdkTable, UnpinTable
 from monitor.data.models import DangerousPermissionTable, PackerTable, SelfStartTable
+from monitor.data.policy_models import PolicyWords
 from monitor.data.rule_models import AttributionTable, RuleSet, ScopeFile
 from monitor.data.scope_models import AppTypeTable
 from monitor.data.yamlfile import load_model
@@ -56,6 +57,7 @@ DATA_FILES: dict[str, tuple[str | None, type[BaseModel]]] = {
     "dangerous_permissions": ("dangerous_permissions.yaml", DangerousPermissionTable),
     "self_start": ("self_start.yaml", SelfStartTable),
     "packers": ("packers.yaml", PackerTable),
+    "policy_words": ("policy_words.yaml", PolicyWords),
     "scope": (None, ScopeFile),
 }
 

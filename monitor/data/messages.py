@@ -12,13 +12,11 @@ Chinese is the default language; English the second. A placeholder is `{name}` (
 from __future__ import annotations
 
 import string
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from monitor.data.yamlfile import load_model
 from monitor.errors import DataFileError
 
 MESSAGES_FILE = Path(__file__).parent / "messages.yaml"
@@ -83,9 +81,10 @@ class Messages:
         return Messages(self.catalogue, lang)
 
 
-@lru_cache(maxsize=4)
-def load_catalogue(path: Path = MESSAGES_FILE) -> MessageCatalogue:
-    return load_model(Path(path), MessageCatalogue)
+def load_catalogue(path: Path | None = None) -> MessageCatalogue:
+    from monitor.data import load_data  # the one loader (it imports this module for the schema)
+
+    return load_data("messages", path)
 
 
 def messages(lang: str = DEFAULT_LANGUAGE) -> Messages:

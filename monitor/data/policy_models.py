@@ -10,13 +10,11 @@ Every entry says where its words come from (`source`).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from monitor.data.yamlfile import load_model
 
 Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,6 +94,7 @@ class PolicyWords(BaseModel):
         return {category for entry in self.pi for category in entry.categories}
 
 
-@lru_cache(maxsize=4)
-def load_policy_words(path: Path = POLICY_WORDS_FILE) -> PolicyWords:
-    return load_model(Path(path), PolicyWords)
+def load_policy_words(path: Path | None = None) -> PolicyWords:
+    from monitor.data import load_data  # the one loader (it imports this module for the schema)
+
+    return load_data("policy_words", path)
