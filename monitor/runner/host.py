@@ -226,6 +226,13 @@ def _run_host(config: HostRunConfig) -> RunResult:
             proxy.stop()
             with log_lock:
                 target_log.close()
+            if host is not None:
+                # Frida's local device outlives the run: its output handler goes with the run, or the next run's
+                # target output would reach this run's closed log.
+                try:
+                    device.off("output", on_output)
+                except ValueError:
+                    pass  # not registered
             # Sealed on every exit, errors included: what was captured before a failure stays evidence.
             result = seal_run(writer, proxy, agent_summary, pid=pid, exit_reason=exit_reason, interrupted=interrupted,
                               gaps=gaps)
