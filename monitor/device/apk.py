@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,8 @@ def _split_set_entries(data: bytes) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, ValueError):
-        return []
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError, struct.error):
+        return []  # a damaged or exotic zip (e.g. "zip file version 6.4"): androguard's read below says what it is
     if "AndroidManifest.xml" in names:
         return []
     return sorted(name for name in names if name.lower().endswith(".apk"))
