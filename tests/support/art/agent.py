@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.agent.build import build_agent
-from monitor.agent.session import AgentHost, AgentOptions, local_device
+from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.data import load_catalogue
 from monitor.data.models import Catalogue
 from monitor.events import Event
@@ -199,7 +199,12 @@ def spawn_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], b
             host.check()
             time.sleep(0.02)
         summary = host.finish()
+        lingered = None
+        if not wait_for_exit(pid, timeout=5):   # as in run_on_art: still in DestroyJavaVM after the detach
+            lingered = _threads(pid)
+            host.device.kill(pid)
+            wait_for_exit(pid, timeout=5)
         host.check()
         return ArtAgentRun(sink=sink, pid=pid, stdout="".join(output[1]), stderr="".join(output[2]), summary=summary,
-                           host=host, returncode=None)
+                           host=host, returncode=None, lingered=lingered)
 
