@@ -14,7 +14,7 @@ from monitor.cli.context import console, err_console, user_errors
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="an analysed run directory (consentmon analyze wrote its findings.json)")],
-    formats: Annotated[str, typer.Option("--format", help="comma-separated: html, xlsx, pdf, json")] = "html",
+    formats: Annotated[str, typer.Option("--format", help="comma-separated: html, xlsx, pdf, json, sarif, junit")] = "html",
     lang: Annotated[str, typer.Option("--lang", help="report language: zh (default) or en", envvar="CONSENTMON_LANG")] = "zh",
     redact: Annotated[bool, typer.Option("--redact", help="mask every PI value (type, length and a salted hash kept); the run directory is not changed")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="directory for the reports (default: RUN_DIR)")] = None,

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from monitor.report.context import ReportData, load_report
 from monitor.report.output import ReportError
+from monitor.store import FINDINGS_FILE
 
-FORMATS = ("html", "xlsx", "pdf", "json")
-NAMES = {"html": "report.html", "xlsx": "findings.xlsx", "pdf": "report.pdf", "json": "report.json"}
+FORMATS = ("html", "xlsx", "pdf", "json", "sarif", "junit")
+NAMES = {"html": "report.html", "xlsx": "findings.xlsx", "pdf": "report.pdf", "json": "report.json",
+         "sarif": "report.sarif", "junit": "report.junit.xml"}
 
 
 def parse_formats(text: str) -> list[str]:
@@ -37,6 +39,9 @@ def output_name(fmt: str, *, redact: bool) -> str:
 def write_reports(run_dir: Path, *, formats: list[str], lang: str = "zh", redact: bool = False,
                   out: Path | None = None, salt: bytes | None = None,
                   data: ReportData | None = None) -> tuple[list[Path], ReportData]:
+    if redact and {"sarif", "junit"} & set(formats):
+        raise ReportError("--redact masks values in html, xlsx, pdf and json; SARIF and JUnit are made for CI, not for "
+                          "handing over", hint="ask for sarif/junit without --redact, or the other formats with it")
     data = data or load_report(Path(run_dir), lang=lang, redact=redact, salt=salt)
     folder = Path(out) if out is not None else Path(run_dir)
     written: list[Path] = []
@@ -55,4 +60,13 @@ def write_reports(run_dir: Path, *, formats: list[str], lang: str = "zh", redact
         elif fmt == "json":
             from monitor.report.jsonout import write_json
             written.append(write_json(data, target))
+        elif fmt == "sarif":
+            from monitor.analysis.findings import read_findings
+            from monitor.report.sarif import run_sarif, write_sarif
+            findings = read_findings(Path(run_dir) / FINDINGS_FILE)
+            written.append(write_sarif(run_sarif(Path(run_dir), findings, lang=lang), target))
+        elif fmt == "junit":
+            from monitor.analysis.findings import read_findings
+            from monitor.report.junit import junit_xml, write_junit
+            written.append(write_junit(junit_xml(read_findings(Path(run_dir) / FINDINGS_FILE), lang=lang), target))
     return written, data

@@ -124,6 +124,8 @@ def _run_host(config: HostRunConfig) -> RunResult:
     def on_output(pid: int, fd: int, data: bytes) -> None:
         if data:
             with log_lock:
+                if target_log.closed:
+                    return  # output after the run ended (a child still writing): not this run's log any more
                 target_log.write(data)
                 target_log.flush()
 

@@ -33,7 +33,7 @@ TIMESTAMP_FILE = "manifest.tsr"
 # Files written by analysis and reports, not capture: they are not part of the sealed evidence. Every report
 # format, in every language and redacted or not, is named findings.* or report.* at the top of the run.
 DERIVED_FILES = frozenset({FINDINGS_FILE, REPORT_FILE, "findings.xlsx", "report.pdf"})
-DERIVED_PREFIXES = ("findings.", "report.")
+DERIVED_PREFIXES = ("findings.", "report.", "consentmon.", "consentmon-")   # consentmon.sarif, consentmon-junit.xml
 
 
 def is_derived(relative_name: str) -> bool:

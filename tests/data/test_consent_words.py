@@ -68,3 +68,14 @@ def test_a_word_in_both_lists_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataFileError) as caught:
         load_model(bad, ConsentWords)
     assert "agree" in str(caught.value) and str(bad) in str(caught.value)
+
+
+def test_an_impossible_date_in_any_data_file_names_its_line(tmp_path):
+    from monitor.data.yamlfile import read_yaml
+    from monitor.errors import DataFileError
+
+    bad = tmp_path / "scope.yaml"
+    bad.write_text("app: [location]\nsource: policy\nchecked:\n  on: 2026-02-30\n")
+    with pytest.raises(DataFileError, match=r"scope.yaml:4: not a valid value \(day is out of range") as error:
+        read_yaml(bad)
+    assert "YYYY-MM-DD" in (error.value.hint or "")
