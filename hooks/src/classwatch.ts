@@ -13,7 +13,7 @@
 // (bench/hooks/classload.py measures the cost against start-up time). Without a C compiler in this Frida
 // build, the same filter runs in JavaScript.
 //
-// ART: see the ArtClassWatch note below.
+// ART: see the note above rawJni below.
 
 import Java from "frida-java-bridge";
 
@@ -141,6 +141,8 @@ interface RawJni {
 export class ClassWatch {
     private readonly listeners: ClassListener[] = [];
     private readonly hooks: InvocationListener[] = [];
+    // ART: the bridge's replacements of DexFile.defineClassNative.
+    private readonly javaHooks: Java.Method[] = [];
     private raw: RawJni | null = null;
     private nameBuffer: NativePointer = Memory.alloc(1024);
     private nameCapacity = 1024;
@@ -223,8 +225,86 @@ export class ClassWatch {
             this.backend = `hotspot:libjava defineClass (${this.hooks.length} definers, ${this.filter !== null ? "C filter" : `JavaScript filter: ${this.filterError}`})`;
             return this.backend;
         }
+        if (Java.available && this.watchArtJavaPath()) {
+            this.backend = "art:ClassLoader.loadClass path (VMClassLoader.findLoadedClass, DexFile.defineClassNative); classes ART resolves natively are not seen";
+            return this.backend;
+        }
         this.backend = "none: no known class-definition point in this VM";
         return this.backend;
+    }
+
+    // ART: a class a BaseDexClassLoader defines through its Java path — loader.loadClass(name) of a
+    // DexClassLoader / InMemoryDexClassLoader / PathClassLoader, as plugin frameworks and packers load an SDK's
+    // entry classes — passes DexFile.defineClassNative(name, loader, cookie, dexFile). Hooked through the bridge,
+    // its return runs on the app's thread in native code, as on HotSpot. Classes ART resolves natively (a
+    // reference from code, Class.forName: ClassLinker::FindClassInBaseDexClassLoader) never pass there.
+    private watchArtJavaPath(): boolean {
+        // [class, method, index of the ClassLoader argument, index of the name argument]
+        const definers: [string, string, number, number][] = [
+            // ClassLoader.loadClass → findLoadedClass: for a BaseDexClassLoader ART defines the class right there
+            // (ClassLinker::FindClassInBaseDexClassLoader), so this is where a DexClassLoader's classes appear.
+            ["java.lang.VMClassLoader", "findLoadedClass", 0, 1],
+            // Other loaders' dex classes (custom parents, DexFile.loadClass).
+            ["dalvik.system.DexFile", "defineClassNative", 1, 0],
+        ];
+        const watch = this;
+        for (const [className, methodName, loaderArg, nameArg] of definers) {
+            let dispatcher: JavaValue;
+            try {
+                dispatcher = (Java.use(className) as JavaValue)[methodName];
+            } catch (error) {
+                continue;
+            }
+            if (dispatcher === undefined || dispatcher === null || dispatcher.overloads === undefined) {
+                continue;
+            }
+            this.raw = this.raw ?? rawJni();
+            for (const overload of dispatcher.overloads as Java.Method[]) {
+                overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
+                    const defined = overload.apply(this, args);
+                    if (defined !== null && defined !== undefined && args[nameArg] !== null && args[loaderArg] !== null) {
+                        watch.jsDefined++;
+                        try {
+                            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                            const env = (Java.vm.getEnv() as any).handle as NativePointer;
+                            watch.artDefined(env, args[loaderArg].$h as NativePointer, defined.$h as NativePointer, String(args[nameArg]));
+                        } catch (error) {
+                            watch.errors++;
+                            watch.lastError = `${error} ${(error as Error).stack ?? ""}`;
+                        }
+                    }
+                    return defined;
+                };
+                this.javaHooks.push(overload);
+            }
+        }
+        return this.javaHooks.length > 0;
+    }
+
+    // findLoadedClass also answers for classes defined long ago: each class is looked at once.
+    private readonly artSeen = new Set<string>();
+
+    private artDefined(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string): void {
+        const className = name.replace(/\//g, ".");
+        let why = this.watchedNames.has(className) ? 1 : 0;
+        for (const base of this.baseRefs) {
+            if (why >= 2) {
+                break;
+            }
+            if (this.isSubclass(env, klass, base)) {
+                why |= 2;
+            }
+        }
+        if (why === 0) {
+            return;
+        }
+        // The same name in another loader is another class: keyed by the class object's identity hash.
+        const key = `${className}@${Java.cast(klass, Java.use("java.lang.Object")).hashCode()}`;
+        if (this.artSeen.has(key)) {
+            return;
+        }
+        this.artSeen.add(key);
+        this.matched(env, loader, klass, className, why);
     }
 
     private compileFilter(): CModule | null {
@@ -269,10 +349,18 @@ export class ClassWatch {
         for (const hook of this.hooks.splice(0)) {
             hook.detach();
         }
+        const javaHooks = this.javaHooks.splice(0);
+        if (javaHooks.length > 0) {
+            Java.perform(() => {
+                for (const overload of javaHooks) {
+                    overload.implementation = null;
+                }
+            });
+        }
     }
 
     get watching(): number {
-        return this.hooks.length;
+        return this.hooks.length + this.javaHooks.length;
     }
 
     // IsAssignableFrom(sub, base) on this thread's env: true when `classHandle` extends or implements `base`.
@@ -345,11 +433,11 @@ export class ClassWatch {
 }
 
 // ART (Android; host ART in tests/support/art): classes of a BaseDexClassLoader (PathClassLoader,
-// DexClassLoader, InMemoryDexClassLoader) are defined natively by art::ClassLinker::DefineClass, mostly
-// without a Java call on the way (ClassLinker::FindClassInBaseDexClassLoader), with the thread in the
-// runnable state, where no JNI call may be made. The definition point there is the mirror::Class pointer
-// going through ClassLinker's class-load callbacks; that backend is not written yet (no ART to prove it on
-// at the time of writing): on ART `start` reports "none" and late classes are not hooked.
+// DexClassLoader, InMemoryDexClassLoader) are mostly defined natively by art::ClassLinker::DefineClass without
+// a Java call on the way (ClassLinker::FindClassInBaseDexClassLoader), with the thread in the runnable state,
+// where no JNI call may be made. Only the Java path (watchArtJavaPath) is watched there: a class resolved
+// natively — an app's listener class referenced from its code — is not seen. Hooking those needs ClassLinker's
+// class-load callbacks (a ClassLoadCallback registered with the runtime), not written.
 
 function rawJni(): RawJni {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
