@@ -52,12 +52,17 @@ def adb_client() -> adbutils.AdbClient:
     return adbutils.AdbClient(host=host, port=port, socket_timeout=DEFAULT_TIMEOUT)
 
 
+# adbutils raises EOFError (not an AdbError or OSError) when the adb server's connection to a device ends
+# mid-answer, as when the device goes away during a command: caught with them everywhere below, so a device
+# that vanishes is DeviceUnreachable (restore keeps its journal for later), never a traceback.
+
+
 def list_serials(client: adbutils.AdbClient | None = None) -> list[tuple[str, str]]:
     """(serial, state) of every device the adb server knows, including offline/unauthorized ones."""
     client = client or adb_client()
     try:
         return [(info.serial, info.state) for info in client.list(extended=False)]
-    except (adbutils.AdbError, OSError) as exc:
+    except (adbutils.AdbError, OSError, EOFError) as exc:
         raise DeviceUnreachable(f"cannot reach the adb server: {exc}", hint="start it with: adb start-server") from exc
 
 
@@ -109,7 +114,7 @@ class AndroidDevice:
     def features(self) -> frozenset[str]:
         try:
             return frozenset(filter(None, self._device.get_features().split(",")))
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
 
     def _unreachable(self, exc: Exception) -> DeviceError:
@@ -131,7 +136,7 @@ class AndroidDevice:
             result = self._device.shell2(line, timeout=timeout, v2="shell_v2" in self.features)
         except adbutils.AdbTimeout as exc:
             raise DeviceError(f"`{command}` timed out on {self.serial} after {timeout:.0f}s") from exc
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
         out = result.stdout if "shell_v2" in self.features else result.output
         shell_result = ShellResult(command, result.returncode, out.replace("\r\n", "\n"), result.stderr.replace("\r\n", "\n"))
@@ -149,14 +154,14 @@ class AndroidDevice:
             conn.send_command("exec:" + command)
             conn.check_okay()
             return conn.read_until_close(encoding=None)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
 
     def open_stream(self, command: str):
         """A live connection to a command's output (logcat); the caller reads and closes it."""
         try:
             return self._device.shell(command, stream=True)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
 
     def getprop(self, name: str) -> str:
@@ -203,13 +208,13 @@ class AndroidDevice:
         payload = Path(data).read_bytes() if isinstance(data, Path) else data
         try:
             self._device.sync.push(payload, remote, mode=mode)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) if isinstance(exc, OSError) else DeviceError(f"cannot push {remote}: {exc}") from exc
 
     def pull(self, remote: str) -> bytes:
         try:
             return self._device.sync.read_bytes(remote)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._unreachable(exc) if isinstance(exc, OSError) else DeviceError(f"cannot pull {remote}: {exc}") from exc
 
     def exists(self, path: str, *, root: bool = False) -> bool:
@@ -220,13 +225,13 @@ class AndroidDevice:
     def reverse_list(self) -> dict[str, str]:
         try:
             return {item.remote: item.local for item in self._device.reverse_list()}
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._refused_or_unreachable("reverse", exc) from exc
 
     def reverse(self, remote: str, local: str) -> None:
         try:
             self._device.reverse(remote, local)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise self._refused_or_unreachable("reverse", exc) from exc
 
     def reverse_remove(self, remote: str) -> None:
@@ -235,5 +240,5 @@ class AndroidDevice:
         except adbutils.AdbError as exc:
             if "not found" not in str(exc):
                 raise DeviceError(f"cannot remove reverse {remote}: {exc}") from exc
-        except OSError as exc:
+        except (OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
