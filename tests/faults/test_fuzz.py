@@ -251,3 +251,47 @@ def test_fuzzed_run_directories_are_read_or_refused_naming_the_file(small_run):
                     assert str(run) in error.message, error.message
 
     settings(profile(), max_examples=min(profile().max_examples, 300) if fuzz_profile() == "fuzz-quick" else profile().max_examples)(case)()
+
+
+# ---- what the user sees: one message naming the file, line and fix, and a distinct exit code --------------
+
+def test_bad_input_exits_with_the_code_of_its_kind_naming_file_line_and_fix(small_run, tmp_path):
+    from faults.faultkit import consentmon
+    from monitor.devci.exitcodes import ExitCode
+
+    bad_scenario = tmp_path / "bad.yaml"
+    bad_scenario.write_text("name: x\nsteps:\n  - launch\n  - wait: soon\n")
+    bad_rules = tmp_path / "rules.yaml"
+    bad_rules.write_text("rules:\n  - id: x\n    oops: [\n")
+    torn = tmp_path / "torn"
+    shutil.copytree(small_run, torn)
+    (torn / "manifest.json").unlink()                      # a killed capture: never sealed…
+    with open(torn / "events.jsonl", "ab") as handle:
+        handle.write(b'{"source":"hook","kind":"pi_re')    # …and cut inside its last line
+    damaged = tmp_path / "damaged"
+    shutil.copytree(small_run, damaged)
+    lines = (damaged / "events.jsonl").read_bytes().splitlines(keepends=True)
+    lines[3] = b'{"source":"hook","kind":"pi_read","ts":"soon","seq":3}\n'
+    (damaged / "events.jsonl").write_bytes(b"".join(lines))
+    other_version = tmp_path / "schema"
+    shutil.copytree(small_run, other_version)
+    info = json.loads((other_version / "run.json").read_text())
+    (other_version / "run.json").write_text(json.dumps({**info, "schema": 99}))
+
+    cases = [
+        (["run", "--host", "--scenario", str(bad_scenario), "--out", str(tmp_path / "r1"), "--", "true"], ExitCode.DATA,
+         [f"{bad_scenario}:4", "fix:"]),
+        (["analyze", str(small_run), "--rules", str(bad_rules)], ExitCode.DATA, [f"{bad_rules}:4: not valid YAML", "fix:"]),
+        (["analyze", str(damaged)], ExitCode.RUN_DIR, [f"{damaged / 'events.jsonl'}:4", "fix:"]),
+        (["analyze", str(other_version)], ExitCode.RUN_DIR, [f"{other_version / 'run.json'}", "schema 99", "fix:"]),
+        (["analyze", str(tmp_path / "nowhere")], ExitCode.RUN_DIR, ["is not a directory", "fix:"]),
+        (["analyze", "--no-such-option", str(small_run)], ExitCode.USAGE, ["No such option"]),
+        (["analyze", str(torn)], ExitCode.OK, []),        # read, with the torn line left out
+    ]
+    for argv, code, said in cases:
+        result = consentmon(*argv, timeout=120)
+        text = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode == code, (argv, result.returncode, text[-800:])
+        assert "Traceback" not in text, text[-2000:]
+        for words in said:
+            assert words in text, (argv, words, text[-800:])
