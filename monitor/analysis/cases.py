@@ -113,6 +113,7 @@ class CaseArticle(BaseModel):
     verified: bool
     quote: bool
     wording: str
+    wording_zh: str | None = None
 
 
 class Case(BaseModel):

@@ -230,7 +230,7 @@ def _finding(spec: RuleSpec, hit: Hit, context: RuleContext) -> Finding:
         consent_state=hit.consent_state,
         confidence=round(float(hit.confidence), 3),
         articles=[CitedArticle(regulation=c.regulation, article=c.article, text=c.text, verified=c.verified,
-                               quote=c.quote, wording=c.wording) for c in spec.cites],
+                               quote=c.quote, wording=c.wording, wording_zh=c.wording_zh) for c in spec.cites],
         evidence=Evidence(
             event_seqs=hit.event_seqs[:limit],
             flow_ids=hit.flow_ids[:limit],

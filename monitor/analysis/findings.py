@@ -41,6 +41,7 @@ class CitedArticle(BaseModel):
     verified: bool
     quote: bool
     wording: str
+    wording_zh: str | None = None
 
 
 class MatchRef(BaseModel):

@@ -39,9 +39,17 @@ class Citation(BaseModel):
     regulation: str = Field(min_length=2)
     article: str = Field(min_length=1)
     text: str = Field(min_length=2)
+    # A paraphrase in Chinese for the reports' first language (our wording, never shown as a quotation).
+    text_zh: str | None = Field(default=None, min_length=2)
     verified: bool
     quote: bool = False
     source: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _quotes_are_the_text(self) -> "Citation":
+        if self.quote and self.text_zh is not None:
+            raise ValueError("a quotation is its own text: text_zh is for paraphrases only")
+        return self
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -51,6 +59,15 @@ class Citation(BaseModel):
         if self.quote:
             return f"「{self.text}」"
         return f"in substance: {self.text}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wording_zh(self) -> str:
+        """The Chinese report's wording: the quotation, or our Chinese paraphrase marked as one."""
+        if self.quote:
+            return f"「{self.text}」"
+        text = self.text_zh or self.text
+        return f"检测实践通常认为：{text}" if not self.verified else f"大意：{text}"
 
 
 ThresholdValue = int | float | bool | str | list[str]
