@@ -115,8 +115,18 @@ def bench_schedule_celery(jobs: int, workdir: Path) -> dict:
             process.wait(timeout=60)
     outcomes = [json.loads(path.read_text()) for path in (workdir / "results" / "jobs").glob("*.json")]
     job_seconds = sum(item["finished"] - item["spawned"] for item in outcomes if item["status"] == "done")
+    # Where the rest goes: the hand-over between two jobs of one worker (its previous commit → the next spawn),
+    # and the end, when one worker has finished and the other still runs its last job.
+    gaps, last = [], []
+    for worker in {item["worker"] for item in outcomes}:
+        mine = sorted((item for item in outcomes if item["worker"] == worker), key=lambda item: item["spawned"])
+        gaps += [after["spawned"] - before["finished"] for before, after in zip(mine, mine[1:])]
+        last.append(mine[-1]["finished"])
+    gaps.sort()
     return {"jobs": jobs, "done": result.counts["done"], "wall": wall, "job_seconds": job_seconds,
-            "overhead": (2 * wall - job_seconds) / job_seconds, "mean_job": job_seconds / max(1, len(outcomes))}
+            "overhead": (2 * wall - job_seconds) / job_seconds, "mean_job": job_seconds / max(1, len(outcomes)),
+            "gap_median": gaps[len(gaps) // 2] if gaps else 0.0, "gap_sum": sum(gaps),
+            "tail": max(last) - min(last) if len(last) == 2 else 0.0}
 
 
 def bench_query(runs: int, rows_per_run: int, workdir: Path, keep: Path | None = None) -> dict:
@@ -220,7 +230,9 @@ def main() -> None:
                       f"| jobs done | {c['done']} of {c['jobs']} |",
                       f"| batch wall time (submit → last outcome seen) | {c['wall']:.1f} s |",
                       f"| Σ job time (spawn of its process → commit) | {c['job_seconds']:.1f} s (mean {c['mean_job']:.2f} s) |",
-                      f"| **scheduling overhead** (2 × wall − Σ job) / Σ job | **{100 * c['overhead']:.2f} %** |", ""]
+                      f"| **scheduling overhead** (2 × wall − Σ job) / Σ job | **{100 * c['overhead']:.2f} %** |",
+                      f"| of which: hand-over between two jobs of a worker (commit → next spawn), median / sum | {c['gap_median']:.3f} s / {c['gap_sum']:.1f} s |",
+                      f"| of which: the end, one worker done while the other runs its last job | {c['tail']:.1f} s |", ""]
         if "query" not in skip:
             q = bench_query(args.runs, args.rows_per_run, workdir / "query", args.keep_dataset)
             print(q, flush=True)
