@@ -59,7 +59,7 @@ export type NativeArg = "cstring" | "int" | "pointer";
 
 export interface NativeWhen {
     arg: number;
-    match: "equals" | "in" | "prefix" | "contains" | "glob" | "int_in" | "family_in";
+    match: "equals" | "in" | "prefix" | "contains" | "glob" | "int_in" | "family_in" | "port_in";
     values: string[];
 }
 
@@ -76,6 +76,8 @@ export interface NativeEntry {
     value: "none" | "arg" | "out_cstring" | "file" | "ifaddrs" | "ifreq_hwaddr" | "sockaddr";
     value_arg: number;
     success: "any" | "nonnegative" | "nonnull" | "zero" | "positive";
+    // anti_instrumentation probes: what `stealth` removes from the answer (stealth.ts).
+    hide: "cloaked_ranges" | "cloaked_threads" | "refuse" | null;
     source: string;
 }
 
@@ -100,4 +102,6 @@ export interface AgentConfig {
     flushBatchSize: number;
     // Pinning checks to neutralise (monitor/data/unpin.yaml); empty unless `run --unpin-tls`.
     unpin: UnpinEntry[];
+    // Hide the agent from the anti-instrumentation probes whose catalogue entries say `hide` (`run --stealth`).
+    stealth: boolean;
 }

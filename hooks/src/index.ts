@@ -13,12 +13,14 @@ import { NativeInstaller, runningPid } from "./native.js";
 import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
 import { ClassWatch } from "./classwatch.js";
+import { Stealth } from "./stealth.js";
 
 let queue: EventQueue | null = null;
 let installer: Installer | null = null;
 let nativeInstaller: NativeInstaller | null = null;
 let limiter: RateLimiter | null = null;
 let classWatch: ClassWatch | null = null;
+let stealth: Stealth | null = null;
 const registry = new JobRegistry();
 let jvmCreateSeen = false;
 
@@ -150,6 +152,11 @@ rpc.exports = {
         nativeInstaller = new NativeInstaller(config, queue, registry, limiter);
         // Native hooks need no VM: in every process they are in before its first instruction runs.
         reportInstalled("native", nativeInstaller.installAll());
+        if (config.stealth) {
+            // After the native installer: its probe records see the call as the app made it.
+            stealth = new Stealth(config, registry);
+            reportInstalled("stealth", stealth.installAll());
+        }
         // No standing timer: a report is scheduled when a drop starts a new one.
         limiter.onFirstDrop = () => {
             if (dropReportTimer === null && config.rateLimitReportMs > 0) {
@@ -186,6 +193,7 @@ rpc.exports = {
             classes_defined: classWatch?.defined ?? 0,
             class_watch_errors: classWatch?.errors ?? 0,
             class_watch_last_error: classWatch?.lastError ?? null,
+            stealth: stealth?.counters ?? null,
         };
     },
     // Called by Frida when the script unloads, including at process exit: the last batch goes out here.

@@ -56,7 +56,7 @@ function compile(when: NativeWhen | null): CompiledWhen | null {
     return {
         when,
         patterns: when.match === "glob" ? when.values.map(globToRegExp) : [],
-        integers: when.match === "int_in" ? when.values.map((value) => Number(BigInt(value))) : [],
+        integers: when.match === "int_in" || when.match === "port_in" ? when.values.map((value) => Number(BigInt(value))) : [],
     };
 }
 
@@ -218,9 +218,19 @@ export class NativeInstaller {
             const key = address.toString();
             const existing = this.groups.get(key);
             if (existing !== undefined) {
-                // An alias of a function already hooked (glibc's open64 is open): one hook serves both.
-                existing.entries.push(entry);
-                existing.conditions.push(compile(entry.when));
+                // An alias of a function already hooked (glibc's open64 is open): one hook serves both. A probe
+                // goes first: connect to frida-server's port is that probe, not one more connection.
+                const listed = existing.entries.some((other) => other.api === entry.api);
+                if (entry.kind === "anti_instrumentation") {
+                    existing.entries.unshift(entry);
+                    existing.conditions.unshift(compile(entry.when));
+                } else {
+                    existing.entries.push(entry);
+                    existing.conditions.push(compile(entry.when));
+                }
+                if (listed) {
+                    continue;   // the same function under the same name, another condition: its job is there
+                }
                 jobs.push(this.registry.add({
                     api: entry.api, hookClass: existing.module, method: entry.export, overload: key, entries: 1,
                     status: "installed", error: null,
@@ -233,7 +243,8 @@ export class NativeInstaller {
             fresh.push(group);
         }
         for (const group of fresh) {
-            const first = group.entries[0];
+            // Named after the entry that made the group (probes went ahead of it in the list).
+            const first = group.entries.find((entry) => entry.kind !== "anti_instrumentation") ?? group.entries[0];
             let listener: InvocationListener | null = null;
             let error: string | null = null;
             try {
@@ -255,6 +266,13 @@ export class NativeInstaller {
             return true;
         }
         const raw = args[condition.when.arg];
+        if (condition.when.match === "port_in") {
+            // An IPv4/IPv6 struct sockaddr whose port is listed (a probe for frida-server's port).
+            if (raw.isNull() || inetAddress(raw) === null) {
+                return false;
+            }
+            return condition.integers.includes((raw.add(2).readU8() << 8) | raw.add(3).readU8());
+        }
         if (condition.when.match === "family_in") {
             if (raw.isNull()) {
                 return false;
@@ -297,8 +315,9 @@ export class NativeInstaller {
                 if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId)) {
                     return;
                 }
-                if (group.entries[0].kind === "connect" && javaHookDepth(threadId) > 0) {
-                    // Java's Socket.connect is hooked and already recorded this connection, with the Java stack.
+                if (Cloak.hasCurrentThread()) {
+                    // One of Frida's own threads (the agent reading /proc/self/task/N/comm for a thread's name):
+                    // never the app's call.
                     return;
                 }
                 let entry: NativeEntry | undefined;
@@ -309,6 +328,10 @@ export class NativeInstaller {
                     }
                 }
                 if (entry === undefined) {
+                    return;
+                }
+                if (entry.kind === "connect" && javaHookDepth(threadId) > 0) {
+                    // Java's Socket.connect is hooked and already recorded this connection, with the Java stack.
                     return;
                 }
                 const shown = entry.args.map((kind, index) => {
@@ -456,7 +479,8 @@ export class NativeInstaller {
             flow_id: null,
             payload: { native: true, module: state.caller, returned: retval.toString(), ...extra },
         };
-        const javaCall = enclosingJavaCall(state.threadId);
+        // A probe for instrumentation is its own event, whatever Java call it is made under.
+        const javaCall = entry.kind === "anti_instrumentation" ? null : enclosingJavaCall(state.threadId);
         if (javaCall !== null) {
             // Made underneath a hooked Java API on this thread (the runtime's NetworkInterface asking the kernel
             // for a MAC): that Java call's read, kept as its detail (installer.ts).

@@ -117,6 +117,9 @@ class AgentOptions:
     script_runtime: str = "v8"
     # Neutralise certificate pinning (monitor/data/unpin.yaml). Changes app behaviour: off unless asked.
     unpin_tls: bool = False
+    # Hide the agent from the anti-instrumentation probes whose catalogue entries say `hide` (its memory in
+    # /proc/self/maps, its threads, frida-server's ports): hooks/README.md "Stealth". Probes are recorded either way.
+    stealth: bool = False
 
     def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
         return {
@@ -134,6 +137,7 @@ class AgentOptions:
             "flushIntervalMs": self.flush_interval_ms,
             "flushBatchSize": self.flush_batch_size,
             "unpin": [entry.model_dump() for entry in load_unpin().entries] if self.unpin_tls else [],
+            "stealth": self.stealth,
         }
 
 

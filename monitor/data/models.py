@@ -183,18 +183,19 @@ def is_static(signature: str) -> bool:
 class NativeWhen(BaseModel):
     """A native call counts only when argument `arg` matches: a C string (equals / in / prefix /
     contains / glob with `*` inside one path segment), an integer (int_in; decimal or 0x hex), or the
-    address family of a struct sockaddr (family_in: inet, inet6 — a connect to a Unix socket is local IPC)."""
+    address family of a struct sockaddr (family_in: inet, inet6 — a connect to a Unix socket is local IPC),
+    or its port (port_in: an IPv4/IPv6 struct sockaddr whose port is one of the values)."""
 
     model_config = Strict
     arg: int = Field(ge=0)
-    match: Literal["equals", "in", "prefix", "contains", "glob", "int_in", "family_in"]
+    match: Literal["equals", "in", "prefix", "contains", "glob", "int_in", "family_in", "port_in"]
     values: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _integers(self) -> "NativeWhen":
         if self.match == "family_in" and not set(self.values) <= {"inet", "inet6"}:
             raise ValueError(f"family_in values are inet and inet6, not {self.values}")
-        if self.match == "int_in":
+        if self.match in ("int_in", "port_in"):
             for value in self.values:
                 try:
                     int(value, 0)
@@ -217,13 +218,20 @@ class NativeEntry(BaseModel):
       host and port, as Java's Socket.connect records them), and `transport` (tcp, udp) of the socket
       whose descriptor is argument 0, as in every socket call.
     `kind` is pi_read, or connect for a connection opened (analysis/coverage.py lists those the proxy
-    did not see). `success` says which return values mean the read happened (a failed open read nothing)."""
+    did not see), or anti_instrumentation for a probe the app or an SDK makes for an instrumentation
+    tool (its memory map, its thread names, Frida's port; `category` names the check). `success` says
+    which return values mean the read happened (a failed open read nothing).
+    `hide` (anti_instrumentation only) says what `--stealth` removes from the answer to such a probe:
+      cloaked_ranges — the lines of a memory map (/proc/self/maps) that are the agent's own memory;
+      cloaked_threads — the agent's threads: left out of listings of /proc/self/task (readdir), and their
+        comm/stat/status files read empty;
+      refuse — a loopback connection refused as if nothing listened (ECONNREFUSED)."""
 
     model_config = Strict
     api: str = Field(pattern=r"^[\w.+-]+\.[\w]+$")
     module: str | None = None
     export: str = Field(pattern=r"^[A-Za-z_][\w]*$")
-    kind: Literal["pi_read", "connect"] = "pi_read"
+    kind: Literal["pi_read", "connect", "anti_instrumentation"] = "pi_read"
     category: str
     what: str | None = None
     permission: str = "-"
@@ -232,10 +240,15 @@ class NativeEntry(BaseModel):
     value: Literal["none", "arg", "out_cstring", "file", "ifaddrs", "ifreq_hwaddr", "sockaddr"] = "none"
     value_arg: int = Field(default=0, ge=0)
     success: Literal["any", "nonnegative", "nonnull", "zero", "positive"] = "any"
+    hide: Literal["cloaked_ranges", "cloaked_threads", "refuse"] | None = None
     source: str = Field(min_length=8)
 
     @model_validator(mode="after")
     def _arguments_described(self) -> "NativeEntry":
+        if self.hide is not None and self.kind != "anti_instrumentation":
+            raise ValueError(f"{self.api}: `hide` is for anti_instrumentation probes only")
+        if self.hide == "refuse" and (self.when is None or self.when.match != "port_in"):
+            raise ValueError(f"{self.api}: hide refuse needs when.match port_in (the ports refused)")
         used = [self.value_arg] if self.value != "none" else []
         if self.when is not None:
             used.append(self.when.arg)
@@ -244,9 +257,9 @@ class NativeEntry(BaseModel):
                 raise ValueError(f"argument {index} is used but `args` describes only {len(self.args)}")
         if self.value == "sockaddr" and (not self.args or self.args[0] != "int"):
             raise ValueError("value sockaddr needs argument 0 to be an int: the socket's descriptor")
-        if self.when is not None and self.when.match == "family_in" and self.args[self.when.arg] != "pointer":
+        if self.when is not None and self.when.match in ("family_in", "port_in") and self.args[self.when.arg] != "pointer":
             raise ValueError(f"when.match family_in needs argument {self.when.arg} to be a pointer (a struct sockaddr)")
-        if self.when is not None and self.when.match not in ("int_in", "family_in") and self.args[self.when.arg] != "cstring":
+        if self.when is not None and self.when.match not in ("int_in", "family_in", "port_in") and self.args[self.when.arg] != "cstring":
             raise ValueError(f"when.match {self.when.match} needs argument {self.when.arg} to be a cstring")
         return self
 
@@ -275,7 +288,7 @@ class Catalogue(BaseModel):
 
     def categories(self) -> list[str]:
         java = {entry.category for entry in self.hooks if entry.kind == "pi_read"}
-        return sorted(java | {entry.category for entry in self.native})
+        return sorted(java | {entry.category for entry in self.native if entry.kind != "anti_instrumentation"})
 
     def apis(self) -> set[str]:
         """Distinct APIs hooked (Java methods and C functions); one API may carry several conditions."""

@@ -1,7 +1,8 @@
 """Small C targets for the native hooks, compiled with gcc at test time into a cache keyed by hash.
 
 `sidechannels` reads identifiers through libc the way native SDK code does; `multiproc` forks and
-execs children that read them too; `execchildren` starts programs (present or missing) by fork+execve,
+execs children that read them too; `antifrida` (built as `hardened`: a name without "frida" in it, which its own checks look for) makes the anti-Frida checks hardened apps make (its own
+memory map, its threads' names, frida-server's port) and prints what it found; `execchildren` starts programs (present or missing) by fork+execve,
 fork+execvp, vfork+execve and posix_spawn and reports how each exec went. `libsysprop.so` stands in
 for Bionic's __system_property_get. `ExecProbe.java` is the JVM side: Runtime.exec and its IOException.
 """
@@ -26,7 +27,7 @@ def _compile(command: list[str], what: str) -> None:
 
 
 def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
-    """Compile (if needed) and return {"sidechannels", "multiproc", "execchildren", "libsysprop"}: path."""
+    """Compile (if needed) and return {"sidechannels", "multiproc", "execchildren", "libsysprop", "antifrida"}: path."""
     gcc = shutil.which("gcc")
     if gcc is None:
         raise TargetError("gcc is not on PATH; the native test targets are C programs",
@@ -34,9 +35,10 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
     digest = hashlib.sha256()
     for source in sorted(SOURCES.glob("*.c")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    digest.update(Path(__file__).read_bytes())   # the way they are built and named, too
     out = (cache or cache_root()) / "native" / digest.hexdigest()[:16]
     targets = {"sidechannels": out / "sidechannels", "multiproc": out / "multiproc", "execchildren": out / "execchildren",
-               "libsysprop": out / "libsysprop.so"}
+               "libsysprop": out / "libsysprop.so", "antifrida": out / "hardened"}
     if (out / ".complete").exists():
         return targets
     staging = out.with_name(out.name + ".tmp")
@@ -47,6 +49,7 @@ def build_native_targets(cache: Path | None = None) -> dict[str, Path]:
               f"-L{staging}", "-lsysprop", "-Wl,-rpath,$ORIGIN"], "sidechannels.c")
     _compile([gcc, "-O0", "-g", "-o", str(staging / "multiproc"), str(SOURCES / "multiproc.c")], "multiproc.c")
     _compile([gcc, "-O0", "-g", "-o", str(staging / "execchildren"), str(SOURCES / "execchildren.c")], "execchildren.c")
+    _compile([gcc, "-O0", "-g", "-pthread", "-o", str(staging / "hardened"), str(SOURCES / "antifrida.c")], "antifrida.c")
     (staging / ".complete").write_text(digest.hexdigest())
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
