@@ -242,3 +242,24 @@ class AndroidDevice:
                 raise DeviceError(f"cannot remove reverse {remote}: {exc}") from exc
         except (OSError, EOFError) as exc:
             raise self._unreachable(exc) from exc
+
+    # ---- forward ports (this host → the device) --------------------------------------------------
+
+    def forward_list(self) -> dict[str, str]:
+        """local → remote of this device's forwards (kept by the adb server on this host)."""
+        try:
+            return {item.local: item.remote for item in self._device.forward_list()}
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            raise self._refused_or_unreachable("forward", exc) from exc
+
+    def forward(self, local: str, remote: str) -> None:
+        try:
+            self._device.forward(local, remote, norebind=True)
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            raise self._refused_or_unreachable("forward", exc) from exc
+
+    def forward_remove(self, local: str) -> None:
+        try:
+            self._device.forward_remove(local, raise_non_found=False)
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            raise self._unreachable(exc) from exc

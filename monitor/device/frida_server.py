@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import lzma
 import os
+import secrets
 import shlex
 import urllib.error
 import urllib.request
@@ -18,7 +19,32 @@ from monitor.errors import DeviceError
 REMOTE_DIR = "/data/local/tmp/consentmon"
 REMOTE_PATH = f"{REMOTE_DIR}/frida-server"
 RELEASE_URL = "https://github.com/frida/frida/releases/download/{version}/frida-server-{version}-android-{arch}.xz"
+DEFAULT_PORTS = (27042, 27043)   # frida-server's control port and the one after it: what anti-Frida code tries
+# Words of names that already run on Android devices: a process list shows one more daemon-like name, not "frida".
+NAME_WORDS = ("logcatd", "tombstoned-helper", "statsd-agent", "thermal-hal", "perfd", "wifi-ext", "sensor-mux")
 ABI_TO_ARCH = {"arm64-v8a": "arm64", "armeabi-v7a": "arm", "armeabi": "arm", "x86": "x86", "x86_64": "x86_64"}
+
+
+def random_server_name() -> str:
+    """An innocuous process name for this run's frida-server, fresh each run (a word and a random token)."""
+    return f"{secrets.choice(NAME_WORDS)}-{secrets.token_hex(3)}"
+
+
+def random_port() -> int:
+    """A port for frida-server to listen on (device loopback), never Frida's defaults."""
+    while True:
+        port = 20000 + secrets.randbelow(40000)
+        if port not in DEFAULT_PORTS:
+            return port
+
+
+def remote_path(name: str | None) -> str:
+    """Where the binary goes on the device: our folder, under its own name or this run's."""
+    if name is None:
+        return REMOTE_PATH
+    if not name or "/" in name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+        raise DeviceError(f"--frida-server-name {name!r}: a file name of letters, digits, '-', '_' and '.' only")
+    return f"{REMOTE_DIR}/{name}"
 
 
 def host_frida_version() -> str:
@@ -96,9 +122,10 @@ class FridaStatus:
         return self.running_version == self.host_version
 
 
-def status(device: AndroidDevice, *, root: bool) -> FridaStatus:
+def status(device: AndroidDevice, *, root: bool, name: str | None = None) -> FridaStatus:
+    """The frida-server running on the device: one named like Frida's, or `name` (a run's own, renamed)."""
     rows = parse_ps(device.shell("ps -A").out) or parse_ps(device.shell("ps").out)
-    pids = tuple(row.pid for row in rows if "frida" in row.name)
+    pids = tuple(row.pid for row in rows if "frida" in row.name or (name is not None and row.name == name))
     path = version = None
     if pids and root:
         cmdline = device.shell(f"cat /proc/{pids[0]}/cmdline", root=True).out.replace("\0", " ").split()

@@ -126,6 +126,11 @@ def undo(device, change: dict[str, Any]) -> str:
         if remote in device.reverse_list():
             device.reverse_remove(remote)
         return f"reverse {remote}: removed"
+    if kind == "forward":
+        local = change["local"]
+        if local in device.forward_list():
+            device.forward_remove(local)
+        return f"forward {local}: removed"
     if kind == "created_path":
         device.shell(f"rm -rf {shlex.quote(change['path'])}", root=change.get("root", False), check=True)
         return f"removed {change['path']}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ class SetupOptions:
     frida_cache: Path | None = None
     allow_download: bool = False
     block_quic: bool = False                # reject the device's UDP 443 so HTTP/3 clients fall back to TCP
+    # frida-server under this process name (pushed as REMOTE_DIR/NAME), listening on 127.0.0.1:PORT of the device
+    # and reached through `adb forward` (facts["frida"]["remote"]); None, None: Frida's own name and port, over USB.
+    frida_server_name: str | None = None
+    frida_port: int | None = None
 
 
 # QUIC (HTTP/3) is UDP to port 443: no HTTP proxy sees it. Rejected (not dropped), a client such as Cronet
@@ -137,7 +142,7 @@ class DeviceSession:
         if needs_root and self.device.root_mode is None:
             self.device.as_root("id")   # raises with the fix
         if options.frida:
-            report.steps.append(self._frida(abi, options))
+            report.steps.append(self._frida(abi, options, report.facts))
         if options.proxy_port is not None:
             steps, route = self._route(options.proxy_port, emulator=is_emulator(props))
             report.steps.extend(steps)
@@ -162,11 +167,16 @@ class DeviceSession:
 
     # frida-server ---------------------------------------------------------------------------------
 
-    def _frida(self, abi: str, options: SetupOptions) -> str:
+    def _frida(self, abi: str, options: SetupOptions, facts: dict[str, Any]) -> str:
         version = frida_server.host_frida_version()
-        current = frida_server.status(self.device, root=True)
+        name = options.frida_server_name
+        renamed = name is not None or options.frida_port is not None
+        current = frida_server.status(self.device, root=True, name=name)
         if current.running_pids:
             if current.running_version == version:
+                if renamed:
+                    # One frida-server per device: the one running serves the run, on its own port.
+                    self._forward_to(frida_server.DEFAULT_PORTS[0], facts, name=None, reused=True)
                 return f"frida-server {version} already running (pid {current.running_pids[0]}); left as it is"
             raise DeviceError(
                 f"frida-server {current.running_version or '(unknown version)'} is running (pid {current.running_pids[0]}), "
@@ -174,20 +184,41 @@ class DeviceSession:
                 hint=f"stop it: adb -s {self.device.serial} shell su 0 kill {current.running_pids[0]}  (or su -c), then run setup again")
         binary = frida_server.find_binary(version, frida_server.arch_for_abi(abi), explicit=options.frida_server,
                                           cache=options.frida_cache, allow_download=options.allow_download)
+        path = frida_server.remote_path(name)
         self._make_dir(frida_server.REMOTE_DIR, root=False)
-        if not self.device.shell(f"ls {frida_server.REMOTE_PATH}").ok:
-            change = self.journal.record("created_path", path=frida_server.REMOTE_PATH, root=True)
-            self.device.push(binary, frida_server.REMOTE_PATH, mode=0o755)
+        if not self.device.shell(f"ls {shlex.quote(path)}").ok:
+            change = self.journal.record("created_path", path=path, root=True)
+            self.device.push(binary, path, mode=0o755)
             self.journal.mark(change, STATUS_APPLIED)
-        pushed_version = self.device.shell(f"{frida_server.REMOTE_PATH} --version", root=True).out.strip()
+        pushed_version = self.device.shell(f"{shlex.quote(path)} --version", root=True).out.strip()
         if pushed_version != version:
             raise DeviceError(f"the frida-server given is version {pushed_version or '?'}, the frida package is {version}",
                               hint=f"use {frida_server.release_name(version, frida_server.arch_for_abi(abi))}")
-        self._apply("process", f"{frida_server.REMOTE_PATH} -D", as_root=True, path=frida_server.REMOTE_PATH)
-        started = frida_server.status(self.device, root=True)
+        port = options.frida_port if options.frida_port is not None else (frida_server.random_port() if renamed else None)
+        listen = "" if port is None else f" -l 127.0.0.1:{port}"   # the device's loopback only
+        self._apply("process", f"{shlex.quote(path)} -D{listen}", as_root=True, path=path)
+        started = frida_server.status(self.device, root=True, name=name)
         if not started.running_pids:
             raise DeviceError("frida-server did not start", hint=f"look at: adb -s {self.device.serial} logcat -d | grep -i frida")
-        return f"frida-server {version} started (pid {started.running_pids[0]})"
+        if port is None:
+            return f"frida-server {version} started (pid {started.running_pids[0]})"
+        self._forward_to(port, facts, name=name or path.rsplit("/", 1)[-1], reused=False)
+        return (f"frida-server {version} started as {path.rsplit('/', 1)[-1]} (pid {started.running_pids[0]}) on the "
+                f"device's 127.0.0.1:{port}, reached at {facts['frida']['remote']}")
+
+    def _forward_to(self, port: int, facts: dict[str, Any], *, name: str | None, reused: bool) -> None:
+        """`adb forward tcp:LOCAL tcp:PORT` (journalled): Frida connects to 127.0.0.1:LOCAL on this host."""
+        remote = f"tcp:{port}"
+        existing = next((local for local, target in self.device.forward_list().items() if target == remote), None)
+        if existing is not None and existing.startswith("tcp:"):
+            local = existing
+        else:
+            local = f"tcp:{_free_host_port()}"
+            change = self.journal.record("forward", local=local, remote=remote)
+            self.device.forward(local, remote)
+            self.journal.mark(change, STATUS_APPLIED)
+        facts["frida"] = {"name": name, "port": port, "forward": f"{local} -> {remote}",
+                          "remote": f"127.0.0.1:{local.split(':', 1)[1]}", "reused_running_server": reused}
 
     # traffic ------------------------------------------------------------------------------------
 
@@ -282,6 +313,13 @@ class DeviceSession:
         zygotes = {row.pid: row.name for row in rows if row.name in ("zygote", "zygote64")}
         apps = [(row.pid, row.name) for row in rows if row.ppid in zygotes]
         return sorted(zygotes.items()) + apps
+
+
+def _free_host_port() -> int:
+    """A free port on this host's loopback for the adb forward (the adb server binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class SessionInterrupted(KeyboardInterrupt):

@@ -20,6 +20,7 @@ from monitor.agent.session import AgentHost, AgentOptions
 from monitor.capture.ca import DEFAULT_CONFDIR
 from monitor.capture.proxy import LOOPBACK, CaptureProxy
 from monitor.data import CATALOGUE_FILE, load_catalogue
+from monitor.device import frida_server
 from monitor.device.adb import AndroidDevice, pick_serial
 from monitor.device.app import AppControl, LogcatCapture
 from monitor.device.clock import clock_record, measure_offset
@@ -54,6 +55,12 @@ class DeviceRunConfig:
     fetch_policy: bool = False  # fetch the policy links the app showed but never opened, after the scenario
     confdir: Path = DEFAULT_CONFDIR
     catalogue: Path = CATALOGUE_FILE
+    # This run's frida-server: pushed and started under this name, listening on this port of the device's
+    # loopback, reached through `adb forward`. None: a fresh innocuous name / a random port for each run.
+    frida_server_name: str | None = None
+    frida_port: int | None = None
+    # Hide the agent from anti-instrumentation probes (AgentOptions.stealth; hooks/README.md "Stealth").
+    stealth: bool = False
 
 
 class InstrumentedTarget(DeviceTarget):
@@ -84,12 +91,32 @@ class InstrumentedTarget(DeviceTarget):
         self.launch()
 
 
-def _frida_device(serial: str) -> frida.core.Device:
+def _frida_device(serial: str, remote: str | None = None) -> frida.core.Device:
+    """Frida's device: over USB (frida-server on its own port), or `remote` (host:port of the adb forward to a
+    renamed frida-server on a port of its own), checked by asking it for its system parameters."""
+    if remote is None:
+        try:
+            return frida.get_device(serial, timeout=10)
+        except (frida.InvalidArgumentError, frida.TimedOutError, frida.ServerNotRunningError) as exc:
+            raise DeviceError(f"Frida does not see device {serial}: {exc}",
+                              hint="Frida talks to the adb server on port 5037: `adb devices` must list the device") from exc
+    manager = frida.get_device_manager()
     try:
-        return frida.get_device(serial, timeout=10)
-    except (frida.InvalidArgumentError, frida.TimedOutError, frida.ServerNotRunningError) as exc:
-        raise DeviceError(f"Frida does not see device {serial}: {exc}",
-                          hint="Frida talks to the adb server on port 5037: `adb devices` must list the device") from exc
+        device = manager.add_remote_device(remote)
+        device.query_system_parameters()
+        return device
+    except (frida.InvalidArgumentError, frida.TimedOutError, frida.ServerNotRunningError, frida.TransportError,
+            frida.ProtocolError, frida.NotSupportedError) as exc:
+        _forget_remote(remote)
+        raise DeviceError(f"Frida cannot reach the run's frida-server at {remote} (adb forward to device {serial}): {exc}",
+                          hint=f"consentmon doctor --serial {serial}; the frida-server must run as root") from exc
+
+
+def _forget_remote(remote: str) -> None:
+    try:
+        frida.get_device_manager().remove_remote_device(remote)
+    except frida.InvalidArgumentError:
+        pass   # never added, or already removed
 
 
 def run_device(config: DeviceRunConfig) -> RunResult:
@@ -118,11 +145,14 @@ def run_device(config: DeviceRunConfig) -> RunResult:
     agents: AgentHost | None = None
     clock_start: dict[str, Any] | None = None
     clock_end: dict[str, Any] | None = None
+    remotes: list[str] = []
     try:
         with DeviceSession(device) as session:
             setup = session.setup(SetupOptions(proxy_port=proxy.port, ca_cert=proxy.ca_cert,
                                                frida_server=config.frida_server, allow_download=config.allow_download,
-                                               block_quic=config.block_quic))
+                                               block_quic=config.block_quic,
+                                               frida_server_name=config.frida_server_name or frida_server.random_server_name(),
+                                               frida_port=config.frida_port))
             writer.write_run_info(device_setup={"steps": setup.steps, "facts": setup.facts, "quic_blocked": config.block_quic})
             clock_start = measure_offset(device)
             app = AppControl(device, config.package)
@@ -130,10 +160,14 @@ def run_device(config: DeviceRunConfig) -> RunResult:
                 # The static pre-scan (permissions, self-start receivers, SDKs in the dex, packers, CA route)
                 # is evidence of what the tested build declared, beside what the run then observes.
                 writer.write_run_info(apk=app.install(config.apk).as_run_info(), apk_scan=scan_for_run(config.apk))
-            frida_device = _frida_device(serial)
-            options = AgentOptions(own_package=config.package, unpin_tls=config.unpin_tls)
+            frida_remote = (setup.facts.get("frida") or {}).get("remote")
+            frida_device = _frida_device(serial, frida_remote)
+            if frida_remote is not None:
+                remotes.append(frida_remote)
+            options = AgentOptions(own_package=config.package, unpin_tls=config.unpin_tls, stealth=config.stealth)
             writer.write_run_info(agent_options={"unpin_tls": config.unpin_tls, "follow_children": options.follow_children,
-                                              "unattached_programs": list(options.unattached_programs)})
+                                              "unattached_programs": list(options.unattached_programs),
+                                              "stealth": config.stealth})
             # Agent time stamps are device time; subtracting the offset puts them on the host clock.
             agents = AgentHost(frida_device, witness, catalogue, options, clock_offset_ns=-clock_start["offset_ns"])
             _gate_spawns(frida_device, agents, config.package)
@@ -169,6 +203,8 @@ def run_device(config: DeviceRunConfig) -> RunResult:
         exit_reason = "error"
         raise
     finally:
+        for remote in remotes:
+            _forget_remote(remote)
         witness.close()
         writer.write_run_info(evidence_screens={"shots": len(witness.shots), "errors": witness.errors})
         proxy.stop()

@@ -786,10 +786,22 @@ def exec_file(ctx: Ctx, argv: list[str]) -> Result | None:
         return ok(version + "\n")
     if not ctx.is_root:
         return fail("Unable to load SELinux policy from the kernel: Failed to open file ?/sys/fs/selinux/policy?: Permission denied", 1)
-    for other in ctx.state.processes.values():
-        if other.name == posixpath.basename(path) and "-l" not in args:
-            return fail("Unable to start server: Error binding to address 127.0.0.1:27042: Address already in use", 1)
-    ctx.state.spawn(posixpath.basename(path), user="root", ppid=1, namespace=INIT_NS, cmdline=" ".join(argv), exe_path=path)
+    # frida-server listens on 127.0.0.1:27042 unless told `-l/--listen ADDRESS[:PORT]` (default port 27042).
+    address = "127.0.0.1:27042"
+    for index, arg in enumerate(args):
+        if arg in ("-l", "--listen") and index + 1 < len(args):
+            address = args[index + 1]
+        elif arg.startswith("--listen="):
+            address = arg.split("=", 1)[1]
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "27042")
+    if not port_text.isdigit():
+        return fail(f"Unable to start server: invalid listen address {address}", 1)
+    port = int(port_text)
+    if ctx.state.listener(port) is not None:
+        return fail(f"Unable to start server: Error binding to address {host}:{port}: Address already in use", 1)
+    proc = ctx.state.spawn(posixpath.basename(path), user="root", ppid=1, namespace=INIT_NS, cmdline=" ".join(argv),
+                           exe_path=path)
+    proc.listen_port = port
     return ok()
 
 

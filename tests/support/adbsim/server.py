@@ -3,7 +3,8 @@
 It speaks the device side of the transport: CNXN and RSA AUTH (a new host key is accepted as if the
 user tapped "Allow"), OPEN/OKAY/WRTE/CLSE streams with one write in flight per stream, and the
 services adb clients use: `shell:` (v1), `shell,v2,...:` (stdout/stderr/exit packets), `exec:`,
-`sync:` (STAT, STA2/LST2, LIST, SEND, RECV), `reverse:` and `root:`. It listens on loopback only.
+`sync:` (STAT, STA2/LST2, LIST, SEND, RECV), `reverse:`, `root:` and `tcp:PORT` (what a host's `adb forward`
+opens: refused unless a simulated process listens on PORT). It listens on loopback only.
 """
 
 from __future__ import annotations
@@ -161,6 +162,10 @@ class _Connection:
             if service.split(":", 1)[0] in self.device.state.refused_services:
                 self.send(p.Message(p.A_CLSE, 0, msg.arg0))
                 return
+            if service.startswith("tcp:") and not self.device.accepts_tcp(service):
+                # adbd's connect to the device port failed (nothing listens): the stream is closed at once.
+                self.send(p.Message(p.A_CLSE, 0, msg.arg0))
+                return
             stream = _Stream(self, next(self.ids), msg.arg0)
             self.streams[stream.local_id] = stream
             self.send(p.Message(p.A_OKAY, stream.local_id, stream.remote_id))
@@ -300,6 +305,8 @@ class SimDevice:
                 self._sync(stream)
             elif service.startswith("reverse:"):
                 self._reverse(stream, service[len("reverse:"):])
+            elif service.startswith("tcp:"):
+                self._tcp(stream, int(service[len("tcp:"):].split(":")[-1]))
             elif service.startswith("root:"):
                 debuggable = self.state.props.get("ro.debuggable") == "1"
                 if debuggable:
@@ -336,6 +343,27 @@ class SimDevice:
         if result.follow is not None:
             self._follow(stream, result.follow, lambda chunk: p.shell_packet(p.SHELL_STDOUT, chunk))
         stream.write(p.shell_packet(p.SHELL_EXIT, bytes([result.code & 0xFF])))
+
+    def accepts_tcp(self, service: str) -> bool:
+        """`tcp:PORT` (or tcp:HOST:PORT): a process listens on that port of the device."""
+        port = service[len("tcp:"):].split(":")[-1]
+        with self.state.lock:
+            return port.isdigit() and self.state.listener(int(port)) is not None
+
+    def _tcp(self, stream: _Stream, port: int) -> None:
+        """A connection forwarded to a listening process. The frida-server stand-in speaks no Frida protocol:
+        it takes what the client sends first (Frida's WebSocket upgrade), records it, and hangs up."""
+        first = b""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not stream.closed.is_set():
+            with stream.inbox_ready:
+                if stream.inbox:
+                    first = bytes(stream.inbox)
+                    stream.inbox.clear()
+                    break
+                stream.inbox_ready.wait(0.1)
+        with self.state.lock:
+            self.state.connections.append((port, first))
 
     def _reverse(self, stream: _Stream, command: str) -> None:
         state = self.state

@@ -45,6 +45,8 @@ class Process:
     cmdline: str
     namespace: int
     exe_path: str | None = None
+    # A TCP port the process listens on (device loopback): `tcp:PORT` streams (adb forward) reach it.
+    listen_port: int | None = None
 
 
 @dataclass
@@ -87,6 +89,9 @@ class DeviceState:
         self.processes: dict[int, Process] = {}
         self.packages: dict[str, Package] = {}
         self.reverses: list[ReverseRule] = []
+        # Streams `tcp:PORT` opened to a listening process (what a host's `adb forward` carried): port and the
+        # first bytes the host sent. Not part of the snapshot: a connection leaves nothing on the device.
+        self.connections: list[tuple[int, bytes]] = []
         # Services this adbd does not offer (e.g. "reverse" before Android 5, or on some remote adb services):
         # opening one is answered with CLSE, as adbd answers a service it does not know.
         self.refused_services: set[str] = set()
@@ -241,6 +246,10 @@ class DeviceState:
         proc = Process(pid, ppid, user, name, cmdline or name, namespace, exe_path)
         self.processes[pid] = proc
         return proc
+
+    def listener(self, port: int) -> Process | None:
+        """The process listening on the device's loopback `port`, if any."""
+        return next((proc for proc in self.processes.values() if proc.listen_port == port), None)
 
     def pids_named(self, name: str) -> list[int]:
         return sorted(p.pid for p in self.processes.values() if p.name == name)
