@@ -69,8 +69,9 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
     except json.JSONDecodeError as exc:
         raise RunDirError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})",
                           hint=f"the evidence was damaged: `consentmon verify {root}` says what changed") from exc
-    except OSError as exc:
-        raise RunDirError(f"{path}: cannot read ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: cannot read ({exc})",
+                          hint=f"the evidence was damaged: `consentmon verify {root}` says what changed") from exc
 
 
 def verify_run(root: Path) -> list[str]:

@@ -235,9 +235,6 @@ def test_inside_run_names_only_plain_files_of_the_run(tmp_path):
         assert inside_run(run, name) is None, name
 
 
-@pytest.mark.xfail(reason="monitor/report/context.py _screens opens run.root / <payload path> and screens/*.png without "
-                          "checking they stay in the run (store.files.inside_run is there for it): the report's owner to fix",
-                   strict=False)
 def test_a_report_never_embeds_a_file_from_outside_the_run(tmp_path):
     import base64
 
