@@ -64,6 +64,9 @@ def run(
     app: Annotated[str | None, typer.Option("--app", help="package of the app on the device")] = None,
     apk: Annotated[Path | None, typer.Option("--apk", help="install this APK first (its SHA-256, version and signer go into run.json)")] = None,
     frida_server: Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for the device")] = None,
+    frida_server_name: Annotated[str | None, typer.Option("--frida-server-name", help="device runs: push and start frida-server under this process name (default: a fresh innocuous name each run)")] = None,
+    frida_port: Annotated[int | None, typer.Option("--frida-port", help="device runs: frida-server listens on this port of the device's loopback, reached through adb forward (default: a random port, never 27042)", min=1, max=65535)] = None,
+    stealth: Annotated[bool, typer.Option("--stealth", help="hide the agent from anti-instrumentation checks (its memory in /proc/self/maps, its threads, frida-server's port); probes are recorded either way (hooks/README.md)")] = False,
     follow_children: Annotated[bool, typer.Option("--follow-children/--no-follow-children",
                                                   help="instrument the programs the target forks and execs too (the JVM's jspawnhelper is left alone: hooks/README.md)")] = True,
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning (OkHttp, Conscrypt, WebView, an app's own TrustManager) so pinned traffic is seen; changes app behaviour and is recorded in the run")] = False,
@@ -94,7 +97,8 @@ def run(
                                                 scenario=scenario or "first-launch-idle", serial=serial, apk=apk,
                                                 duration=duration, app_domains=list(app_domain or []),
                                                 frida_server=frida_server, block_upstream=offline, unpin_tls=unpin_tls,
-                                                block_quic=block_quic, fetch_policy=fetch_policy))
+                                                block_quic=block_quic, fetch_policy=fetch_policy,
+                                                frida_server_name=frida_server_name, frida_port=frida_port, stealth=stealth))
             _print_run(result)
             _sign_run(result.out, sign, tsa)
             gate_run(result.out, gate, accepted, baseline_file)
@@ -107,7 +111,8 @@ def run(
         result = run_host(HostRunConfig(argv=command, out=target, duration=duration, app_package=app_package,
                                         app_domains=list(app_domain or []), block_upstream=offline,
                                         ssl_insecure=ssl_insecure, driver=driver, fetch_policy=fetch_policy,
-                                        agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls)))
+                                        agent_options=AgentOptions(follow_children=follow_children, unpin_tls=unpin_tls,
+                                                                   stealth=stealth)))
         _print_run(result)
         _sign_run(result.out, sign, tsa)
     gate_run(result.out, gate, accepted, baseline_file)

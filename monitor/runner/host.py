@@ -132,7 +132,7 @@ def _run_host(config: HostRunConfig) -> RunResult:
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream,
                          ssl_insecure=config.ssl_insecure, local_answers=config.local_answers).start()
     writer.write_run_info(agent_options={"unpin_tls": options.unpin_tls, "follow_children": options.follow_children,
-                                      "unattached_programs": list(options.unattached_programs)})
+                                      "unattached_programs": list(options.unattached_programs), "stealth": options.stealth})
     writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "ca_cert": str(proxy.ca_cert),
                                  "connection_strategy": "lazy", "upstream": "blocked" if config.block_upstream else "forwarded"})
     device = local_device()
