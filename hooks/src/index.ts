@@ -127,7 +127,40 @@ function hookJvmCreation(jvm: Module, config: AgentConfig): void {
     });
 }
 
+// Host ART (Android's runtime run by a launcher, tests/support/art): the launcher links libart.so, so it is
+// mapped at spawn, before JNI_CreateJavaVM has run. The same early point as HotSpot's: that call's return,
+// on the thread that created the VM, before the launcher loads `main`. The VM's end tells the host as
+// jni_DestroyJavaVM does on HotSpot (ART's JII::DestroyJavaVM, exported weak).
+function hookArtCreation(art: Module, config: AgentConfig, running: boolean): void {
+    const destroy = art.findExportByName("_ZN3art3JII13DestroyJavaVMEP7_JavaVM");
+    if (destroy !== null) {
+        Interceptor.attach(destroy, {
+            onEnter() {
+                flushAll();
+                status("process-ending", { reason: "DestroyJavaVM" });
+            },
+        });
+    }
+    if (running) {
+        installJavaHooks(config);
+        return;
+    }
+    Interceptor.attach(art.getExportByName("JNI_CreateJavaVM"), {
+        onLeave(result) {
+            if (!jvmCreateSeen && result.toInt32() === 0) {
+                jvmCreateSeen = true;
+                installJavaHooks(config);
+            }
+        },
+    });
+}
+
 function waitForJvm(config: AgentConfig): void {
+    const art = Process.findModuleByName("libart.so");
+    if (art !== null) {
+        hookArtCreation(art, config, Java.available);
+        return;
+    }
     const loaded = Process.findModuleByName("libjvm.so");
     if (loaded !== null) {
         watchJvmEnd(loaded);

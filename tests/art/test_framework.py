@@ -62,8 +62,6 @@ public final class First {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the agent's early point (hooks/src/index.ts waitForJvm) knows HotSpot's libjvm.so "
-                                       "only; on ART it must hook libart.so's JNI_CreateJavaVM (already mapped at spawn)")
 def test_hooks_are_armed_before_the_first_instruction_when_spawned_on_art(art10: ArtRuntime) -> None:
     from support.art.agent import spawn_on_art
     from support.art.stubs import stub_program
