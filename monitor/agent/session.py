@@ -120,6 +120,9 @@ class AgentOptions:
     # Hide the agent from the anti-instrumentation probes whose catalogue entries say `hide` (its memory in
     # /proc/self/maps, its threads, frida-server's ports): hooks/README.md "Stealth". Probes are recorded either way.
     stealth: bool = False
+    # The agent bundle (monitor/agent/build.py): "phone" (frida-java-bridge as published: phones, HotSpot) or
+    # "host-art" (the bridge with the host guards, for Android's runtime run on this machine).
+    bundle_variant: str = "phone"
 
     def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
         return {
@@ -168,7 +171,7 @@ class AgentHost:
         self.catalogue = catalogue
         self.options = options
         self.clock_offset_ns = clock_offset_ns
-        self.bundle = build_agent().read_text()
+        self.bundle = build_agent(variant=options.bundle_variant).read_text()
         self.processes: dict[int, ProcessState] = {}
         self.failure: BaseException | None = None
         self.script_errors = 0
