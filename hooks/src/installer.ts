@@ -142,6 +142,15 @@ export class Installer {
 
     // Must run inside Java.perform.
     installAll(): Job[] {
+        if (Process.findModuleByName("libjvm.so") !== null) {
+            // HotSpot: the bridge finds a class again (after its LRU of 10 class handles let it go) with JNI
+            // FindClass, which searches the loader of the Java frame calling into native code — the system
+            // loader almost everywhere, the boot loader inside ClassLoader.defineClass, where the class watch
+            // works: the app's classes (android.location.Location of a listener's signature) were then not
+            // found. The handles of the classes the agent uses stay held (a few hundred global references).
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            (Java.classFactory as any)._classHandles.capacity = 1 << 20;
+        }
         this.threadClass = Java.use("java.lang.Thread");
         const throwable = Java.use("java.lang.Throwable");
         const stringWriter = Java.use("java.io.StringWriter");
@@ -384,6 +393,7 @@ export class Installer {
         // MethodType.Static === 2: a static method's `this` is the class wrapper, not an instance.
         const isStatic = (overload.type as number) === 2;
         const opensConnections = entries.some((entry) => entry.kind === "connect");
+        const ownsNativeReads = overrideClass === null && entries.every((entry) => entry.kind === "pi_read" && !entry.overrides);
         overload.implementation = function (this: JavaValue, ...args: JavaValue[]): JavaValue {
             const threadId = Process.getCurrentThreadId();
             const outermost = !activeThreads.has(threadId);
@@ -402,21 +412,27 @@ export class Installer {
             if (opensConnections) {
                 connectDepth.set(threadId, depthBefore + 1);
             }
-            const frame: JavaCallFrame = { details: [] };
+            // Only a reading API's call owns the native reads beneath it: a callback (a click, a lifecycle
+            // method, an override running the app's own code) does not.
+            const frame: JavaCallFrame | null = ownsNativeReads ? { details: [] } : null;
             let frames = javaCalls.get(threadId);
-            if (frames === undefined) {
-                frames = [];
-                javaCalls.set(threadId, frames);
+            if (frame !== null) {
+                if (frames === undefined) {
+                    frames = [];
+                    javaCalls.set(threadId, frames);
+                }
+                frames.push(frame);
             }
-            frames.push(frame);
             try {
                 result = overload.apply(this, args);
             } catch (error) {
                 thrown = error;
             } finally {
-                frames.pop();
-                if (frames.length === 0) {
-                    javaCalls.delete(threadId);
+                if (frame !== null && frames !== undefined) {
+                    frames.pop();
+                    if (frames.length === 0) {
+                        javaCalls.delete(threadId);
+                    }
                 }
                 if (outermost) {
                     activeThreads.delete(threadId);
@@ -434,7 +450,8 @@ export class Installer {
             if (outermost && !innerConnect && job.status === "installed" && !installer.recordingThreads.has(threadId)) {
                 installer.recordingThreads.add(threadId);
                 try {
-                    recorded = installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt, overrideClass, frame.details);
+                    recorded = installer.record(entries, isStatic ? null : this, args, result, thrown, calledAt, overrideClass,
+                                                frame === null ? [] : frame.details);
                 } catch (error) {
                     installer.counters.recordErrors++;
                     installer.counters.lastRecordError = `${job.api}: ${error} ${(error as Error).stack ?? ""}`;
@@ -442,12 +459,19 @@ export class Installer {
                     installer.recordingThreads.delete(threadId);
                 }
             }
-            if (!recorded && frame.details.length > 0) {
+            if (frame !== null && !recorded && frame.details.length > 0) {
                 const outer = enclosingJavaCall(threadId);
                 if (outer !== null) {
                     outer.details.push(...frame.details); // the enclosing hooked call may still record them
                 } else {
+                    // The Java call recorded nothing: each native read is recorded on its own, with the Java
+                    // stack of this thread (the hooked method's frames included: they made the read).
+                    const javaStack = installer.javaStackForNative(threadId);
                     for (const detail of frame.details) {
+                        if (javaStack !== null && javaStack.length > 0) {
+                            (detail.event.payload as Record<string, unknown>).native_stack = detail.event.stack;
+                            detail.event.stack = javaStack;
+                        }
                         installer.queue.push(detail.event);
                     }
                 }
@@ -462,7 +486,7 @@ export class Installer {
     // A native read on a Java thread with no hooked Java call around it (JNI code of the app or an SDK): the
     // thread's Java stack, so the read is attributed like a Java one. Null when the thread is not attached
     // to the VM or the stack cannot be taken.
-    private javaStackForNative(threadId: number): string[] | null {
+    javaStackForNative(threadId: number): string[] | null {
         if (this.recordingThreads.has(threadId)) {
             return null;
         }

@@ -25,6 +25,25 @@ public final class DeviceInfo {
     public static native String macByFile(String path);
 }
 """,
+    "android/location/Location.java": """
+package android.location;
+public class Location { @Override public String toString() { return "Location[gps 31.2,121.5]"; } }
+""",
+    "android/location/LocationListener.java": """
+package android.location;
+public interface LocationListener { void onLocationChanged(Location location); }
+""",
+    "com/sdk/jni/FixListener.java": """
+package com.sdk.jni;
+// An SDK's listener whose callback reads the MAC through its JNI code: a read of its own, not the fix's.
+public class FixListener implements android.location.LocationListener {
+    private final String interfaceName;
+    public FixListener(String interfaceName) { this.interfaceName = interfaceName; }
+    public void onLocationChanged(android.location.Location location) {
+        System.out.println("callback ioctl " + DeviceInfo.macByIoctl(interfaceName));
+    }
+}
+""",
     "com/example/jni/App.java": """
 package com.example.jni;
 public class App {
@@ -33,6 +52,7 @@ public class App {
         System.out.println("java " + (mac == null ? "null" : mac.length));
         System.out.println("jni ioctl " + com.sdk.jni.DeviceInfo.macByIoctl(args[0]));
         System.out.println("jni file " + com.sdk.jni.DeviceInfo.macByFile("/sys/class/net/" + args[0] + "/address"));
+        new com.sdk.jni.FixListener(args[0]).onLocationChanged(new android.location.Location());
     }
 }
 """,
@@ -77,7 +97,7 @@ def test_the_program_sees_the_same_with_the_agent(run) -> None:
     plain, hooked = run
     assert hooked.stdout_lines() == plain
     mac = (Path("/sys/class/net") / INTERFACE / "address").read_text().strip()
-    assert plain == ["java 6", f"jni ioctl {mac}", f"jni file {mac}"]
+    assert plain == ["java 6", f"jni ioctl {mac}", f"jni file {mac}", f"callback ioctl {mac}"]
 
 
 def test_the_runtimes_ioctl_under_getHardwareAddress_is_that_calls_read(run) -> None:
@@ -89,12 +109,12 @@ def test_the_runtimes_ioctl_under_getHardwareAddress_is_that_calls_read(run) -> 
     assert [(read["api"], read["value"]) for read in reads] == [("libc.so.ioctl", mac)]
     # Not a second time as a read of no known code: the only ioctl events left are the SDK's own.
     ioctls = _by_api(hooked, "libc.so.ioctl")
-    assert len(ioctls) == 1 and ioctls[0]["payload"]["module"].startswith("libjnimac")
+    assert len(ioctls) == 2 and all(event["payload"]["module"].startswith("libjnimac") for event in ioctls)
 
 
 def test_jni_reads_carry_the_java_stack_of_their_caller(run) -> None:
     _, hooked = run
-    (ioctl,) = _by_api(hooked, "libc.so.ioctl")
+    ioctl = _by_api(hooked, "libc.so.ioctl")[0]
     assert ioctl["stack"][0] == "com.sdk.jni.DeviceInfo.macByIoctl(Native Method)"
     assert ioctl["stack"][1].startswith("com.example.jni.App.main(")
     assert any("libjnimac.so!Java_com_sdk_jni_DeviceInfo_macByIoctl" in frame for frame in ioctl["payload"]["native_stack"])
@@ -110,3 +130,14 @@ def test_the_runtimes_own_reads_keep_their_native_stack(run) -> None:
     assert platform and all("native_stack" not in event["payload"] for event in platform)
     stats = next(iter(hooked.summary.values()))["stats"]
     assert stats["record_errors"] == 0, stats["last_record_error"]
+
+
+def test_a_native_read_inside_a_hooked_callback_is_a_read_of_its_own(run) -> None:
+    """A callback (an override the agent hooks) runs the app's or an SDK's own code: a native read in it is not
+    the callback's data, so it is recorded on its own, with the Java stack through the callback."""
+    _, hooked = run
+    (fix,) = _by_api(hooked, "android.location.LocationListener.onLocationChanged")
+    assert "native_reads" not in (fix["payload"] or {})
+    inside = _by_api(hooked, "libc.so.ioctl")[1]
+    assert inside["stack"][0] == "com.sdk.jni.DeviceInfo.macByIoctl(Native Method)"
+    assert inside["stack"][1].startswith("com.sdk.jni.FixListener.onLocationChanged(")
