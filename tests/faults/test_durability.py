@@ -71,7 +71,7 @@ def test_events_cut_at_any_byte_of_a_killed_run_recover_and_read_lose_no_whole_l
     original = (runs["killed"] / "events.jsonl").read_bytes()
     full = _copy_and_recover(runs["killed"], len(original))
 
-    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 300))
+    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 200))
     @given(offset=_offsets(runs["killed"] / "events.jsonl"))
     def check(offset: int) -> None:
         with tempfile.TemporaryDirectory() as scratch:
@@ -105,7 +105,7 @@ def test_events_cut_without_recover_is_read_with_the_torn_line_reported(runs):
     """An unsealed run read as it is (no spool: nothing to recover) leaves the torn line out and says so."""
     original = (runs["killed"] / "events.jsonl").read_bytes()
 
-    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 300))
+    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 200))
     @given(offset=_offsets(runs["killed"] / "events.jsonl"))
     def check(offset: int) -> None:
         with tempfile.TemporaryDirectory() as scratch:
@@ -134,7 +134,7 @@ def test_spool_cut_at_any_byte_recovers_every_whole_flow_before_the_cut(runs):
     size = spool.stat().st_size
     full = _recovered_flow_ids(runs["killed"], size)
 
-    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 300))
+    @settings(settings.get_profile(fuzz_profile()), max_examples=min(settings.get_profile(fuzz_profile()).max_examples, 200))
     @given(offset=st.integers(0, size))
     def check(offset: int) -> None:
         ids = _recovered_flow_ids(runs["killed"], offset)
