@@ -26,7 +26,7 @@ from monitor.device.app import AppControl, LogcatCapture
 from monitor.device.clock import clock_record, measure_offset
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.errors import DeviceError, MonitorError
-from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run
+from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run, stop_signals_as_interrupt
 from monitor.scan import scan_for_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
@@ -120,6 +120,13 @@ def _forget_remote(remote: str) -> None:
 
 
 def run_device(config: DeviceRunConfig) -> RunResult:
+    # SIGTERM/SIGHUP anywhere in the run stop it as Ctrl-C does: the run is sealed and, inside the device
+    # session (which turns SIGTERM into an interrupt itself), the device restored.
+    with stop_signals_as_interrupt():
+        return _run_device(config)
+
+
+def _run_device(config: DeviceRunConfig) -> RunResult:
     scenario = load_scenario(config.scenario)
     catalogue = load_catalogue(config.catalogue)
     serial = pick_serial(config.serial)
