@@ -14,6 +14,7 @@ import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
 import { ClassWatch } from "./classwatch.js";
 import { Stealth } from "./stealth.js";
+import { LastApis, noteQueued, watchFaults } from "./crash.js";
 
 let queue: EventQueue | null = null;
 let installer: Installer | null = null;
@@ -180,6 +181,10 @@ function waitForJvm(config: AgentConfig): void {
 rpc.exports = {
     init(config: AgentConfig): { pid: number; hooks: number; native: number } {
         queue = new EventQueue(config.flushIntervalMs, config.flushBatchSize);
+        // The last APIs recorded go with a native fault (crash.ts): which hooks fired just before the app died.
+        const lastApis = new LastApis(16);
+        noteQueued(queue, lastApis);
+        watchFaults(lastApis, flushAll, (details) => status("crashing", details));
         limiter = new RateLimiter(config.maxEventsPerApiPerSecond, config.processName);
         installer = new Installer(config, queue, registry, limiter);
         nativeInstaller = new NativeInstaller(config, queue, registry, limiter);

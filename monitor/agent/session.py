@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -144,6 +145,9 @@ class AgentOptions:
         }
 
 
+RECENT_APIS = 16
+
+
 @dataclass
 class ProcessState:
     pid: int
@@ -154,6 +158,10 @@ class ProcessState:
     detach_reason: str | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    # A native fault the agent saw (hooks/src/crash.ts: fault, address, module, last_apis), if the process had one.
+    crash: dict[str, Any] | None = None
+    # The APIs of the last events received from the process, oldest first: the hooks that fired before it died.
+    recent_apis: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_APIS))
 
 
 class AgentHost:
@@ -272,6 +280,7 @@ class AgentHost:
                     raise CaptureError(f"pid {state.pid} announced {payload.get('count')} events and sent {len(events)}")
                 # One call per batch: the run writer flushes once per batch, not once per event.
                 self.sink.append_many(events)
+                state.recent_apis.extend(_api_of(event) for event in events[-RECENT_APIS:])
             elif kind == "agent:status":
                 self._on_status(state, payload)
         except Exception as exc:  # noqa: BLE001 - recorded and re-raised by check(): capture fails loudly
@@ -289,6 +298,10 @@ class AgentHost:
         self._record_agent(phase or "status", state.pid, extra, device_ts=payload.get("device_ts"))
         if phase == "process-ending":
             state.ending.set()
+        elif phase == "crashing":
+            state.crash = extra
+            # The faulting thread waits for this before the fault goes on (hooks/src/crash.ts).
+            state.script.post({"type": "crash:ack"})
 
     def _on_detached(self, state: ProcessState, reason: str, crash: Any) -> None:
         state.detach_reason = reason
@@ -361,6 +374,11 @@ class AgentHost:
         except (frida.ProcessNotFoundError, frida.InvalidOperationError):
             state.detach_reason = "process ended during detach"
         state.detached.wait(timeout=timeout)
+
+
+def _api_of(event: Any) -> str:
+    api = event.get("api") if isinstance(event, dict) else getattr(event, "api", None)
+    return str(api or (event.get("category") if isinstance(event, dict) else getattr(event, "category", None)) or "?")
 
 
 def local_device() -> frida.core.Device:

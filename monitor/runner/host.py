@@ -7,8 +7,11 @@ properties and a truststore holding the interception CA.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +55,10 @@ class HostRunConfig:
     local_answers: list[str] = field(default_factory=list)
     # Called with the run writer once the target runs: scenarios drive the target from here.
     driver: Callable[[RunWriter, "HostRunHandle"], None] | None = None
+    # Variables added to the target's environment (the ART demo: the runtime's libraries and folders).
+    env: dict[str, str] = field(default_factory=dict)
+    # run.json's `runtime` ({"name": "hotspot"|"art"|"native", "version": …}); None: decided from the command.
+    runtime: dict[str, Any] | None = None
 
 
 @dataclass
@@ -91,6 +98,45 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, co
     return env
 
 
+def is_art_command(argv: list[str]) -> bool:
+    """Android's runtime run by its launcher (host ART: `dalvikvm`, tests/support/art/kit/dalvikvm.c)."""
+    return Path(argv[0]).name in {"dalvikvm", "dalvikvm64"}
+
+
+def target_runtime(argv: list[str], jvm: bool) -> dict[str, Any]:
+    """What runs the target, for run.json: HotSpot's `java -version`, host ART's runtime.json beside its launcher."""
+    if is_art_command(argv):
+        described = Path(argv[0]).resolve().parent.parent / "runtime.json"
+        try:
+            info = json.loads(described.read_text())
+            version = (f"Android {info.get('android', '?')} (API {info.get('api_level', '?')}), "
+                       f"android-libart {info.get('packages', {}).get('android-libart', '?')}")
+        except (OSError, ValueError):
+            version = "unknown"
+        return {"name": "art", "version": version, "home": str(described.parent)}
+    if not jvm:
+        return {"name": "native", "version": None}
+    try:
+        answer = subprocess.run([argv[0], "-version"], capture_output=True, text=True, timeout=30).stderr.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        answer = []
+    return {"name": "hotspot", "version": " / ".join(line.strip() for line in answer[:3:2]) or "unknown"}
+
+
+def art_environment(argv: list[str], scratch: Path) -> dict[str, str]:
+    """A host ART launcher needs its libraries on LD_LIBRARY_PATH and ANDROID_* folders it may write: filled in
+    from its runtime folder (bin/dalvikvm beside runtime.json) where the caller's environment has none."""
+    home = Path(argv[0]).resolve().parent.parent
+    if not (home / "runtime.json").is_file() or os.environ.get("ANDROID_DATA"):
+        return {}
+    root, data, tz = scratch / "root", scratch / "data", scratch / "tz"
+    for folder in (root / "etc", data / "dalvik-cache" / "x86_64", tz):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {"LD_LIBRARY_PATH": f"{home / 'lib'}:{home / 'root/usr/lib/x86_64-linux-gnu/android'}",
+            "ANDROID_ROOT": str(root), "ANDROID_DATA": str(data), "ANDROID_RUNTIME_ROOT": str(root),
+            "ANDROID_ART_ROOT": str(root), "ANDROID_I18N_ROOT": str(root), "ANDROID_TZDATA_ROOT": str(tz)}
+
+
 def run_host(config: HostRunConfig) -> RunResult:
     with stop_signals_as_interrupt():
         return _run_host(config)
@@ -99,20 +145,27 @@ def run_host(config: HostRunConfig) -> RunResult:
 def _lost_targets(host: AgentHost) -> list[dict[str, Any]]:
     """Programs we spawned that are gone without the agent seeing them end (killed, crashed): their last
     moments may hold reads the agent had not sent yet."""
-    return [{"pid": pid, "detach_reason": state.detach_reason} for pid, state in list(host.processes.items())
+    return [{"pid": pid, "detach_reason": state.detach_reason, "crash": state.crash, "last_apis": list(state.recent_apis)}
+            for pid, state in list(host.processes.items())
             if pid in host.roots and state.detached.is_set() and not state.ending.is_set()]
 
 
 def _run_host(config: HostRunConfig) -> RunResult:
     argv = resolve_program(config.argv)
-    jvm = is_jvm_command(argv) if config.jvm is None else config.jvm
+    art = is_art_command(argv)
+    # Host ART is a Java VM too: hooked when its VM is created, told when it ends; its own agent bundle.
+    jvm = (is_jvm_command(argv) or art) if config.jvm is None else config.jvm
+    runtime = config.runtime or target_runtime(argv, jvm)
     catalogue = load_catalogue(config.catalogue)
     options = config.agent_options
     options.wait_for_jvm = jvm
+    if art:
+        options.bundle_variant = "host-art"
     options.own_package = options.own_package or config.app_package
     options.process_name = options.process_name or config.app_package or Path(argv[0]).name
     writer = RunWriter(config.out, run_info={
-        **run_header(catalogue, Path(config.catalogue)),
+        **run_header(catalogue, Path(config.catalogue), variant=options.bundle_variant),
+        "runtime": runtime,
         "target": {"kind": "host", "argv": argv, "command": shlex.join(argv), "jvm": jvm, "cwd": os.getcwd()},
         "app": {"package": config.app_package, "domains": config.app_domains},
         "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0,
@@ -146,10 +199,14 @@ def _run_host(config: HostRunConfig) -> RunResult:
     agent_summary: dict[int, dict[str, Any]] = {}
     gaps: list[dict[str, Any]] = []
     witness = ScreenWitness(writer)
+    scratch = tempfile.TemporaryDirectory(prefix="consentmon-host-")
     try:
         host = AgentHost(device, witness, catalogue, options, on_output=on_output)
         control_port = free_port() if config.driver is not None else None
         env = target_environment(config, proxy, jvm, control_port)
+        if art:
+            env.update(art_environment(argv, Path(scratch.name)))
+        env.update(config.env)
         pid = host.spawn(argv, env=env)
         writer.write_run_info(target={**writer.run_info["target"], "pid": pid})
         host.resume(pid)
@@ -179,15 +236,23 @@ def _run_host(config: HostRunConfig) -> RunResult:
         except KeyboardInterrupt:
             interrupted = True
             exit_reason = "interrupted"
-        if exit_reason == "target-ended" and jvm:
+        if exit_reason == "target-ended":
             # A JVM that ends tells the agent first (DestroyJavaVM, JVM_Halt); one that ended without telling
             # it was killed or crashed, and what it did in its last moments may not have reached the agent's
-            # next batch. (A native program's normal exit and a kill look alike to Frida: not judged.)
+            # next batch. A native program's normal exit and a kill look alike to Frida: judged only when the
+            # agent saw it fault (crash.ts: SIGSEGV, SIGABRT…), with the fault and the last hooks that fired.
             time.sleep(0.1)  # an `ending` message racing the detach notice
             for lost in _lost_targets(host):
+                if not jvm and lost["crash"] is None:
+                    continue
                 exit_reason = "target-lost"
+                crash = lost["crash"]
+                how = (f"crashed: {crash.get('fault')} at {crash.get('address')} in {crash.get('module') or '?'}"
+                       if crash is not None else "killed or crashed")
+                last = (crash or {}).get("last_apis") or lost["last_apis"]
                 record_gap(writer, gaps, "target-lost", f"pid {lost['pid']} ended without exiting "
-                           f"({lost['detach_reason'] or 'no reason given'}): killed or crashed", pid=lost["pid"])
+                           f"({lost['detach_reason'] or 'no reason given'}): {how}", pid=lost["pid"],
+                           crash=crash, last_apis=last)
         stop_requested.set()
         if driver_thread is not None:
             driver_thread.join(timeout=30)
@@ -226,6 +291,7 @@ def _run_host(config: HostRunConfig) -> RunResult:
             if witness.shots or witness.errors:
                 writer.write_run_info(evidence_screens={"shots": len(witness.shots), "errors": witness.errors})
             proxy.stop()
+            scratch.cleanup()
             with log_lock:
                 target_log.close()
             if host is not None:

@@ -10,7 +10,8 @@
  *   comm-fopen  — its own worker thread's comm through fopen (must still say "worker");
  *   port        — connect() to 127.0.0.1:27042 (frida-server's default port): connected or the errno;
  *   server-file — access() of /data/local/tmp/frida-server.
- * The counts of lines naming the program itself and libc are printed too: what stealth must not change. */
+ * The counts of lines naming the program itself and libc are printed too: what stealth must not change.
+ * With `segv` or `abort` as its argument it then dies the way a protection kills an app that found Frida. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -18,8 +19,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -182,8 +185,15 @@ static void server_file(void) {
     printf("{\"check\": \"server-file\", \"exists\": %d}\n", result == 0);
 }
 
+/* `segv handled`: the program's own SIGSEGV handler (crash reporters have one) must still run. */
+static void own_handler(int signal_number) {
+    char line[64];
+    int length = snprintf(line, sizeof line, "{\"check\": \"own-handler\", \"signal\": %d}\n", signal_number);
+    write(1, line, (size_t)length);
+    _exit(42);
+}
+
 int main(int argc, char **argv) {
-    (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *self_name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     pthread_t thread;
@@ -205,5 +215,16 @@ int main(int argc, char **argv) {
     pthread_cond_broadcast(&done);
     pthread_mutex_unlock(&lock);
     pthread_join(thread, NULL);
+    /* `hardened segv` / `hardened abort`: a protection that kills the app once it found something. */
+    if (argc > 2 && strcmp(argv[2], "handled") == 0) {
+        struct sigaction action = {.sa_handler = own_handler};
+        sigaction(SIGSEGV, &action, NULL);
+    }
+    if (argc > 1 && strcmp(argv[1], "segv") == 0) {
+        *(volatile int *)(uintptr_t)8 = 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "abort") == 0) {
+        abort();
+    }
     return 0;
 }

@@ -1,0 +1,78 @@
+// An app that dies under the hooks: the last APIs the agent recorded before it died, and the native fault
+// itself. Frida's exception handler sees a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT…) before the app's
+// own handlers; this one only writes down what happened — the events still queued go out, then an
+// `agent:status` "crashing" with the fault and the last APIs, and the faulting thread waits for the host's
+// `crash:ack` (without it the messages die with the process) — and returns false, so the fault goes on to the
+// app's handler or the kernel exactly as without the agent (the app still dies, or recovers, as it would).
+
+import type { AgentEvent } from "./events.js";
+import type { EventQueue } from "./queue.js";
+import { runningPid } from "./native.js";
+
+export class LastApis {
+    private readonly ring: (string | null)[];
+    private next = 0;
+    private count = 0;
+
+    constructor(private readonly size: number) {
+        this.ring = new Array<string | null>(size).fill(null);
+    }
+
+    note(event: AgentEvent): void {
+        this.ring[this.next] = event.category === null ? event.api : `${event.api} (${event.category})`;
+        this.next = (this.next + 1) % this.size;
+        this.count++;
+    }
+
+    // Oldest first.
+    list(): string[] {
+        const out: string[] = [];
+        const start = this.count < this.size ? 0 : this.next;
+        for (let index = 0; index < Math.min(this.count, this.size); index++) {
+            const api = this.ring[(start + index) % this.size];
+            if (api !== null) {
+                out.push(api);
+            }
+        }
+        return out;
+    }
+}
+
+// Every event the agent queues is noted (the queue is the one way out for Java and native hooks alike).
+export function noteQueued(queue: EventQueue, last: LastApis): void {
+    const push = queue.push.bind(queue);
+    queue.push = (event: AgentEvent): void => {
+        last.note(event);
+        push(event);
+    };
+}
+
+export function watchFaults(last: LastApis, flush: () => number,
+                            report: (details: Record<string, unknown>) => void): void {
+    let reported = false;
+    Process.setExceptionHandler((details) => {
+        // A forked or vfork()ed child runs this copy of the script without a host listening to it: no waiting there.
+        if (!reported && runningPid() === Process.id) {
+            reported = true;
+            try {
+                flush();
+                const module = Process.findModuleByAddress(details.address);
+                report({
+                    fault: details.type,
+                    address: details.address.toString(),
+                    module: module === null ? null : module.name,
+                    memory: details.memory === undefined ? null
+                        : { operation: details.memory.operation, address: details.memory.address.toString() },
+                    thread: Process.getCurrentThreadId(),
+                    last_apis: last.list(),
+                });
+                // A message is sent by the agent's own thread later, and the process is about to die: wait until
+                // the host says it has the report (and the events flushed before it, sent in order).
+                recv("crash:ack", () => undefined).wait();
+            } catch (error) {
+                // Nothing may be thrown into a faulting thread; the host still sees the process end.
+            }
+        }
+        return false;
+    });
+}

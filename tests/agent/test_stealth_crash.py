@@ -1,0 +1,63 @@
+"""An app that dies under the hooks (tests/support/native/antifrida.c built as `hardened`, killing itself the
+way a protection does once it found Frida): the agent reports the fault with the last hooks that fired, the
+events queued before it still arrive, the app's own fault handler still runs, and a host run records the
+death as its `target-lost` gap with the fault and the last APIs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitor.runner.host import HostRunConfig, run_host
+from support.native import build_native_targets
+
+from agentrun import run_under_agent
+
+pytestmark = pytest.mark.frida
+
+
+@pytest.fixture(scope="module")
+def hardened() -> str:
+    return str(build_native_targets()["antifrida"])
+
+
+@pytest.mark.parametrize(("mode", "fault"), [("segv", "access-violation"), ("abort", "abort")])
+def test_a_fault_is_reported_with_the_last_hooks_that_fired_and_nothing_queued_is_lost(hardened: str, mode: str, fault: str) -> None:
+    run = run_under_agent([hardened, mode])
+    state = run.host.processes[run.pid]
+    assert state.crash is not None and state.crash["fault"] == fault
+    if mode == "segv":
+        assert state.crash["module"] == "hardened" and state.crash["memory"] == {"operation": "write", "address": "0x8"}
+    # The probes just before the fault are the last APIs, oldest first, and their events all arrived.
+    assert state.crash["last_apis"][-2:] == ["libc.so.connect (frida_port)", "libc.so.access (frida_files)"]
+    assert [event["category"] for event in run.sink.hooks()][-2:] == ["frida_port", "frida_files"]
+    assert [event for event in run.sink.events if event["category"] == "crashing"]
+
+
+def test_the_apps_own_fault_handler_still_runs(hardened: str) -> None:
+    run = run_under_agent([hardened, "segv", "handled"])
+    lines = [json.loads(line) for line in run.stdout_lines()]
+    assert {"check": "own-handler", "signal": 11} in lines
+    assert run.host.processes[run.pid].crash["fault"] == "access-violation"
+
+
+def test_a_normal_exit_is_no_crash(hardened: str) -> None:
+    run = run_under_agent([hardened])
+    assert run.host.processes[run.pid].crash is None
+    assert list(run.host.processes[run.pid].recent_apis)[-1] == "libc.so.access"
+
+
+def test_a_host_run_records_the_crash_as_its_target_lost_gap(hardened: str, tmp_path) -> None:
+    result = run_host(HostRunConfig(argv=[hardened, "segv"], out=tmp_path / "crashed", block_upstream=True,
+                                    confdir=tmp_path / "mitm"))
+    assert result.exit_reason == "target-lost" and result.partial
+    [gap] = result.gaps
+    assert gap["what"] == "target-lost" and "access-violation" in gap["reason"] and "hardened" in gap["reason"]
+    assert gap["last_apis"][-1] == "libc.so.access (frida_files)"
+    events = [json.loads(line) for line in (tmp_path / "crashed" / "events.jsonl").read_text().splitlines()]
+    assert [event for event in events if event["kind"] == "gap" and event["payload"]["crash"]["fault"] == "access-violation"]
+    info = json.loads((tmp_path / "crashed" / "run.json").read_text())
+    assert info["gaps"][0]["crash"]["module"] == "hardened"
+    clean = run_host(HostRunConfig(argv=[hardened], out=tmp_path / "clean", block_upstream=True, confdir=tmp_path / "mitm"))
+    assert clean.exit_reason == "target-ended" and not clean.gaps
