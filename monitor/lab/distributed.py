@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -238,14 +239,69 @@ def _failed(job: Job, slot: Slot | None, worker: str, attempt: int, error: str, 
 
 def run_worker(broker: str, slots: list[Slot], *, name: str,
                settings: LabSettings | None = None, loglevel: str = "WARNING") -> None:
-    """Consume jobs until stopped (SIGTERM/Ctrl-C: the running jobs finish first; SIGKILL: they are delivered again)."""
-    global _CONTEXT
+    """Consume jobs until stopped (SIGTERM/Ctrl-C: the running jobs finish first; SIGKILL: they are delivered again).
+
+    One Celery consumer per slot (pool "solo": the job runs on the consumer's own loop, so the next message is
+    fetched the moment a job is acknowledged; a thread pool's loop would notice only at its next poll, up to a
+    second later). With several slots each consumer is a child process that ends with this one."""
     if not slots:
         raise MonitorError("this worker has no slot: no device is connected and --host-slots is 0",
                            hint="connect a device (adb devices) or give --host-slots N")
+    settings = settings or LabSettings()
+    check_broker(make_app(broker))
+    if len(slots) == 1:
+        serve_slot(broker, slots[0], name=name, settings=settings, loglevel=loglevel)
+        return
+    import signal
+    import subprocess
+    import sys
+
+    children = []
+    for index, slot in enumerate(slots, 1):
+        request = {"broker": broker, "slot": {**slot.__dict__, "abis": list(slot.abis)}, "name": name, "index": index,
+                   "loglevel": loglevel, "frida_server": str(settings.frida_server) if settings.frida_server else None}
+        child = subprocess.Popen([sys.executable, "-m", "monitor.lab.distributed"], stdin=subprocess.PIPE)
+        child.stdin.write(json.dumps(request).encode())  # type: ignore[union-attr]
+        child.stdin.close()  # type: ignore[union-attr]
+        children.append(child)
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.wait()
+
+
+def serve_slot(broker: str, slot: Slot, *, name: str, settings: LabSettings, loglevel: str = "WARNING",
+               index: int | None = None) -> None:
+    """One Celery consumer for one slot, on the queue of its kind."""
+    global _CONTEXT
     app = make_app(broker)
-    check_broker(app)
-    _CONTEXT = WorkerContext(name=name, broker=broker, slots=slots, settings=settings or LabSettings())
-    queues = [q for q, kind in ((HOST_QUEUE, "host"), (DEVICE_QUEUE, "device")) if any(slot.kind == kind for slot in slots)]
-    app.worker_main(["worker", "--pool", "threads", "--concurrency", str(len(slots)), "--queues", ",".join(queues),
-                     "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", loglevel])
+    _CONTEXT = WorkerContext(name=name, broker=broker, slots=[slot], settings=settings)
+    queue_name = HOST_QUEUE if slot.kind == "host" else DEVICE_QUEUE
+    hostname = f"{name}.{index}@%h" if index is not None else f"{name}@%h"
+    app.worker_main(["worker", "--pool", "solo", "--queues", queue_name, "--hostname", hostname,
+                     "--without-gossip", "--without-mingle", "--loglevel", loglevel])
+
+
+def _slot_main() -> None:
+    import sys
+    from pathlib import Path
+
+    from monitor.lab.execute import _watch_parent
+
+    _watch_parent()   # the `consentmon worker` that started this consumer is gone: so is the consumer
+    request = json.loads(sys.stdin.read())
+    data = request["slot"]
+    slot = Slot(**{**data, "abis": tuple(data.get("abis") or ())})
+    settings = LabSettings(frida_server=Path(request["frida_server"]) if request.get("frida_server") else None)
+    serve_slot(request["broker"], slot, name=request["name"], settings=settings, loglevel=request["loglevel"],
+               index=request["index"])
+
+
+if __name__ == "__main__":
+    _slot_main()
