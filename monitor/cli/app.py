@@ -273,6 +273,8 @@ def demo(
     consent: Annotated[str, typer.Option("--consent", help="what the demo user answers: agree, refuse or none")] = "agree",
     scenario: Annotated[str | None, typer.Option("--scenario", help="drive the demo with a scenario (name or file) instead of --consent")] = None,
     unpin_tls: Annotated[bool, typer.Option("--unpin-tls", help="bypass certificate pinning, as `run --unpin-tls` does: the crash reporter's pinned upload then reaches the proxy")] = False,
+    runtime: Annotated[str, typer.Option("--runtime", help="hotspot (the JDK) or art (Android 10's runtime built on this host: `python tests/support/art/build.py`)")] = "hotspot",
+    art_root: Annotated[Path | None, typer.Option("--art-root", help="the host ART runtime folder (default: $CONSENTMON_ART_ROOT, else the newest built in the cache)")] = None,
 ) -> None:
     """Run the built-in demo app under real Frida and mitmproxy, analyse it and write the report."""
     from monitor.agent.session import AgentOptions
@@ -280,17 +282,27 @@ def demo(
     from monitor.report.html import write_html
     from monitor.runner.host import HostRunConfig, run_host
     from monitor.store import FINDINGS_FILE
-    from monitor.demo import DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, demo_command, demo_local_answers
+    from monitor.demo import (DEMO_APP_DOMAINS, DEMO_PACKAGE, build_demo_app, build_demo_dex, demo_art_command, demo_command,
+                              demo_local_answers, find_art_runtime)
 
     with user_errors():
         if consent not in {"agree", "refuse", "none"}:
             raise typer.BadParameter("--consent is agree, refuse or none")
-        classes = build_demo_app()
+        if runtime not in {"hotspot", "art"}:
+            raise typer.BadParameter("--runtime is hotspot or art")
+        decided = None if scenario else consent
+        if runtime == "art":
+            art = find_art_runtime(art_root)
+            framework, app_dex = build_demo_dex(art)
+            argv = demo_art_command(art, framework, app_dex, consent=decided)
+            run_runtime = art.runtime()
+        else:
+            argv, run_runtime = demo_command(build_demo_app(), consent=decided), None
         if out.exists():
             shutil.rmtree(out)
-        console.print(f"running the demo app ({DEMO_PACKAGE}) under Frida, traffic through mitmproxy (answered locally)…")
+        console.print(f"running the demo app ({DEMO_PACKAGE}) on {runtime} under Frida, traffic through mitmproxy (answered locally)…")
         driver = _scenario_driver(scenario) if scenario else None
-        result = run_host(HostRunConfig(argv=demo_command(classes, consent=None if scenario else consent), out=out,
+        result = run_host(HostRunConfig(argv=argv, out=out, runtime=run_runtime,
                                         duration=600 if scenario else 120, app_package=DEMO_PACKAGE,
                                         app_domains=DEMO_APP_DOMAINS, block_upstream=True, driver=driver,
                                         local_answers=demo_local_answers(), fetch_policy=True,

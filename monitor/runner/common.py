@@ -95,11 +95,11 @@ def signals_held() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def run_header(catalogue: Catalogue, catalogue_path: Path) -> dict[str, Any]:
-    """run.json fields naming the tool, the agent bundle and the exact catalogue file of a run."""
+def run_header(catalogue: Catalogue, catalogue_path: Path, *, variant: str = "phone") -> dict[str, Any]:
+    """run.json fields naming the tool, the agent bundle (its variant) and the exact catalogue file of a run."""
     return {
         "tool": {"name": "consentmon", "version": monitor.__version__},
-        "agent": bundle_info(),
+        "agent": bundle_info(variant),
         "catalogue": {"version": catalogue.version, "entries": len(catalogue.hooks), "path": str(catalogue_path),
                       "sha256": hashlib.sha256(Path(catalogue_path).read_bytes()).hexdigest()},
     }

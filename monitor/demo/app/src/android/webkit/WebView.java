@@ -11,20 +11,25 @@ import java.net.URL;
 public class WebView {
     private volatile String html = "";
 
-    public void loadUrl(String url) {
-        Thread loader = new Thread(() -> {
+    public void loadUrl(final String url) {
+        // Java 8 (an anonymous class, a read loop): the same stub runs on Android 10's ART, which has no
+        // lambdas without desugaring and no InputStream.readAllBytes.
+        Thread loader = new Thread(new Runnable() { public void run() {
             try {
                 HttpURLConnection connection = (HttpURLConnection) new URL(url).openConnection();
                 connection.setConnectTimeout(5000);
                 connection.setReadTimeout(5000);
                 try (InputStream in = connection.getInputStream()) {
-                    html = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                    java.io.ByteArrayOutputStream page = new java.io.ByteArrayOutputStream();
+                    byte[] buffer = new byte[8192];
+                    for (int read = in.read(buffer); read != -1; read = in.read(buffer)) page.write(buffer, 0, read);
+                    html = new String(page.toByteArray(), java.nio.charset.StandardCharsets.UTF_8);
                 }
                 System.out.println("[demo] WebView loaded " + url + " (" + html.length() + " chars)");
             } catch (Exception error) {
                 System.out.println("[demo] WebView could not load " + url + ": " + error);
             }
-        }, "WebViewLoader");
+        } }, "WebViewLoader");
         loader.start();
         try { loader.join(6000); } catch (InterruptedException interrupted) { Thread.currentThread().interrupt(); }
     }

@@ -26,7 +26,7 @@ public final class DemoApp {
     public static void main(String[] args) throws Exception {
         // The very first statement reads a device ID: a monitor that hooks late misses it.
         String firstId = android.provider.Settings.Secure.getString(null, "android_id");
-        Context context = new ContextImpl(PACKAGE);
+        final Context context = new ContextImpl(PACKAGE);
         String consent = "agree";
         boolean consentGiven = false;
         long pauseMs = 300;
@@ -49,7 +49,10 @@ public final class DemoApp {
         Dialog privacy = new Dialog("隐私政策");
         privacy.show();
         // Crash reporting starts inside the 同意 click handler: its reads come after the consent.
-        Screen screen = new Screen(activity, privacy, () -> CrashReport.initCrashReport(context));
+        // (Java 8, an anonymous class: the same app runs on Android 10's ART, which runs no lambdas.)
+        Screen screen = new Screen(activity, privacy, new Runnable() {
+            public void run() { CrashReport.initCrashReport(context); }
+        });
 
         String controlPort = System.getenv("CONSENTMON_CONTROL_PORT");
         boolean driven = !consentGiven && controlPort != null && !controlPort.isEmpty();

@@ -3,6 +3,7 @@ package com.example.demo;
 import android.app.Dialog;
 import android.text.SpannableString;
 import android.text.style.URLSpan;
+import android.view.View;
 import android.webkit.WebView;
 import android.widget.Button;
 import android.widget.TextView;
@@ -30,12 +31,16 @@ final class Screen {
     private volatile boolean background = false;
 
     /** `onAgree` runs inside the 同意 button's click listener, as apps start their SDKs there. */
-    Screen(MainActivity activity, Dialog privacy, Runnable onAgree) {
+    Screen(MainActivity activity, Dialog privacy, final Runnable onAgree) {
         this.activity = activity;
         this.privacy = privacy;
         policyPage.loadUrl(POLICY_URL);
-        agree.setOnClickListener(view -> { decide(true); onAgree.run(); });
-        refuse.setOnClickListener(view -> decide(false));
+        agree.setOnClickListener(new View.OnClickListener() {
+            public void onClick(View view) { decide(true); onAgree.run(); }
+        });
+        refuse.setOnClickListener(new View.OnClickListener() {
+            public void onClick(View view) { decide(false); }
+        });
     }
 
     private static CharSequence notice() {

@@ -22,7 +22,11 @@ public final class Http {
             try (OutputStream out = connection.getOutputStream()) { out.write(body.getBytes(StandardCharsets.UTF_8)); }
             int status = connection.getResponseCode();
             InputStream in = status < 400 ? connection.getInputStream() : connection.getErrorStream();
-            if (in != null) { in.readAllBytes(); in.close(); }
+            if (in != null) {
+                byte[] buffer = new byte[8192];
+                while (in.read(buffer) != -1) { /* the answer is read and dropped */ }
+                in.close();
+            }
             System.out.println("[demo] POST " + url + " -> " + status);
             return status;
         } catch (Exception error) {
