@@ -97,7 +97,7 @@ def submit(broker: str, results_url: str, jobs: list[Job]) -> None:
 
 @dataclass
 class WorkerContext:
-    """What one `consentmon worker` process offers, shared by its pool threads."""
+    """The slot(s) one Celery consumer of `consentmon worker` serves, and its Redis client for leases and counts."""
 
     name: str
     broker: str
