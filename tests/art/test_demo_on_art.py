@@ -74,3 +74,22 @@ def test_the_demo_on_art_tells_the_hotspot_story(art10: ArtRuntime, tmp_path: Pa
     # Native side channels are hooked in the ART process too (libc, below the runtime).
     assert any(event["api"].startswith("libc.") for event in hooks)
     assert art["run"]["exit_reason"] == "target-ended"
+
+
+def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: ArtRuntime, tmp_path: Path) -> None:
+    from monitor.demo import ArtHome, build_demo_dex, demo_art_command
+
+    home = ArtHome(art10.home)
+    framework, app = build_demo_dex(home)
+    argv = demo_art_command(home, framework, app, consent="agree")
+    result = subprocess.run([sys.executable, "-m", "monitor", "run", "--host", "--offline", "--app-package", "com.example.demo",
+                             "--out", str(tmp_path / "run"), "--", *argv], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_info["runtime"]["name"] == "art" and run_info["agent"]["variant"] == "host-art"
+    assert run_info["exit_reason"] == "target-ended"   # ART's DestroyJavaVM told the host, as HotSpot's does
+    hooks = [event for event in _events(tmp_path / "run") if event["source"] == "hook"]
+    first = [event for event in hooks if event.get("kind") == "pi_read"][0]   # main's first statement, spawned on ART
+    assert first["api"] == "android.provider.Settings$Secure.getString"
+    assert first["stack"][0].startswith("com.example.demo.DemoApp.main(DemoApp.java:")
+    assert any(event.get("kind") == "click" for event in hooks)
