@@ -26,6 +26,7 @@ from monitor.device.app import AppControl, LogcatCapture
 from monitor.device.clock import clock_record, measure_offset
 from monitor.device.session import DeviceSession, SetupOptions
 from monitor.errors import DeviceError, MonitorError
+from monitor.runner.crashes import AppCrashes
 from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_header, seal_run, stop_signals_as_interrupt
 from monitor.scan import scan_for_run
 from monitor.scenario.model import load_scenario
@@ -72,6 +73,7 @@ class InstrumentedTarget(DeviceTarget):
         self.agents = agents
         self.frida_device = frida_device
         self.pids: list[int] = []
+        self.retired: set[int] = set()   # processes this run stopped itself (a relaunch): not crashes
 
     def launch(self) -> None:
         if self._clear_pending:
@@ -87,6 +89,7 @@ class InstrumentedTarget(DeviceTarget):
         self.pids.append(pid)
 
     def relaunch(self) -> None:
+        self.retired.update(self.pids)
         self.app.force_stop()
         self.launch()
 
@@ -182,23 +185,32 @@ def _run_device(config: DeviceRunConfig) -> RunResult:
             witness.attach(target, ScreenFolder(writer.screens_dir))
             stop = threading.Event()
             with LogcatCapture(device, config.out / LOGCAT_FILE):
+                # The app dying under the hooks: recorded with logcat's crash, its tombstone and the last hooks
+                # that fired, and restarted once (monitor/runner/crashes.py).
+                crashes = AppCrashes(device, config.package, writer, agents, target, config.out / LOGCAT_FILE)
                 deadline_timer = None
                 if config.duration is not None:
                     deadline_timer = threading.Timer(config.duration, stop.set)
                     deadline_timer.start()
                 try:
                     result = run_scenario(scenario, target, writer, writer.screens_dir,
-                                          should_stop=lambda: stop.is_set() or agents.failure is not None,
+                                          should_stop=lambda: stop.is_set() or agents.failure is not None or crashes.check(),
                                           sleep=lambda seconds: stop.wait(seconds))
                     writer.write_run_info(scenario={"name": scenario.name, "ok": result.ok, "consent": result.consent,
                                                     "failures": [{"step": o.index, "error": o.error} for o in result.failures]})
                     if stop.is_set():
                         exit_reason = "duration-elapsed"
+                    elif crashes.gone:
+                        exit_reason = "app-crashed"
                 except KeyboardInterrupt:
                     interrupted, exit_reason = True, "interrupted"
                 finally:
                     if deadline_timer is not None:
                         deadline_timer.cancel()
+                    crashes.relaunches_left = 0   # the scenario is over: a death now is recorded, not restarted
+                    crashes.check()
+                    crashes.record()       # crashes of its other processes (`:push`) too
+                    writer.write_run_info(app_crashes=crashes.summary())
                     agent_summary = agents.finish()
                     app.force_stop()
             if config.fetch_policy:

@@ -223,11 +223,22 @@ def _proc_mounts(ctx: Ctx) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# Folders only root may read (debuggerd's tombstones: drwx------ system system on a phone).
+ROOT_ONLY = ("/data/tombstones",)
+
+
+def _root_only(ctx: Ctx, path: str) -> bool:
+    normal = posixpath.normpath(path)
+    return not ctx.is_root and any(normal == top or normal.startswith(top + "/") for top in ROOT_ONLY)
+
+
 def h_cat(ctx: Ctx, args: list[str]) -> Result:
     if not args:
         return Result(out=ctx.stdin)
     out = bytearray()
     for path in args:
+        if _root_only(ctx, path):
+            return Result(out=bytes(out), err=f"cat: {path}: Permission denied\n".encode(), code=1)
         if path in ("/proc/mounts", "/proc/self/mounts"):
             out += _proc_mounts(ctx)
             continue
@@ -249,6 +260,8 @@ def h_ls(ctx: Ctx, args: list[str]) -> Result:
     paths = [a for a in args if not a.startswith("-")] or ["/data/local/tmp"]
     out = []
     for path in paths:
+        if _root_only(ctx, path):
+            return fail(f"ls: {path}: Permission denied")
         names = ctx.state.list_dir(path, ctx.namespace)
         if names is None:
             if ctx.state.read_file(path, ctx.namespace) is None:
@@ -358,6 +371,8 @@ def h_chown_chcon(ctx: Ctx, args: list[str]) -> Result:
 def h_sha256sum(ctx: Ctx, args: list[str]) -> Result:
     out = []
     for path in args:
+        if _root_only(ctx, path):
+            return fail(f"sha256sum: {path}: Permission denied")
         file = ctx.state.read_file(path, ctx.namespace)
         if file is None:
             return fail(f"sha256sum: {path}: No such file or directory")

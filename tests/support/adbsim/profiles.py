@@ -73,7 +73,7 @@ def build_state(android: int = 14, *, abi: str = "x86_64", emulator: bool = True
     state.settings["system"].update({"screen_off_timeout": "60000", "font_scale": "1.0"})
 
     for directory in ["/system", "/system/bin", "/system/xbin", "/system/etc", "/system/etc/security",
-                      "/system/etc/security/cacerts", "/data", "/data/local", "/data/local/tmp", "/data/app",
+                      "/system/etc/security/cacerts", "/data", "/data/local", "/data/local/tmp", "/data/app", "/data/tombstones",
                       "/sdcard", "/proc", "/apex", "/vendor"]:
         state.dirs.add(directory)
     for name in SYSTEM_CA_NAMES:
