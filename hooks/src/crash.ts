@@ -47,16 +47,36 @@ export function noteQueued(queue: EventQueue, last: LastApis): void {
     };
 }
 
+// Faults a runtime takes on purpose and handles itself: HotSpot's and ART's implicit null checks, safepoint and
+// suspend polls and stack banging fault in generated code (anonymous memory: no module), in AOT code (.oat,
+// .odex) or in the VM library (SafeFetch). Reporting those would call every JVM and every app a crash (measured:
+// a Java loop catching NullPointerException faulted at address 0 in HotSpot's JIT code). An abort() is always
+// the end.
+const RUNTIME_MODULE = /^(libjvm\.so|libart\.so|libartd\.so|libdvm\.so)$|\.(oat|odex|vdex|art)$/;
+
+function runtimeFault(details: ExceptionDetails, module: Module | null): boolean {
+    if (details.type === "abort") {
+        return false;
+    }
+    return module === null || RUNTIME_MODULE.test(module.name);
+}
+
 export function watchFaults(last: LastApis, flush: () => number,
                             report: (details: Record<string, unknown>) => void): void {
     let reported = false;
     Process.setExceptionHandler((details) => {
         // A forked or vfork()ed child runs this copy of the script without a host listening to it: no waiting there.
-        if (!reported && runningPid() === Process.id) {
+        if (reported || runningPid() !== Process.id) {
+            return false;
+        }
+        const module = Process.findModuleByAddress(details.address);
+        if (runtimeFault(details, module)) {
+            return false;
+        }
+        {
             reported = true;
             try {
                 flush();
-                const module = Process.findModuleByAddress(details.address);
                 report({
                     fault: details.type,
                     address: details.address.toString(),

@@ -61,3 +61,33 @@ def test_a_host_run_records_the_crash_as_its_target_lost_gap(hardened: str, tmp_
     assert info["gaps"][0]["crash"]["module"] == "hardened"
     clean = run_host(HostRunConfig(argv=[hardened], out=tmp_path / "clean", block_upstream=True, confdir=tmp_path / "mitm"))
     assert clean.exit_reason == "target-ended" and not clean.gaps
+
+
+NPE_LOOP = """
+public class NullLoop {
+    static int length(int[] array) { return array.length; }
+    public static void main(String[] args) {
+        int total = 0;
+        for (int index = 0; index < 200000; index++) {
+            try { total += length(index % 2 == 0 ? null : new int[1]); } catch (NullPointerException error) { total++; }
+        }
+        System.out.println(total);
+    }
+}
+"""
+
+
+def test_faults_the_runtime_takes_and_handles_itself_are_no_crash(tmp_path) -> None:
+    """HotSpot's implicit null checks fault in its JIT code and are handled by the VM: not a crash."""
+    import subprocess
+
+    from monitor.agent.session import AgentOptions
+
+    source = tmp_path / "NullLoop.java"
+    source.write_text(NPE_LOOP)
+    subprocess.run(["javac", "-d", str(tmp_path / "classes"), str(source)], check=True, capture_output=True, timeout=180)
+    run = run_under_agent(["/usr/bin/java", "-cp", str(tmp_path / "classes"), "NullLoop"],
+                          options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0))
+    assert run.stdout_lines() == ["200000"]
+    assert run.host.processes[run.pid].crash is None
+    assert not [event for event in run.sink.events if event["category"] == "crashing"]
