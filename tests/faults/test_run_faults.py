@@ -106,7 +106,9 @@ def test_sigkill_leaves_a_run_that_recover_makes_analysable(tmp_path):
         kill_if_alive(pid)  # a SIGKILLed monitor cannot end its target: see RELIABILITY.md
 
 
-def test_the_app_killed_mid_run_is_a_gap_in_a_sealed_partial_run(tmp_path):
+# SIGKILL: killed; SIGSEGV sent to a JVM: HotSpot's handler takes it for a crash, writes hs_err and aborts.
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGSEGV], ids=["killed", "crashed"])
+def test_the_app_killed_mid_run_is_a_gap_in_a_sealed_partial_run(tmp_path, signum):
     out = tmp_path / "run"
     process = start_host_run(out, demo_argv(pause_ms=PAUSE_MS))
     pid = None
@@ -114,7 +116,7 @@ def test_the_app_killed_mid_run_is_a_gap_in_a_sealed_partial_run(tmp_path):
         before = _mid_run(out)
         pid = target_pid(out)
         last_seq = len(before.splitlines()) - 1
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signum)
         assert process.wait(60) == 0, output_of(out)
         assert "target-lost" in output_of(out)
         info = run_info(out)

@@ -7,6 +7,7 @@ Skipped unless CONSENTMON_SOAK_MINUTES is set."""
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -62,7 +63,10 @@ def test_soak_the_demo_leaves_nothing_behind_and_memory_stays_flat(make_sim, mit
         result = run_host(HostRunConfig(argv=demo_command(classes, consent="agree", pause_ms=100), out=out, duration=120,
                                         app_package=DEMO_PACKAGE, app_domains=DEMO_APP_DOMAINS, block_upstream=True,
                                         local_answers=demo_local_answers(), confdir=tmp_path / "mitm"))
-        assert result.exit_reason == "target-ended" and verify_run(out) == [], result
+        if result.exit_reason != "target-ended" or verify_run(out):
+            kept = Path(__file__).resolve().parents[2] / "reports" / f"soak-failed-{int(time.time())}"
+            shutil.copytree(out, kept)  # pytest's temp folders rotate under parallel work: keep the evidence
+            raise AssertionError(f"run {len(rounds)} ended {result.exit_reason}, verify {verify_run(out)}; kept in {kept}")
         assert sim.state.snapshot() == device_before
         forwards = host_adb.run("forward", "--list").stdout.strip()
         reverses = host_adb.run("-s", sim.serial, "reverse", "--list").stdout.strip()
