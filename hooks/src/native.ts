@@ -12,6 +12,7 @@ import { RateLimiter } from "./limiter.js";
 import { currentProcessName, nativeThreadName } from "./process.js";
 import { cap } from "./values.js";
 import { enclosingJavaCall, javaHookDepth, javaStackOfNativeCaller } from "./installer.js";
+import { SYSTEM_READERS } from "./platform.js";
 
 // The VMs' own libraries: a read they make (the JVM opening /proc/cpuinfo) is made with the thread in the
 // VM's own state, where no JNI call may be made, so no Java stack is asked for.
@@ -342,6 +343,10 @@ export class NativeInstaller {
                     return kind === "int" ? String(raw.toInt32()) : raw.toString();
                 });
                 const callerModule = Process.findModuleByAddress(this.returnAddress);
+                if (entry.kind === "anti_instrumentation" && callerModule !== null && SYSTEM_READERS.test(callerModule.name)) {
+                    // libc's pthread_getattr_np, the loader or the VM reading the map for their own memory: not a probe.
+                    return;
+                }
                 const state: CallState = {
                     entry, args: shown, valuePointer: args[entry.value_arg], threadId,
                     valueText: entry.value === "arg" || entry.value === "file" ? readCString(args[entry.value_arg]) : null,

@@ -15,6 +15,7 @@
 
 import type { AgentConfig, NativeEntry, NativeWhen } from "./config.js";
 import { runningPid } from "./native.js";
+import { SYSTEM_READERS } from "./platform.js";
 import { type Job, JobRegistry } from "./jobs.js";
 
 type FileHide = "cloaked_ranges" | "cloaked_threads";
@@ -192,6 +193,11 @@ export class Stealth {
                 }
                 const matched = matchers.find((matcher) => matcher.test(args));
                 if (matched === undefined) {
+                    return;
+                }
+                const caller = Process.findModuleByAddress(this.returnAddress);
+                if (caller !== null && SYSTEM_READERS.test(caller.name)) {
+                    // libc, the loader or the VM reading the map for its own memory management: answered truly.
                     return;
                 }
                 const entry = matched.entry;
