@@ -14,7 +14,7 @@ from monitor.errors import CaptureError
 from monitor.events import KIND_FLOW
 from monitor.store import EVENTS_FILE, FLOWS_FILE, MITM_FILE, SPOOL_FILE
 from monitor.store.flows import DEFAULT_BODY_CAP, unspool
-from monitor.store.writer import dump_line, to_record
+from monitor.store.writer import RESERVE_FILE, dump_line, to_record
 
 
 class EventsAppender:
@@ -97,6 +97,8 @@ def recover(run_dir: Path, body_cap: int = DEFAULT_BODY_CAP) -> tuple[int, str |
                                    events.append, body_cap, evented=events.evented)
         jsonl.flush()
         os.fsync(jsonl.fileno())
+    # The room a capture keeps for sealing itself: a killed one never used it.
+    (run_dir / RESERVE_FILE).unlink(missing_ok=True)
     if events.torn:
         torn = f"the last line of {EVENTS_FILE} was cut short by the kill; it is kept as it was in {EVENTS_FILE}.torn"
         cut_short = f"{cut_short}; {torn}" if cut_short else torn

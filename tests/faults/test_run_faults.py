@@ -93,6 +93,7 @@ def test_sigkill_leaves_a_run_that_recover_makes_analysable(tmp_path):
         assert spooled > 0 and not (out / "manifest.json").exists()
         recovered = consentmon("recover", str(out))
         assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+        assert not (out / ".seal-reserve.tmp").exists()
         _assert_nothing_lost(before, out)
         run = read_run(out)
         assert run.flows and not run.sealed
