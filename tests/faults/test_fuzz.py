@@ -295,3 +295,22 @@ def test_bad_input_exits_with_the_code_of_its_kind_naming_file_line_and_fix(smal
         assert "Traceback" not in text, text[-2000:]
         for words in said:
             assert words in text, (argv, words, text[-800:])
+
+
+@pytest.mark.parametrize("version", [99, "x", None])
+def test_a_flows_mitm_from_another_mitmproxy_version_is_refused_by_name(tmp_path, version):
+    from mitmproxy.io import tnetstring
+    from mitmproxy.test import tflow
+
+    from monitor.store.flows import load_flows
+    from monitor.store.writer import RunWriter
+
+    run = tmp_path / "run"
+    with RunWriter(run, run_info={}):
+        pass
+    state = tflow.tflow(resp=True).get_state()
+    state["version"] = version
+    (run / "flows.mitm").write_bytes(tnetstring.dumps(state))
+    with pytest.raises(RunDirError) as error:
+        load_flows(run)
+    assert str(run / "flows.mitm") in error.value.message and error.value.hint
