@@ -73,3 +73,38 @@ def test_a_worker_killed_mid_job_has_its_job_completed_elsewhere(redis_url, writ
     assert runs.num_rows == 2 and set(runs.column("n").to_pylist()) == {1}
     assert dict(zip(runs.column("job_id").to_pylist(), runs.column("worker").to_pylist()))[slow_id] == survivor
     assert not list(root.glob("pending/*.json"))
+
+
+def test_a_device_worker_takes_device_jobs_and_reports_one_failing_twice(make_sim, frida_server_file, redis_url, write_plan, tmp_path):
+    sim = make_sim(13)
+    results = f"file://{tmp_path / 'results'}"
+    plan = write_plan([{"name": "on-13", "package": "com.example.consentdemo", "device": {"android": "13"}},
+                       {"name": "here", "host": host_argv(0.1)}])
+    log = open(tmp_path / "workers.log", "wb")
+    env = {**os.environ, "CONSENTMON_LAB_VISIBILITY_TIMEOUT": "30"}   # the adb server of the simulated device comes with os.environ
+    workers = [subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--broker", redis_url, "--results", results,
+                                 "--serial", sim.serial, "--frida-server", str(frida_server_file), "--name", "phones"],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT),
+               subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--broker", redis_url, "--results", results,
+                                 "--host-slots", "1", "--no-devices", "--name", "pc"],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)]
+    try:
+        batch = subprocess.run([sys.executable, "-m", "monitor", "batch", str(plan), "--results", results, "--broker", redis_url,
+                                "--state", str(tmp_path / "batch.sqlite")],
+                               cwd=REPO, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=180)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+        log.close()
+    text = " ".join(batch.stdout.split())
+    assert batch.returncode == 1, text + batch.stderr + (tmp_path / "workers.log").read_text(errors="replace")[-3000:]
+    assert "1 done, 1 failed" in text
+    outcomes = {outcome["name"]: outcome for outcome in
+                (json.loads(path.read_text()) for path in (tmp_path / "results" / "jobs").glob("*.json"))}
+    assert outcomes["here"]["status"] == "done" and outcomes["here"]["worker"] == "pc"
+    # Routed to the worker with the device; the simulator has no app process for Frida: tried twice, then reported.
+    device_job = outcomes["on-13"]
+    assert device_job["status"] == "failed" and device_job["worker"] == "phones" and device_job["slot"] == sim.serial
+    assert device_job["attempt"] == 2 and "frida" in device_job["error"].lower()
