@@ -1,5 +1,5 @@
-"""Celery on a real redis-server with two workers; one is SIGKILLed mid-job: its job is delivered again,
-completes on the other worker, and the results hold exactly one result per job."""
+"""Celery on a real redis-server: two workers, one SIGKILLed mid-job (its job is delivered again, completes on
+the other worker, and the results hold exactly one result per job); a worker serving a simulated device."""
 
 from __future__ import annotations
 
