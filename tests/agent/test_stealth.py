@@ -115,3 +115,20 @@ def test_probe_entries_are_data_with_a_source_and_stealth_hides_only_what_they_s
     assert all(entry.source.startswith("https://") for entry in entries)
     assert {entry.hide for entry in entries} == {"cloaked_ranges", "cloaked_threads", "refuse", None}
     assert not {entry.category for entry in entries} & set(catalogue.categories())    # not PI categories
+
+
+def test_stealth_changes_nothing_else_a_program_sees(catalogue) -> None:
+    """The generated stub-Android program calls every catalogue API: with --stealth its output is exactly its
+    output without the agent (tests/agent/test_stub_catalogue.py does the same without stealth)."""
+    from support.stubgen import OWN_PACKAGE, build_stubs, exerciser_command
+
+    classes, _calls = build_stubs(catalogue)
+    command = exerciser_command(classes)
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
+    run = run_under_agent(command, options=AgentOptions(wait_for_jvm=True, own_package=OWN_PACKAGE, process_name="stubapp",
+                                                        importance_poll_ms=0, stealth=True), timeout=120)
+    assert run.stdout_lines() == plain
+    assert not [event for event in run.sink.events if event["category"] == "crashing"]
+    # The bridge's known "expected number" (a replaced boolean method that throws, hooks/README.md) and nothing else.
+    errors = [event["payload"]["description"] for event in run.sink.events if event["category"] == "script-error"]
+    assert all("expected number" in error for error in errors), errors
