@@ -261,13 +261,15 @@ def _run_host(config: HostRunConfig) -> RunResult:
         if config.fetch_policy:
             fetch_unopened_policy_links(writer, proxy)
         agent_summary = host.finish()
-        if not wait_for_exit(pid, timeout=10):
+        # Stopped by the user (Ctrl-C, SIGTERM): the target is ended now, not given time to finish on its own.
+        if not wait_for_exit(pid, timeout=1 if interrupted else 10):
             try:
                 device.kill(pid)
             except frida.ProcessNotFoundError:
                 pass  # exited between the check and the kill
             wait_for_exit(pid, timeout=5)
-            exit_reason += "+killed"
+            if not interrupted:
+                exit_reason += "+killed"
         host.check()
         proxy.check()
     except MonitorError as error:
