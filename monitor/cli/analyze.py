@@ -20,6 +20,9 @@ from monitor.cli.gate import (BaselineOption, FailOnOption, check_lang, exit_for
 from monitor.errors import MonitorError
 from monitor.store import FINDINGS_FILE
 
+# How each side of a failed TLS connection reads at the terminal (analysis/coverage.py tls_failures).
+TLS_SIDES = {"client": "refused by the app", "client-closed-after-handshake": "closed by the app after the handshake",
+             "app-pin-check": "failed the app's pin check", "server": "refused by the server"}
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -94,7 +97,7 @@ def evidence_edges(findings: Findings) -> list[str]:
         lines.append(f"connections the proxy did not see: {len(unseen)} — {shown}" + (" …" if len(unseen) > 4 else ""))
     failed = findings.summary.get("tls_failures") or []
     if failed:
-        shown = ", ".join(f"{item['host'] or item['sni']}:{item['port']} refused by the {'app' if item['side'] == 'client' else 'server'}"
+        shown = ", ".join(f"{item['host'] or item['sni']}:{item['port']} {TLS_SIDES.get(item['side'], 'refused by the server')}"
                           for item in failed[:4])
         lines.append(f"TLS the proxy could not open: {len(failed)} — {shown}" + (" …" if len(failed) > 4 else ""))
     return lines
