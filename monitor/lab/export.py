@@ -11,7 +11,6 @@ the union over thousands of runs has one shape.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from monitor.analysis.findings import Findings
-from monitor.store.reader import read_events, read_flows
+from monitor.store.reader import read_events, read_flows, read_run_info
 from monitor.store import EVENTS_FILE, FLOWS_FILE
 
 TABLES = ("runs", "cases", "findings", "reads", "flows")
@@ -84,7 +83,7 @@ def run_tables(run_dir: Path, findings: Findings, *, job: dict[str, Any], run_ur
                worker: str | None = None) -> dict[str, pa.Table]:
     """The five tables of one analysed run directory. `job` is the plan job (id, name, kind, spec)."""
     run_dir = Path(run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
+    info = read_run_info(run_dir)
     job_id = job["id"]
     events = read_events(run_dir / EVENTS_FILE)
     reads = events[(events["source"] == "hook") & (events["kind"] == "pi_read")]

@@ -323,7 +323,8 @@ def read_flows(path: Path, *, torn_tail: list[str] | None = None) -> list[dict[s
     return flows
 
 
-def read_run(root: Path | str) -> Run:
+def read_run_info(root: Path | str) -> dict[str, Any]:
+    """run.json of a run directory, checked (a JSON object of the schema this version reads)."""
     root = Path(root)
     if not root.is_dir():
         raise RunDirError(f"{root} is not a directory", hint="pass the directory `consentmon run --out` wrote")
@@ -345,6 +346,12 @@ def read_run(root: Path | str) -> Run:
     if schema != RUN_SCHEMA:
         raise RunDirError(f"{run_path}: run directory schema {schema!r}; this consentmon reads schema {RUN_SCHEMA}",
                           hint="analyze it with the consentmon version that recorded it (run.json `tool.version`)")
+    return info
+
+
+def read_run(root: Path | str) -> Run:
+    root = Path(root)
+    info = read_run_info(root)
     if (root / SPOOL_FILE).exists():
         raise RunDirError(f"{root / SPOOL_FILE} exists: the capture was stopped before its flows were written out, "
                           f"so flows.jsonl and flows.mitm are incomplete",
