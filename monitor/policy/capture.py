@@ -3,6 +3,8 @@ and its traffic when the capture ends, and stored under the run directory's `pol
 
 Where a policy comes from during a run:
 - the consent dialog's text (`text` events: TextView.setText of a notice, with its links);
+- the same text as the screen showed it, from the UI dumps the scenario saved (screens/*.xml): what a
+  UI drawn without TextView (Compose, a WebView-drawn dialog, a game engine) still exposes to uiautomator;
 - HTML the app handed a WebView (`WebView.loadData` / `loadDataWithBaseURL`);
 - a page a WebView or the app fetched (`WebView.loadUrl`, or any HTML response that reads like a policy),
   taken whole from flows.mitm;
@@ -14,6 +16,7 @@ Each document is stored once (by content), with its source, URL, time and the ev
 from __future__ import annotations
 
 import hashlib
+import xml.etree.ElementTree as ET  # noqa: N817 - the stdlib's usual name
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from monitor.data import load_catalogue
 from monitor.events import KIND_TEXT, KIND_WEBVIEW
 from monitor.store.policy import read_policy_documents, write_policy_document
 from monitor.store import EVENTS_FILE
+from monitor.store.files import read_screen, screen_files
 from monitor.store.flows import has_traffic, load_flows
 from monitor.store.reader import read_events
 
@@ -75,6 +79,22 @@ def unopened_links(run_dir: Path) -> list[str]:
     events = _events(run_dir)
     opened = set(events.loc[events["api"] == LOAD_URL, "value"].dropna().astype(str))
     return [link for link in shown_links(run_dir) if link not in opened]
+
+
+def _notice_in_dump(xml: bytes | None, words: list[str]) -> str:
+    """The texts of a uiautomator dump that read like a privacy notice, in screen order, one per line."""
+    if not xml:
+        return ""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return ""
+    texts = []
+    for node in root.iter("node"):
+        for text in (node.get("text") or "", node.get("content-desc") or ""):
+            if text and text not in texts and any(word in text for word in words):
+                texts.append(text)
+    return "\n".join(texts)
 
 
 def _is_html(content_type: str | None, body: bytes) -> bool:
@@ -129,6 +149,10 @@ def collect_policy_documents(run_dir: Path) -> Collected:
             payload = row.payload if isinstance(row.payload, dict) else {}
             keep(value, source="webview", url=payload.get("base_url"), ts=int(row.ts),
                  content_type=str(payload.get("mime") or "text/html"), event_seq=int(row.seq))
+    for ref in screen_files(run_dir, ".xml"):
+        shown = _notice_in_dump(read_screen(run_dir, ref), words)
+        if shown:
+            keep(shown, source="ui_dump", url=None, ts=None, content_type="text/plain")
     loaded = set(events.loc[events["api"] == LOAD_URL, "value"].dropna().astype(str))
     if has_traffic(run_dir):
         for flow in load_flows(run_dir):

@@ -132,12 +132,12 @@ def write_with(target: Path, produce: Callable[[Path], None]) -> Path:
     return target
 
 
-def screen_files(root: Path) -> list[str]:
-    """`screens/<name>` of every picture a run holds, by name."""
+def screen_files(root: Path, suffix: str = ".png") -> list[str]:
+    """`screens/<name>` of every picture (or, with suffix ".xml", every UI dump) a run holds, by name."""
     folder = Path(root) / SCREENS_DIR
     if not folder.is_dir() or folder.is_symlink():
         return []
-    return [f"{SCREENS_DIR}/{path.name}" for path in sorted(folder.glob("*.png")) if path.is_file() and not path.is_symlink()]
+    return [f"{SCREENS_DIR}/{path.name}" for path in sorted(folder.glob(f"*{suffix}")) if path.is_file() and not path.is_symlink()]
 
 
 def read_screen(root: Path, ref: str) -> bytes | None:

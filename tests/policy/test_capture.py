@@ -83,3 +83,20 @@ def test_a_run_without_notice_or_pages_stores_nothing(tmp_path):
     root = write_run(tmp_path / "run", [notice_text(ts=at(1), text="隐私", links=["javascript:void(0)"])])
     assert unopened_links(root) == []
     assert collect_policy_documents(root).links == []
+
+
+def test_a_notice_drawn_without_textview_is_read_from_the_scenarios_ui_dump(tmp_path):
+    """Compose and WebView-drawn dialogs never call TextView.setText; uiautomator still sees their text."""
+    root = write_run(tmp_path / "run", [])
+    dump = ("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"0\">"
+            "<node text=\"\" class=\"android.view.View\" bounds=\"[0,0][1080,2340]\">"
+            "<node text=\"温馨提示\" class=\"android.view.View\" bounds=\"[60,600][1020,700]\" />"
+            "<node text=\"请您阅读《隐私政策》，我们将收集设备标识符用于安全风控\" class=\"android.view.View\" bounds=\"[60,700][1020,900]\" />"
+            "<node content-desc=\"Privacy Policy\" class=\"android.view.View\" bounds=\"[60,900][1020,1000]\" />"
+            "<node text=\"同意\" class=\"android.widget.Button\" bounds=\"[560,1500][980,1600]\" /></node></hierarchy>")
+    (root / "screens" / "003-consent-ui.xml").write_text(dump, encoding="utf-8")
+    (root / "screens" / "004-broken.xml").write_text("<hierarchy><node", encoding="utf-8")
+    assert collect_policy_documents(root).stored == 1
+    (document,) = read_policy_documents(root)
+    assert document.source == "ui_dump"
+    assert document.data.decode() == "请您阅读《隐私政策》，我们将收集设备标识符用于安全风控\nPrivacy Policy"
