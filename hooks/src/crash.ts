@@ -5,6 +5,8 @@
 // `crash:ack` (without it the messages die with the process) — and returns false, so the fault goes on to the
 // app's handler or the kernel exactly as without the agent (the app still dies, or recovers, as it would).
 
+import Java from "frida-java-bridge";
+
 import type { AgentEvent } from "./events.js";
 import type { EventQueue } from "./queue.js";
 import { runningPid } from "./native.js";
@@ -95,4 +97,33 @@ export function watchFaults(last: LastApis, flush: () => number,
         }
         return false;
     });
+}
+
+// An uncaught Java exception: Thread.dispatchUncaughtException (ART and HotSpot alike) hands it to the handler
+// that kills the app on Android (RuntimeInit's KillApplicationHandler: logcat's FATAL EXCEPTION, then
+// Process.killProcess). Before the handler runs, the queued events go out with a `crashing` report naming the
+// exception and the last APIs; the thread waits for the host's ack (the kill follows at once); then the
+// original runs with the very same exception object.
+export function watchUncaught(last: LastApis, flush: () => number,
+                              report: (details: Record<string, unknown>) => void): string | null {
+    try {
+        const Thread = Java.use("java.lang.Thread");
+        const dispatch = Thread.dispatchUncaughtException;
+        dispatch.implementation = function (this: Java.Wrapper, error: Java.Wrapper) {
+            if (runningPid() === Process.id) {
+                try {
+                    flush();
+                    report({ fault: "uncaught-exception", exception: String(error), thread: String(this.getName()),
+                             last_apis: last.list() });
+                    recv("crash:ack", () => undefined).wait();
+                } catch (failure) {
+                    // Never thrown into the app: the original runs below whatever happened here.
+                }
+            }
+            return dispatch.call(this, error);
+        };
+        return null;
+    } catch (failure) {
+        return String(failure);
+    }
 }

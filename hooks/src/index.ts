@@ -14,7 +14,7 @@ import { ImportanceWatcher } from "./importance.js";
 import { nowNs } from "./clock.js";
 import { ClassWatch } from "./classwatch.js";
 import { Stealth } from "./stealth.js";
-import { LastApis, noteQueued, watchFaults } from "./crash.js";
+import { LastApis, noteQueued, watchFaults, watchUncaught } from "./crash.js";
 
 let queue: EventQueue | null = null;
 let installer: Installer | null = null;
@@ -22,6 +22,7 @@ let nativeInstaller: NativeInstaller | null = null;
 let limiter: RateLimiter | null = null;
 let classWatch: ClassWatch | null = null;
 let stealth: Stealth | null = null;
+let lastApis: LastApis | null = null;
 const registry = new JobRegistry();
 let jvmCreateSeen = false;
 
@@ -37,6 +38,10 @@ function reportInstalled(scope: string, jobs: Job[]): void {
 function installJavaHooks(config: AgentConfig): void {
     Java.perform(() => {
         reportInstalled("java", installer!.installAll());
+        const uncaught = watchUncaught(lastApis!, flushAll, (details) => status("crashing", details));
+        if (uncaught !== null) {
+            status("crash-watch", { java: uncaught });
+        }
         if (config.unpin.length > 0) {
             status("tls-unpinning", {
                 entries: installUnpin(config.unpin, queue!, config.processName,
@@ -182,7 +187,7 @@ rpc.exports = {
     init(config: AgentConfig): { pid: number; hooks: number; native: number } {
         queue = new EventQueue(config.flushIntervalMs, config.flushBatchSize);
         // The last APIs recorded go with a native fault (crash.ts): which hooks fired just before the app died.
-        const lastApis = new LastApis(16);
+        lastApis = new LastApis(16);
         noteQueued(queue, lastApis);
         watchFaults(lastApis, flushAll, (details) => status("crashing", details));
         limiter = new RateLimiter(config.maxEventsPerApiPerSecond, config.processName);

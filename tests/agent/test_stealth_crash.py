@@ -91,3 +91,39 @@ def test_faults_the_runtime_takes_and_handles_itself_are_no_crash(tmp_path) -> N
     assert run.stdout_lines() == ["200000"]
     assert run.host.processes[run.pid].crash is None
     assert not [event for event in run.sink.events if event["category"] == "crashing"]
+
+
+UNCAUGHT = """
+public class Uncaught {
+    public static void main(String[] args) throws Exception {
+        Thread worker = new Thread(() -> {
+            System.getenv("HOME");
+            throw new IllegalStateException("instrumentation detected");
+        }, "guard-worker");
+        worker.start();
+        worker.join();
+        System.out.println("main goes on");
+    }
+}
+"""
+
+
+def test_an_uncaught_java_exception_is_reported_before_its_handler_runs(tmp_path) -> None:
+    """The default handler still prints the very exception (the app sees the same), and the agent said first
+    which exception, on which thread, after which hooks."""
+    import subprocess
+
+    from monitor.agent.session import AgentOptions
+
+    source = tmp_path / "Uncaught.java"
+    source.write_text(UNCAUGHT)
+    subprocess.run(["javac", "-d", str(tmp_path / "classes"), str(source)], check=True, capture_output=True, timeout=180)
+    command = ["/usr/bin/java", "-cp", str(tmp_path / "classes"), "Uncaught"]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    run = run_under_agent(command, options=AgentOptions(wait_for_jvm=True, importance_poll_ms=0))
+    assert run.stdout_lines() == plain.stdout.splitlines() == ["main goes on"]
+    assert 'Exception in thread "guard-worker" java.lang.IllegalStateException: instrumentation detected' in plain.stderr
+    [crash] = [event["payload"] for event in run.sink.events if event["category"] == "crashing"]
+    assert crash["fault"] == "uncaught-exception" and crash["thread"] == "guard-worker"
+    assert crash["exception"] == "java.lang.IllegalStateException: instrumentation detected"
+    assert isinstance(crash["last_apis"], list)
