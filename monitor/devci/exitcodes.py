@@ -1,4 +1,5 @@
-"""The exit codes of `consentmon run` and `consentmon analyze`: the one table CI scripts rely on.
+"""The exit codes of `consentmon run` and `consentmon analyze`: the one table CI scripts rely on (every other
+command reports errors with the same codes: each error class carries its own, monitor/errors.py).
 
 1 means one thing only — the gate found cases it fails on — so a broken tool can never pass for a
 violation, nor a violation for a broken tool: every error is 2 or more. The README's table is this one

@@ -8,6 +8,8 @@ from monitor.errors import MonitorError
 class PolicyError(MonitorError):
     """A privacy policy could not be read or understood."""
 
+    exit_code = 4   # a file given is malformed (the document), as for every data file
+
 
 class PolicyFormatError(PolicyError):
     """The document is not text (an image, a PDF, an archive) or is empty."""
