@@ -71,8 +71,11 @@ def test_the_demo_on_art_tells_the_hotspot_story(art10: ArtRuntime, tmp_path: Pa
     # The flows went through the capture proxy, as the https requests the app made.
     hosts = {json.loads(line)["host"] for line in (tmp_path / "art" / "flows.jsonl").read_text().splitlines() if line.strip()}
     assert {"ulogs.umeng.com", "collect.adtrack-demo.cn", "demo-app.example.com", "api.demo-app.example.com"} <= hosts
-    # Native side channels are hooked in the ART process too (libc, below the runtime).
-    assert any(event["api"].startswith("libc.") for event in hooks)
+    # The native side-channel hooks (libc, below the runtime) are in the ART process before it runs, none failed.
+    # (The demo itself makes no native read; the runtimes' own reads are the platform's: on HotSpot libjvm's
+    # /proc/cpuinfo, on ART none since its /proc/self/maps reads are not taken for probes.)
+    native = [event["payload"] for event in events if event.get("kind") == "hook_status" and event["payload"].get("scope") == "native"]
+    assert native and native[0]["installed"] > 0 and native[0]["failed"] == 0, native
     assert art["run"]["exit_reason"] == "target-ended"
 
 
