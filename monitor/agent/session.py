@@ -162,6 +162,9 @@ class ProcessState:
     crash: dict[str, Any] | None = None
     # The APIs of the last events received from the process, oldest first: the hooks that fired before it died.
     recent_apis: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_APIS))
+    # The handlers given to Frida, kept to be taken back at the end (Frida's objects outlive the run and would
+    # keep this host, its agent source and every state alive: ~4 MiB per run in a long-lived process).
+    handlers: list[tuple[Any, str, Any]] = field(default_factory=list)
 
 
 class AgentHost:
@@ -216,8 +219,11 @@ class AgentHost:
         state = ProcessState(pid=pid, session=session, script=script)
         with self._lock:
             self.processes[pid] = state
-        script.on("message", lambda message, data: self._on_message(state, message, data))
-        session.on("detached", lambda reason, crash: self._on_detached(state, reason, crash))
+        on_message = lambda message, data: self._on_message(state, message, data)  # noqa: E731
+        on_detached = lambda reason, crash: self._on_detached(state, reason, crash)  # noqa: E731
+        script.on("message", on_message)
+        session.on("detached", on_detached)
+        state.handlers = [(script, "message", on_message), (session, "detached", on_detached)]
         script.load()
         try:
             script.exports_sync.init(self.options.to_config(self.catalogue))
@@ -350,7 +356,20 @@ class AgentHost:
             summary[state.pid] = {"stats": state.stats, "detach_reason": state.detach_reason,
                                   "hooks_installed": sum(1 for job in state.jobs if job.get("status") == "installed"),
                                   "hooks_failed": sum(1 for job in state.jobs if job.get("status") == "failed")}
+            self._release(state)
         return summary
+
+    @staticmethod
+    def _release(state: ProcessState) -> None:
+        """Take back the handlers given to Frida for a detached process, so nothing of this run stays reachable."""
+        if not state.detached.is_set():
+            return  # still attached (detach timed out and the kill did not end it): its handlers may still fire
+        for source, signal_name, handler in state.handlers:
+            try:
+                source.off(signal_name, handler)
+            except (ValueError, frida.InvalidOperationError):
+                pass  # already gone with its session
+        state.handlers = []
 
 
     def _detach(self, state: ProcessState, timeout: float = 5.0) -> None:
