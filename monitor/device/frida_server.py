@@ -38,6 +38,16 @@ def random_port() -> int:
             return port
 
 
+TEMP_DIR = "/data/local/tmp"
+DEFAULT_DATA_DIRECTORY = "re.frida.server"   # where frida-server writes its agents and helpers, by default
+
+
+def data_directory(name: str | None) -> str:
+    """The folder (under /data/local/tmp) frida-server keeps its agent and helpers in (`-d`): Frida's own
+    `re.frida.server` — a path anti-Frida code checks for — unless the server runs under a name of its own."""
+    return DEFAULT_DATA_DIRECTORY if name is None else f"{name}-cache"
+
+
 def remote_path(name: str | None) -> str:
     """Where the binary goes on the device: our folder, under its own name or this run's."""
     if name is None:

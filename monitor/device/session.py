@@ -196,7 +196,16 @@ class DeviceSession:
                               hint=f"use {frida_server.release_name(version, frida_server.arch_for_abi(abi))}")
         port = options.frida_port if options.frida_port is not None else (frida_server.random_port() if renamed else None)
         listen = "" if port is None else f" -l 127.0.0.1:{port}"   # the device's loopback only
-        self._apply("process", f"{shlex.quote(path)} -D{listen}", as_root=True, path=path)
+        # frida-server writes its agent and helpers into a folder it leaves behind: ours to remove afterwards.
+        data_name = frida_server.data_directory(path.rsplit("/", 1)[-1] if renamed else None)
+        data_path = f"{frida_server.TEMP_DIR}/{data_name}"
+        data_change = None
+        if not self.device.shell(f"ls -d {shlex.quote(data_path)}", root=True).ok:
+            data_change = self.journal.record("created_path", path=data_path, root=True)
+        directory = "" if not renamed else f" -d {shlex.quote(data_name)}"
+        self._apply("process", f"{shlex.quote(path)} -D{listen}{directory}", as_root=True, path=path)
+        if data_change is not None:
+            self.journal.mark(data_change, STATUS_APPLIED)
         started = frida_server.status(self.device, root=True, name=name)
         if not started.running_pids:
             raise DeviceError("frida-server did not start", hint=f"look at: adb -s {self.device.serial} logcat -d | grep -i frida")

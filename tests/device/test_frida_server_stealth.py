@@ -49,7 +49,10 @@ def test_renamed_server_on_its_own_port_is_reached_through_a_forward_and_undone(
         assert facts["name"] == "thermal-hal-1a2b3c" and facts["port"] == 41234
         [pid] = sim.state.pids_named("thermal-hal-1a2b3c")
         process = sim.state.processes[pid]
-        assert process.cmdline == f"{frida_server.REMOTE_DIR}/thermal-hal-1a2b3c -D -l 127.0.0.1:41234"
+        assert process.cmdline == f"{frida_server.REMOTE_DIR}/thermal-hal-1a2b3c -D -l 127.0.0.1:41234 -d thermal-hal-1a2b3c-cache"
+        # Its agent goes to a folder of that name, not Frida's re.frida.server (a path anti-Frida code checks).
+        assert sim.state.is_dir("/data/local/tmp/thermal-hal-1a2b3c-cache")
+        assert not sim.state.is_dir("/data/local/tmp/re.frida.server")
         assert process.user == "root" and process.listen_port == 41234
         assert not [name for _user, name, _cmd in sim.state.snapshot()["processes"] if "frida" in name]
         assert sim.state.read_file(f"{frida_server.REMOTE_DIR}/thermal-hal-1a2b3c") is not None

@@ -814,9 +814,17 @@ def exec_file(ctx: Ctx, argv: list[str]) -> Result | None:
     port = int(port_text)
     if ctx.state.listener(port) is not None:
         return fail(f"Unable to start server: Error binding to address {host}:{port}: Address already in use", 1)
+    # Its agent and helpers go into /data/local/tmp/DIRECTORY (`-d`, default re.frida.server), left behind when it stops.
+    directory = "re.frida.server"
+    for index, arg in enumerate(args):
+        if arg in ("-d", "--directory") and index + 1 < len(args):
+            directory = args[index + 1]
+        elif arg.startswith("--directory="):
+            directory = arg.split("=", 1)[1]
     proc = ctx.state.spawn(posixpath.basename(path), user="root", ppid=1, namespace=INIT_NS, cmdline=" ".join(argv),
                            exe_path=path)
     proc.listen_port = port
+    ctx.state.dirs.add(posixpath.join("/data/local/tmp", directory))
     return ok()
 
 
