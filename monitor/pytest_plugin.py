@@ -197,6 +197,15 @@ class MonitoredRun:
             return  # the target ended on its own
         self._end_target()
 
+    def _drive_device(self, writer: Any, handle: Any) -> None:
+        """run_device's driver: launches the app and hands the live run to the test until it is released (the
+        test's own UI automation — uiautomator2, Appium, adb input — runs meanwhile; marks go in the run)."""
+        self._writer, self._handle, self._target = writer, handle, handle.target
+        handle.target.launch()
+        self._ready.set()
+        while not self._release.is_set() and not handle.stop_requested.is_set():
+            self._release.wait(0.05)
+
     def _end_target(self) -> None:
         from monitor.errors import TargetError
 
@@ -217,12 +226,14 @@ class MonitoredRun:
         return self._thread is not None and self._thread.is_alive() and self._writer is not None
 
     def _require_live(self, what: str) -> None:
-        if self.kind != "device" and self._thread is not None:
-            self._ready.wait(timeout=60)   # the target is starting: its writer comes with it
+        if (self.kind != "device" or self._controllable) and self._thread is not None:
+            # The target is starting (a device app: setup, spawn and launch first): its writer comes with it.
+            self._ready.wait(timeout=60 if self.kind != "device" else 300)
         if self._error is not None:
             raise self._error              # the run never started (no such program, no device…): say why
         if not self.live:
-            how = ("a device run is driven by its scenario only" if self.kind == "device"
+            how = ("this device run is driven by its scenario (ask for device(..., drive=True) to drive it)"
+                   if self.kind == "device" and not self._controllable
                    else "the run has ended" if self._thread is not None and not self._thread.is_alive() else "the run has not started")
             raise ConsentmonRunError(f"{what}: {how}")
 
@@ -478,17 +489,21 @@ class ConsentMonitor:
 
     def device(self, app: str | None = None, *, serial: str | None = None, scenario: str = "first-launch-idle",
                apk: str | Path | None = None, duration: float | None = None, app_domains: Iterable[str] = (),
-               offline: bool = False, **config: Any) -> MonitoredRun:
+               offline: bool = False, drive: bool = False, **config: Any) -> MonitoredRun:
         """Record the app on a device or emulator, driven by `scenario` (a built-in name or a YAML file), as
-        `consentmon run --serial S --app PKG --scenario NAME`. The package and serial default to
-        --consentmon-app / --consentmon-serial."""
+        `consentmon run --serial S --app PKG --scenario NAME`; with `drive=True` the test drives it instead: the
+        app is launched, `run.target` (tap_point, ui_dump, home…), `run.mark()` and `run.steps()` work, and so
+        does the test's own UI automation against the device, until `run.stop()` or the `with` block ends. The
+        package and serial default to --consentmon-app / --consentmon-serial."""
         from monitor.runner.device import DeviceRunConfig, run_device
 
         package = app or self.app
         if not package:
             raise pytest.UsageError("consent_monitor.device() needs the app: pass app=... or --consentmon-app PKG")
         chosen_apk = apk or self.apk
-        run = self._new(f"{package}-{Path(str(scenario)).stem}", kind="device", controllable=False)
+        run = self._new(f"{package}-{'driven' if drive else Path(str(scenario)).stem}", kind="device", controllable=drive)
+        if drive:
+            config["driver"] = run._drive_device
         device_config = DeviceRunConfig(package=package, out=run.dir, scenario=scenario, serial=serial or self.serial,
                                         apk=Path(chosen_apk) if chosen_apk else None, duration=duration,
                                         app_domains=list(app_domains), block_upstream=offline, **config)

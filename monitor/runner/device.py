@@ -10,6 +10,7 @@ scenario drives the app; the device is restored whatever happens.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from monitor.runner.common import RunResult, fetch_unopened_policy_links, run_he
 from monitor.scan import scan_for_run
 from monitor.scenario.model import load_scenario
 from monitor.scenario.runner import run_scenario
+from monitor.scenario.target import Target
 from monitor.scenario.witness import ScreenWitness
 from monitor.store.files import ScreenFolder
 from monitor.scenario.device import DeviceTarget
@@ -62,6 +64,16 @@ class DeviceRunConfig:
     frida_port: int | None = None
     # Hide the agent from anti-instrumentation probes (AgentOptions.stealth; hooks/README.md "Stealth").
     stealth: bool = False
+    # Instead of the scenario: called once the app is instrumented, with the run writer and a handle on the
+    # target, and the run lasts until it returns (the pytest fixture's live driving: the test's own UI
+    # automation between marks). The scenario is then not run.
+    driver: Callable[[RunWriter, "DeviceRunHandle"], None] | None = None
+
+
+@dataclass
+class DeviceRunHandle:
+    target: Target                      # the app, launched by the driver when it wants (target.launch())
+    stop_requested: threading.Event     # set when the run must end (duration, crash, Ctrl-C)
 
 
 class InstrumentedTarget(DeviceTarget):
@@ -193,11 +205,15 @@ def _run_device(config: DeviceRunConfig) -> RunResult:
                     deadline_timer = threading.Timer(config.duration, stop.set)
                     deadline_timer.start()
                 try:
-                    result = run_scenario(scenario, target, writer, writer.screens_dir,
-                                          should_stop=lambda: stop.is_set() or agents.failure is not None or crashes.check(),
-                                          sleep=lambda seconds: stop.wait(seconds))
-                    writer.write_run_info(scenario={"name": scenario.name, "ok": result.ok, "consent": result.consent,
-                                                    "failures": [{"step": o.index, "error": o.error} for o in result.failures]})
+                    if config.driver is not None:
+                        config.driver(writer, DeviceRunHandle(target=target, stop_requested=stop))
+                        writer.write_run_info(scenario={"name": "driven", "ok": True, "driven_by": "driver"})
+                    else:
+                        result = run_scenario(scenario, target, writer, writer.screens_dir,
+                                              should_stop=lambda: stop.is_set() or agents.failure is not None or crashes.check(),
+                                              sleep=lambda seconds: stop.wait(seconds))
+                        writer.write_run_info(scenario={"name": scenario.name, "ok": result.ok, "consent": result.consent,
+                                                        "failures": [{"step": o.index, "error": o.error} for o in result.failures]})
                     if stop.is_set():
                         exit_reason = "duration-elapsed"
                     elif crashes.gone:
