@@ -96,3 +96,16 @@ def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: A
     assert first["api"] == "android.provider.Settings$Secure.getString"
     assert first["stack"][0].startswith("com.example.demo.DemoApp.main(DemoApp.java:")
     assert any(event.get("kind") == "click" for event in hooks)
+
+
+def test_a_refusal_on_art_is_the_same_case_list_as_on_hotspot(art10: ArtRuntime, tmp_path: Path) -> None:
+    def refused(out: Path, *extra: str) -> dict:
+        result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--consent", "refuse", *extra],
+                                capture_output=True, text=True, timeout=300, env=dict(os.environ, COLUMNS="200"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads((out / "findings.json").read_text())
+
+    hotspot, art = refused(tmp_path / "hotspot"), refused(tmp_path / "art", "--runtime", "art", "--art-root", str(art10.home))
+    assert _cases(art) == _cases(hotspot)
+    assert ("after-refusal", "sdk", "umeng") in _cases(art)
+    assert art["consent"]["final_state"] == hotspot["consent"]["final_state"] == "refused"

@@ -25,7 +25,8 @@ final class ControlServer extends Thread {
     ControlServer(int port, Screen screen) throws Exception {
         super("demo-control");
         setDaemon(true);
-        this.server = new ServerSocket(port, 8, InetAddress.getLoopbackAddress());
+        // 127.0.0.1 by address: Android's getLoopbackAddress() is ::1, where a scenario does not connect.
+        this.server = new ServerSocket(port, 8, InetAddress.getByAddress(new byte[] {127, 0, 0, 1}));
         this.screen = screen;
     }
 
