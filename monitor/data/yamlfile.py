@@ -38,27 +38,27 @@ def _line_for(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int | 
     return None
 
 
-def _bad_scalar_line(text: str, loader: Any) -> str:
-    """`:LINE` of the first date-tagged scalar that is no date, or "" when none is found."""
+def _bad_scalar(text: str, loader: Any) -> tuple[str, str]:
+    """(":LINE", "KEY: ") of the first date-tagged scalar that is no date, or ("", "") when none is found."""
     import datetime
 
     try:
         root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError:
-        return ""
-    pending = [root] if root is not None else []
+        return "", ""
+    pending: list[tuple[str, yaml.Node]] = [("", root)] if root is not None else []
     while pending:
-        node = pending.pop(0)
+        key, node = pending.pop(0)
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
             try:
                 datetime.date.fromisoformat(node.value[:10])
             except ValueError:
-                return f":{node.start_mark.line + 1}"
+                return f":{node.start_mark.line + 1}", f"{key}: " if key else ""
         elif isinstance(node, yaml.MappingNode):
-            pending.extend(value for pair in node.value for value in pair)
+            pending.extend((str(name.value), value) for name, value in node.value)
         elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
-    return ""
+            pending.extend((key, item) for item in node.value)
+    return "", ""
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
@@ -82,8 +82,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     except (ValueError, OverflowError) as exc:
         # PyYAML turns a date-shaped scalar into a date and raises a bare ValueError for an impossible one
         # (2026-02-30): found again by its node, so the message names its line like every other.
-        line = _bad_scalar_line(text, loader)
-        raise DataFileError(f"{path}{line}: not a valid value ({exc})",
+        line, key = _bad_scalar(text, loader)
+        raise DataFileError(f"{path}{line}: {key}not a valid date ({exc})",
                             hint="write a real date as YYYY-MM-DD, or quote the value to keep it as text") from exc
     except yaml.YAMLError as exc:
         # Refused before parsing (a control character, a byte sequence that is no text): said with its line.

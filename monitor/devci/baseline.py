@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.analysis.cases import Case, CaseSubject, case_id
@@ -84,14 +83,7 @@ def case_categories(case: Case) -> list[str]:
 def load_baseline(path: Path | str) -> Baseline:
     """Read a baseline file; a malformed one raises DataFileError naming file:line and the field."""
     path = Path(path)
-    try:
-        baseline = load_model(path, Baseline)
-    except ValueError as exc:
-        if isinstance(exc, DataFileError):
-            raise
-        # PyYAML turns 2026-02-30 into a date while loading and raises a bare ValueError: find its line.
-        line, key = _bad_date(path) or ("?", "a date")
-        raise DataFileError(f"{path}:{line}: {key}: not a date ({exc})", hint="write dates as YYYY-MM-DD") from exc
+    baseline = load_model(path, Baseline)   # an impossible date (2026-02-30) is named by line there too
     seen: dict[tuple[str, str], int] = {}
     for position, item in enumerate(baseline.accepted):
         if item.key in seen:
@@ -102,28 +94,6 @@ def load_baseline(path: Path | str) -> Baseline:
                                 hint="keep one entry per rule and subject (list every PI type it accepts in its categories)")
         seen[item.key] = position
     return baseline
-
-
-def _bad_date(path: Path) -> tuple[int, str] | None:
-    """(line, key) of the first date YAML cannot make (2026-02-30), read from the node tree without loading."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=loader)
-    except (OSError, yaml.YAMLError):
-        return None
-    pending: list[tuple[str, yaml.Node]] = [("(top level)", root)] if root is not None else []
-    while pending:
-        key, node = pending.pop()
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                date.fromisoformat(node.value[:10])
-            except ValueError:
-                return node.start_mark.line + 1, key
-        elif isinstance(node, yaml.MappingNode):
-            pending.extend((str(name.value), value) for name, value in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend((key, item) for item in node.value)
-    return None
 
 
 def _scalar(value: object) -> str:

@@ -76,6 +76,6 @@ def test_an_impossible_date_in_any_data_file_names_its_line(tmp_path):
 
     bad = tmp_path / "scope.yaml"
     bad.write_text("app: [location]\nsource: policy\nchecked:\n  on: 2026-02-30\n")
-    with pytest.raises(DataFileError, match=r"scope.yaml:4: not a valid value \(day is out of range") as error:
+    with pytest.raises(DataFileError, match=r"scope.yaml:4: on: not a valid date \(day is out of range") as error:
         read_yaml(bad)
     assert "YYYY-MM-DD" in (error.value.hint or "")
