@@ -76,7 +76,9 @@ def test_the_demo_on_art_tells_the_hotspot_story(art10: ArtRuntime, tmp_path: Pa
     # /proc/cpuinfo, on ART none since its /proc/self/maps reads are not taken for probes.)
     native = [event["payload"] for event in events if event.get("kind") == "hook_status" and event["payload"].get("scope") == "native"]
     assert native and native[0]["installed"] > 0 and native[0]["failed"] == 0, native
-    assert art["run"]["exit_reason"] == "target-ended"
+    # Ended by ART's DestroyJavaVM as HotSpot's; "+killed" when the VM still waited after the detach for a thread
+    # the bridge attached (hooks/README.md, ~3 runs in 25): every event was flushed before.
+    assert art["run"]["exit_reason"] in ("target-ended", "target-ended+killed")
 
 
 def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: ArtRuntime, tmp_path: Path) -> None:
@@ -90,7 +92,7 @@ def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: A
     assert result.returncode == 0, result.stdout + result.stderr
     run_info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run_info["runtime"]["name"] == "art" and run_info["agent"]["variant"] == "host-art"
-    assert run_info["exit_reason"] == "target-ended"   # ART's DestroyJavaVM told the host, as HotSpot's does
+    assert run_info["exit_reason"] in ("target-ended", "target-ended+killed")   # ART's DestroyJavaVM told the host
     hooks = [event for event in _events(tmp_path / "run") if event["source"] == "hook"]
     first = [event for event in hooks if event.get("kind") == "pi_read"][0]   # main's first statement, spawned on ART
     assert first["api"] == "android.provider.Settings$Secure.getString"
