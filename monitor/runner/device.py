@@ -155,6 +155,9 @@ def _run_device(config: DeviceRunConfig) -> RunResult:
                    "abi": props.get("ro.product.cpu.abi"), "fingerprint": props.get("ro.build.fingerprint")},
         "app": {"package": config.package, "domains": config.app_domains},
         "scenario": {"name": scenario.name, "description": scenario.description},
+        # What runs the app, named as host runs name theirs (hotspot / art / native): a phone's ART.
+        "runtime": {"name": "art", "version": f"Android {props.get('ro.build.version.release', '?')} "
+                                              f"(API {props.get('ro.build.version.sdk', '?')}) on the device"},
     })
     proxy = CaptureProxy(writer, config.out, confdir=config.confdir, block_upstream=config.block_upstream).start()
     writer.write_run_info(proxy={"listen": f"{LOOPBACK}:{proxy.port}", "reached_via": "adb reverse",

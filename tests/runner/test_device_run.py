@@ -27,6 +27,7 @@ def test_failed_device_run_restores_the_device_and_seals_the_run(make_sim, frida
     info = json.loads((out / "run.json").read_text())
     assert info["exit_reason"] == "error"
     assert info["target"]["serial"] == sim.serial and info["target"]["android"]
+    assert info["runtime"]["name"] == "art" and info["runtime"]["version"].startswith("Android ")
     assert info["device_setup"]["steps"]            # what was changed is on record
     assert info["device_setup"]["quic_blocked"] and any(step.startswith("iptables -I") for step in info["device_setup"]["steps"])
     assert info["clock"]["device_offset_start"]["offset_ns"] is not None
