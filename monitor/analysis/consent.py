@@ -75,6 +75,8 @@ class ConsentResult:
     transitions: list[ConsentTransition]
     signals: list[ConsentSignal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The same warnings as message keys (consent.warning.<code> in data/messages.yaml), for reports in any language.
+    warning_codes: list[str] = field(default_factory=list)
 
     @property
     def final_state(self) -> State:
@@ -101,6 +103,7 @@ class ConsentResult:
             "changes": changes,
             "signals": [{**asdict(s), "time": iso(s.ts)} for s in self.signals],
             "warnings": list(self.warnings),
+            "warning_codes": list(self.warning_codes),
         }
 
 
@@ -206,12 +209,15 @@ def run_state_machine(signals: list[ConsentSignal], *, no_decision_confidence: f
         else:
             next_decision = transition.confidence
     warnings: list[str] = []
+    codes: list[str] = []
     if not any(t.state in ("accepted", "refused") for t in transitions):
         warnings.append("no consent decision was seen: every PI read is judged as before consent; if consent was "
                         "given in a way the monitor could not see, pass --consent-at NS|ISO")
+        codes.append("no_decision")
     elif all(s.via == "click" and s.confidence < 0.8 for s in signals if s.decision != "notice"):
         warnings.append("consent was decided only by clicks outside any dialog: check the consent moment, or pass --consent-at")
-    return ConsentResult(transitions=transitions, signals=signals, warnings=warnings)
+        codes.append("clicks_outside_dialog")
+    return ConsentResult(transitions=transitions, signals=signals, warnings=warnings, warning_codes=codes)
 
 
 def consent_history(timeline: pd.DataFrame, *, words: ConsentWords, settings: AnalysisSettings,

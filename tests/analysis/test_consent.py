@@ -129,3 +129,12 @@ def test_consent_at_refuses_unzoned_or_unreadable_times(text):
     with pytest.raises(TimeArgumentError) as info:
         parse_time(text)
     assert info.value.hint
+
+
+def test_a_run_without_a_decision_says_so_with_a_code_the_report_translates(tmp_path):
+    from monitor.data.messages import messages
+    from monitor.testing.factories import judge
+
+    consent = judge(tmp_path / "run", [pi_read(ts=at(1))]).consent
+    assert consent["warning_codes"] == ["no_decision"] and "no consent decision was seen" in consent["warnings"][0]
+    assert messages("zh")("consent.warning.no_decision").startswith("未观察到用户的同意或拒绝")
