@@ -38,7 +38,7 @@ demo: agent
 
 test: agent
 	# The layering contract (pyproject [tool.importlinter]): fails on an arrow pointing up or into the test rig.
-	PYTHONPATH=tests $(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The fault suite's fuzz tests with 10 000 cases each (`make test` runs them with a few hundred).
