@@ -65,9 +65,10 @@ def _links(payload: Any) -> list[str]:
     return [link for link in links or [] if isinstance(link, str) and link.startswith(("http://", "https://"))]
 
 
-def shown_links(run_dir: Path) -> list[str]:
-    """Every http(s) link the notices of a run showed, first shown first."""
-    events = _events(run_dir)
+def shown_links(run_dir: Path, events: pd.DataFrame | None = None) -> list[str]:
+    """Every http(s) link the notices of a run showed, first shown first (`events`: the run's notice and
+    WebView events when the caller has read them already)."""
+    events = _events(run_dir) if events is None else events
     found: list[str] = []
     for payload in events.loc[events["kind"] == KIND_TEXT, "payload"].tolist():
         found += [link for link in _links(payload) if link not in found]
@@ -78,7 +79,7 @@ def unopened_links(run_dir: Path) -> list[str]:
     """Links the notices showed that no WebView loaded during the run (what `--fetch-policy` fetches)."""
     events = _events(run_dir)
     opened = set(events.loc[events["api"] == LOAD_URL, "value"].dropna().astype(str))
-    return [link for link in shown_links(run_dir) if link not in opened]
+    return [link for link in shown_links(run_dir, events) if link not in opened]
 
 
 def _notice_in_dump(xml: bytes | None, words: list[str]) -> str:
@@ -167,4 +168,4 @@ def collect_policy_documents(run_dir: Path) -> Collected:
             if ours or url in loaded or _reads_like_policy(body, words):
                 keep(body, source="fetch" if ours else "flow", url=url, ts=int(flow.request.timestamp_start * 1e9),
                      content_type=content_type, flow_id=flow.id)
-    return Collected(stored=stored, skipped=skipped, links=shown_links(run_dir))
+    return Collected(stored=stored, skipped=skipped, links=shown_links(run_dir, events))
