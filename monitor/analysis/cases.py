@@ -103,8 +103,9 @@ class CaseConnect(BaseModel):
     event_seqs: list[int]
 
 
-class CaseArticle(BaseModel):
-    """An article the rule cites (the finding's CitedArticle; repeated here so a case reads on its own)."""
+class CitedArticle(BaseModel):
+    """An article a rule cites, as a finding and its case carry it (findings.py takes it from here: it imports
+    this module for Case)."""
 
     model_config = Frozen
     regulation: str
@@ -136,7 +137,7 @@ class Case(BaseModel):
     count: int
     confidence: float
     finding_ids: list[str]
-    articles: list[CaseArticle]
+    articles: list[CitedArticle]
     sentence: dict[str, str]
 
 
@@ -335,7 +336,7 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
         destinations=list(dict.fromkeys([*hosts, *connect_hosts])), background=any(f.background for f in members),
         first_seen_ns=min(f.first_seen_ns for f in members), last_seen_ns=max(f.last_seen_ns for f in members),
         count=count, confidence=max(f.confidence for f in members), finding_ids=[f.id for f in members],
-        articles=[CaseArticle(**article.model_dump()) for article in articles],
+        articles=list(articles),
         sentence=_sentence(rule, dict(first.title), subject, pi, hosts, connect_hosts, states, count, text,
                            went_online=went_online or bool(connects)),
     )

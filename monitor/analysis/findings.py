@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.analysis.cases import Case
+from monitor.analysis.cases import Case, CitedArticle
 from monitor.errors import RunDirError
 from monitor.store.files import read_text, write_atomic
 
@@ -31,17 +31,6 @@ class SdkRef(BaseModel):
     owner: str
     frame: str | None = None
     confidence: float
-
-
-class CitedArticle(BaseModel):
-    model_config = Frozen
-    regulation: str
-    article: str
-    text: str
-    verified: bool
-    quote: bool
-    wording: str
-    wording_zh: str | None = None
 
 
 class MatchRef(BaseModel):
