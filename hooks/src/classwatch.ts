@@ -13,9 +13,19 @@
 // (bench/hooks/classload.py measures the cost against start-up time). Without a C compiler in this Frida
 // build, the same filter runs in JavaScript.
 //
-// ART: see the note above rawJni below.
+// ART: every class a class loader other than the boot loader defines — through loadClass, or resolved natively
+// by ClassLinker from code referencing it (an app's own listener class) — is defined by
+// art::ClassLinker::DefineClass, on the app's thread in ART's runnable state. Its return is watched with the
+// same kind of C filter (the descriptor against the watched names, IsAssignableFrom against the watched bases).
+// JavaScript may not run in the runnable state (a garbage collection waiting for this thread while it waits
+// for the script's lock would never end), so a class that matches is handed over the way ART itself calls
+// native code: the filter calls a native method of a class of ours (loaded at start from a dex built in memory,
+// InMemoryDexClassLoader), and ART's JNI trampoline switches the thread to the native state before our
+// JavaScript runs. Without that symbol or loader (Android < 8), the Java path (watchArtJavaPath) is used.
 
+/// <reference path="./mkdex.d.ts" />
 import Java from "frida-java-bridge";
+import mkdex from "frida-java-bridge/lib/mkdex.js";
 
 import type { JavaValue } from "./values.js";
 
@@ -44,6 +54,16 @@ const HOTSPOT_DEFINERS: [string, number][] = [
     // MethodHandles.Lookup.defineClass / defineHiddenClass.
     ["Java_java_lang_ClassLoader_defineClass0", 4],
 ];
+
+// art::ClassLinker::DefineClass(Thread*, const char* descriptor, size_t hash, Handle<ClassLoader>, const DexFile&,
+// const dex::ClassDef&) returning ObjPtr<mirror::Class> (a plain pointer), and JNIEnvExt::NewLocalRef(mirror::Object*):
+// both exported by libart on every Android version since 8.
+const ART_DEFINE_CLASS = "_ZN3art11ClassLinker11DefineClassEPNS_6ThreadEPKcmNS_6HandleINS_6mirror11ClassLoaderEEERKNS_7DexFileERKNS_3dex8ClassDefE";
+const ART_NEW_LOCAL_REF = "_ZN3art9JNIEnvExt11NewLocalRefEPNS_6mirror6ObjectE";
+// Our class whose one native method receives a matched class in the native state.
+const ART_CALLBACK_CLASS = "consentmon.watch.ClassDefined";
+const ART_CALLBACK_METHOD = "defined";
+const ART_CALLBACK_SIGNATURE = "(Ljava/lang/Class;Ljava/lang/ClassLoader;I)V";
 
 const TABLE_SLOTS = 8192; // a power of two, far more than the catalogue's classes
 const MAX_BASES = 64;
@@ -120,6 +140,93 @@ void onLeave (GumInvocationContext *ic) {
 }
 `;
 
+// ART's filter, on the return of ClassLinker::DefineClass. Shared is FILTER's, followed by what ART needs: the
+// JavaVM, JNIEnvExt::NewLocalRef, and our callback (receiver, method id). Heap references are 32 bits (the
+// Handle<ClassLoader> points at one; null for the boot class path, whose classes are the platform's).
+const ART_FILTER = `
+#include <gum/guminterceptor.h>
+
+typedef struct {
+  unsigned int mask;
+  unsigned int base_count;
+  unsigned int *table;
+  void **bases;
+  long long seen;
+  void *vm;
+  void *new_local_ref;
+  void *receiver;
+  void *method;
+} Shared;
+
+typedef struct { const char *descriptor; unsigned int *loader; } Saved;
+
+extern Shared shared;
+
+typedef int (*GetEnv) (void *vm, void **env, int version);
+typedef void * (*NewLocalRef) (void *env, void *object);
+typedef void (*DeleteLocalRef) (void *env, void *ref);
+typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
+typedef unsigned char (*ExceptionCheck) (void *env);
+typedef void (*ExceptionClear) (void *env);
+typedef void (*CallVoidMethodA) (void *env, void *object, void *method, const unsigned long long *args);
+
+void onEnter (GumInvocationContext *ic) {
+  Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
+  saved->descriptor = gum_invocation_context_get_nth_argument (ic, 2);
+  saved->loader = gum_invocation_context_get_nth_argument (ic, 4);
+}
+
+void onLeave (GumInvocationContext *ic) {
+  Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
+  void *klass = gum_invocation_context_get_return_value (ic);
+  if (klass == NULL || saved->loader == NULL || *saved->loader == 0 || shared.receiver == NULL)
+    return;
+  unsigned long loader = *saved->loader;
+  shared.seen++;
+  int why = 0;
+  const char *c = saved->descriptor;
+  if (c != NULL && *c == 'L') {
+    unsigned int hash = 2166136261u;
+    for (c++; *c != 0 && *c != ';'; c++) {
+      hash = (hash ^ (unsigned char) (*c == '/' ? '.' : *c)) * 16777619u;
+    }
+    hash |= 1;
+    unsigned int slot = hash & shared.mask;
+    while (shared.table[slot] != 0) {
+      if (shared.table[slot] == hash) {
+        why |= 1;
+        break;
+      }
+      slot = (slot + 1) & shared.mask;
+    }
+  }
+  if (why == 0 && shared.base_count == 0)
+    return;
+  void **vm = shared.vm;
+  void *env = NULL;
+  if (((GetEnv) (*(void ***) vm)[6]) (vm, &env, 0x00010006) != 0 || env == NULL)
+    return;
+  void **functions = *(void ***) env;
+  if (((ExceptionCheck) functions[228]) (env))
+    return;
+  void *klass_ref = ((NewLocalRef) shared.new_local_ref) (env, klass);
+  for (unsigned int i = 0; i < shared.base_count && (why & 2) == 0; i++) {
+    if (((IsAssignable) functions[11]) (env, klass_ref, shared.bases[i]))
+      why |= 2;
+  }
+  if (why != 0) {
+    void *loader_ref = ((NewLocalRef) shared.new_local_ref) (env, (void *) loader);
+    unsigned long long args[3] = { (unsigned long long) klass_ref, (unsigned long long) loader_ref, (unsigned long long) why };
+    ((CallVoidMethodA) functions[63]) (env, shared.receiver, shared.method, args);
+    if (((ExceptionCheck) functions[228]) (env))
+      ((ExceptionClear) functions[17]) (env);
+    ((DeleteLocalRef) functions[23]) (env, loader_ref);
+  }
+  ((DeleteLocalRef) functions[23]) (env, klass_ref);
+}
+`;
+const SHARED_SIZE = 72;
+
 // FNV-1a over the name's characters, as the filter computes it (class names are ASCII; a name that is not
 // hashes differently from its UTF-8 and is then found by the JavaScript path only).
 function nameHash(name: string): number {
@@ -143,13 +250,16 @@ export class ClassWatch {
     private readonly hooks: InvocationListener[] = [];
     // ART: the bridge's replacements of DexFile.defineClassNative.
     private readonly javaHooks: Java.Method[] = [];
+    // ART's native path: our callback's implementation, and why it is not used when it is not.
+    private callback: NativeCallback<"void", ["pointer", "pointer", "pointer", "pointer", "int"]> | null = null;
+    private artNativeError = "";
     private raw: RawJni | null = null;
     private nameBuffer: NativePointer = Memory.alloc(1024);
     private nameCapacity = 1024;
     // Threads running a listener: classes our own hooking loads are seen, never re-entered.
     private readonly busyThreads = new Set<number>();
     // Shared with the C filter: struct Shared, the hash table and the bases (JNI global references).
-    private readonly shared: NativePointer = Memory.alloc(40);
+    private readonly shared: NativePointer = Memory.alloc(SHARED_SIZE);
     private readonly table: NativePointer = Memory.alloc(TABLE_SLOTS * 4);
     private readonly bases: NativePointer = Memory.alloc(MAX_BASES * Process.pointerSize);
     private readonly watchedNames = new Set<string>();
@@ -225,12 +335,110 @@ export class ClassWatch {
             this.backend = `hotspot:libjava defineClass (${this.hooks.length} definers, ${this.filter !== null ? "C filter" : `JavaScript filter: ${this.filterError}`})`;
             return this.backend;
         }
+        if (Java.available && this.watchArtDefineClass()) {
+            this.backend = "art:ClassLinker::DefineClass (C filter, native callback)";
+            return this.backend;
+        }
         if (Java.available && this.watchArtJavaPath()) {
-            this.backend = "art:ClassLoader.loadClass path (VMClassLoader.findLoadedClass, DexFile.defineClassNative); classes ART resolves natively are not seen";
+            this.backend = `art:ClassLoader.loadClass path (VMClassLoader.findLoadedClass, DexFile.defineClassNative); classes ART resolves natively are not seen (${this.artNativeError})`;
             return this.backend;
         }
         this.backend = "none: no known class-definition point in this VM";
         return this.backend;
+    }
+
+    // ART: the return of ClassLinker::DefineClass, filtered in C; a match reaches JavaScript through our
+    // callback class's native method (see the note at the top). False, with the reason kept, when this ART
+    // lacks a piece of it.
+    private watchArtDefineClass(): boolean {
+        const libart = Process.findModuleByName("libart.so");
+        const defineClass = libart?.findExportByName(ART_DEFINE_CLASS) ?? null;
+        const newLocalRef = libart?.findExportByName(ART_NEW_LOCAL_REF) ?? null;
+        if (defineClass === null || newLocalRef === null) {
+            this.artNativeError = "libart exports no ClassLinker::DefineClass / JNIEnvExt::NewLocalRef";
+            return false;
+        }
+        let callback: [NativePointer, NativePointer];
+        try {
+            callback = this.artCallback();
+        } catch (error) {
+            this.artNativeError = `no callback class: ${error}`;
+            return false;
+        }
+        this.raw = this.raw ?? rawJni();
+        this.shared.writeU32(TABLE_SLOTS - 1);
+        this.shared.add(4).writeU32(this.baseRefs.length);
+        this.shared.add(8).writePointer(this.table);
+        this.shared.add(16).writePointer(this.bases);
+        this.shared.add(24).writeS64(0);
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        this.shared.add(32).writePointer((Java.vm as any).handle as NativePointer);
+        this.shared.add(40).writePointer(newLocalRef);
+        this.shared.add(48).writePointer(callback[0]);
+        this.shared.add(56).writePointer(callback[1]);
+        try {
+            this.filter = new CModule(ART_FILTER, { shared: this.shared });
+        } catch (error) {
+            this.shared.add(48).writePointer(NULL);
+            this.artNativeError = `no C filter: ${error}`;
+            return false;
+        }
+        this.hooks.push(Interceptor.attach(defineClass, this.filter as unknown as InvocationListenerCallbacks));
+        return true;
+    }
+
+    // Our class with one native method, defined from a dex built in memory (no file: an app may not write one),
+    // its method bound to JavaScript. Returns a global reference to an instance and the method's id.
+    private artCallback(): [NativePointer, NativePointer] {
+        const dex = mkdex({
+            name: `L${ART_CALLBACK_CLASS.replace(/\./g, "/")};`,
+            sourceFileName: "ClassDefined.java",
+            superClass: "Ljava/lang/Object;",
+            interfaces: [],
+            fields: [],
+            methods: [[ART_CALLBACK_METHOD, "V", ["Ljava/lang/Class;", "Ljava/lang/ClassLoader;", "I"], [], 0]],
+        });
+        const klass = defineInMemory(dex as Uint8Array, ART_CALLBACK_CLASS);
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const env: any = Java.vm.getEnv();
+        const classRef: NativePointer = env.newGlobalRef(klass.$h);
+        const watch = this;
+        this.callback = new NativeCallback((callEnv: NativePointer, _self: NativePointer, classHandle: NativePointer, loaderHandle: NativePointer, why: number) => {
+            watch.artNativeDefined(callEnv, loaderHandle, classHandle, why);
+        }, "void", ["pointer", "pointer", "pointer", "pointer", "int"]);
+        const name = Memory.allocUtf8String(ART_CALLBACK_METHOD);
+        const signature = Memory.allocUtf8String(ART_CALLBACK_SIGNATURE);
+        const entry = Memory.alloc(3 * Process.pointerSize);
+        entry.writePointer(name);
+        entry.add(Process.pointerSize).writePointer(signature);
+        entry.add(2 * Process.pointerSize).writePointer(this.callback);
+        if (env.registerNatives(classRef, entry, 1) !== 0) {
+            env.exceptionClear();
+            throw new Error("RegisterNatives failed");
+        }
+        const method: NativePointer = env.getMethodId(classRef, ART_CALLBACK_METHOD, ART_CALLBACK_SIGNATURE);
+        const instance: NativePointer = env.allocObject(classRef);
+        if (method.isNull() || instance.isNull()) {
+            env.exceptionClear();
+            throw new Error("the callback class has no method or instance");
+        }
+        const receiver: NativePointer = env.newGlobalRef(instance);
+        env.deleteLocalRef(instance);
+        return [receiver, method];
+    }
+
+    // A class the ART filter let through, on the app's thread in the native state.
+    private artNativeDefined(env: NativePointer, loader: NativePointer, klass: NativePointer, why: number): void {
+        this.jsDefined++;
+        try {
+            const name = this.className(env, NULL, klass);
+            if (name !== null) {
+                this.artDefined(env, loader, klass, name, why);
+            }
+        } catch (error) {
+            this.errors++;
+            this.lastError = `${error} ${(error as Error).stack ?? ""}`;
+        }
     }
 
     // ART: a class a BaseDexClassLoader defines through its Java path — loader.loadClass(name) of a
@@ -284,9 +492,9 @@ export class ClassWatch {
     // findLoadedClass also answers for classes defined long ago: each class is looked at once.
     private readonly artSeen = new Set<string>();
 
-    private artDefined(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string): void {
+    private artDefined(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string, filtered = 0): void {
         const className = name.replace(/\//g, ".");
-        let why = this.watchedNames.has(className) ? 1 : 0;
+        let why = (this.watchedNames.has(className) ? 1 : 0) | (filtered & 2);
         for (const base of this.baseRefs) {
             if (why >= 2) {
                 break;
@@ -346,6 +554,7 @@ export class ClassWatch {
 
     // Stops watching (the job's removal): classes defined from now on are not looked at.
     stop(): void {
+        this.shared.add(48).writePointer(NULL);
         for (const hook of this.hooks.splice(0)) {
             hook.detach();
         }
@@ -432,12 +641,33 @@ export class ClassWatch {
     }
 }
 
-// ART (Android; host ART in tests/support/art): classes of a BaseDexClassLoader (PathClassLoader,
-// DexClassLoader, InMemoryDexClassLoader) are mostly defined natively by art::ClassLinker::DefineClass without
-// a Java call on the way (ClassLinker::FindClassInBaseDexClassLoader), with the thread in the runnable state,
-// where no JNI call may be made. Only the Java path (watchArtJavaPath) is watched there: a class resolved
-// natively — an app's listener class referenced from its code — is not seen. Hooking those needs ClassLinker's
-// class-load callbacks (a ClassLoadCallback registered with the runtime), not written.
+// Defines the class `name` of `dex` without writing a file: InMemoryDexClassLoader (Android 8+). Where its
+// constructor fails — host ART's libcore, built without desugaring, cannot run the lambda in
+// DexPathList.initByteBufferDexPath — the same in-memory DexFile it would build, loaded into an empty
+// PathClassLoader.
+function defineInMemory(dex: Uint8Array, name: string): JavaValue {
+    const bytes = Java.array("byte", Array.from(dex, (value) => (value << 24) >> 24));
+    const buffer = (Java.use("java.nio.ByteBuffer") as JavaValue).wrap(bytes);
+    const platform = (Java.use("java.lang.String") as JavaValue).class.getClassLoader();
+    let firstError: unknown;
+    try {
+        return (Java.use("dalvik.system.InMemoryDexClassLoader") as JavaValue).$new(buffer, platform).loadClass(name);
+    } catch (error) {
+        firstError = error;
+    }
+    const DexFile = Java.use("dalvik.system.DexFile") as JavaValue;
+    for (const constructor of DexFile.$init.overloads as JavaValue[]) {
+        const types = (constructor.argumentTypes as { className: string }[]).map((type) => type.className);
+        if (types[0] !== "java.nio.ByteBuffer" && types[0] !== "[Ljava.nio.ByteBuffer;") {
+            continue;
+        }
+        const first = types[0] === "java.nio.ByteBuffer" ? buffer : Java.array("java.nio.ByteBuffer", [buffer]);
+        const owner = (Java.use("dalvik.system.PathClassLoader") as JavaValue).$new("", platform);
+        const file = DexFile.$new.overload(...types).call(DexFile, first, ...types.slice(1).map(() => null));
+        return file.loadClass(name, owner);
+    }
+    throw firstError;
+}
 
 function rawJni(): RawJni {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any

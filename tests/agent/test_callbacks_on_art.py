@@ -3,10 +3,11 @@ tests/support/art): the same program as tests/agent/test_late_classes.py, with t
 boot class path as on a phone and the SDK loaded mid-run by a DexClassLoader.
 
 What holds on ART: the permission answer at Activity's dispatch point (one event per answer, the app's
-override without super, the near miss with super), and a catalogue class a fresh DexClassLoader loads mid-run
-(the class watch's ART path: what ClassLoader.loadClass defines). What does not yet: classes ART resolves natively
-(the app's own listener class) are not seen, so their overrides are not hooked there — a strict xfail, so the
-day it works the test says so.
+override without super, the near miss with super); the app's own listener class, which ART resolves natively
+(ClassLinker, no Java call on the way) when main first references it, has its override hooked before it runs;
+and a catalogue class a fresh DexClassLoader loads mid-run. Both are seen at art::ClassLinker::DefineClass's
+return (the class watch's ART path), each class once, nothing else the app defines (App, MainActivity,
+PoliteActivity) taken for a watched one.
 """
 
 from __future__ import annotations
@@ -81,17 +82,26 @@ def test_on_art_each_permission_answer_is_recorded_once_whoever_handles_it(art_r
 def test_on_art_a_class_a_fresh_dexclassloader_loads_mid_run_is_hooked(art_runs) -> None:
     _, hooked = art_runs
     (watch,) = [event for event in hooked.sink.events if event["category"] == "class-watch"]
-    assert watch["payload"]["backend"].startswith("art:ClassLoader.loadClass path")
+    assert watch["payload"]["backend"].startswith("art:ClassLinker::DefineClass")
     assert [event["value"] for event in _events(hooked, "com.android.id.impl.IdProviderImpl.getOAID")] == ["oaid-5f2a9c"]
-    late = [event for event in hooked.sink.events if event["kind"] == "hook_status" and event["payload"].get("scope") == "java-late"]
-    assert [(event["payload"]["class"], event["payload"]["loader"]) for event in late] == [
-        ("com.android.id.impl.IdProviderImpl", "dalvik.system.DexClassLoader")]
     stats = next(iter(hooked.summary.values()))["stats"]
     assert stats["class_watch_errors"] == 0, stats["class_watch_last_error"]
 
 
-@pytest.mark.xfail(strict=True, reason="ART resolves the app's own classes natively (ClassLinker), where the class "
-                                       "watch does not look yet (hooks/README.md, Known limits)")
+def _late(run) -> list[tuple[str, str, list[str]]]:
+    return [(event["payload"]["class"], event["payload"]["loader"], event["payload"]["overrides"])
+            for event in run.sink.events if event["kind"] == "hook_status" and event["payload"].get("scope") == "java-late"]
+
+
+def test_on_art_each_class_the_watch_concerns_is_hooked_once_as_it_is_defined(art_runs) -> None:
+    _, hooked = art_runs
+    assert _late(hooked) == [
+        ("com.example.late.Tracker", "dalvik.system.PathClassLoader", ["android.location.LocationListener.onLocationChanged"]),
+        ("com.android.id.impl.IdProviderImpl", "dalvik.system.DexClassLoader", []),
+    ]
+
+
 def test_on_art_a_listener_class_of_the_app_has_its_override_hooked(art_runs) -> None:
     _, hooked = art_runs
-    assert len(_events(hooked, "android.location.LocationListener.onLocationChanged")) == 1
+    (fix,) = _events(hooked, "android.location.LocationListener.onLocationChanged")
+    assert "com.example.late.Tracker.onLocationChanged" in fix["stack"][0]

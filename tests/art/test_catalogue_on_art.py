@@ -17,10 +17,10 @@ from monitor.agent.session import AgentOptions
 from monitor.analysis.attribution import Attributor
 from monitor.data import load_attribution, load_catalogue, load_sdks
 from monitor.data.models import Catalogue, return_type
+from monitor.hostart import HostArt
 
 from support.art.agent import ArtAgentRun, run_on_art
 from support.art.dex import dex_jar
-from support.art.runtime import ArtRuntime
 from support.art.stubs import StubProgram
 from support.stubgen import OWN_PACKAGE
 
@@ -40,13 +40,13 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="module")
-def unhooked(art10: ArtRuntime, art_stub_program: StubProgram) -> ArtAgentRun:
+def unhooked(art10: HostArt, art_stub_program: StubProgram) -> ArtAgentRun:
     return run_on_art(art10, art_stub_program.main, classpath=[art_stub_program.app.dex],
                       boot=[art_stub_program.framework.dex], attach=False)
 
 
 @pytest.fixture(scope="module")
-def hooked(art10: ArtRuntime, art_stub_program: StubProgram, catalogue: Catalogue) -> ArtAgentRun:
+def hooked(art10: HostArt, art_stub_program: StubProgram, catalogue: Catalogue) -> ArtAgentRun:
     return run_on_art(art10, art_stub_program.main, classpath=[art_stub_program.app.dex],
                       boot=[art_stub_program.framework.dex], catalogue=catalogue, options=OPTIONS)
 
@@ -80,12 +80,13 @@ def test_every_hook_is_installed_on_the_boot_and_app_classes(hooked: ArtAgentRun
 
 
 def test_the_class_watch_is_installed_on_art(hooked: ArtAgentRun) -> None:
-    """The agent's watch for classes defined later (hooks/src/classwatch.ts) has an ART backend: what
-    ClassLoader.loadClass defines (VMClassLoader.findLoadedClass, DexFile.defineClassNative); classes ART resolves
-    natively are not seen (hooks/README.md; tests/agent/test_callbacks_on_art.py proves a DexClassLoader's)."""
+    """The agent's watch for classes defined later (hooks/src/classwatch.ts) has an ART backend: the return of
+    art::ClassLinker::DefineClass, where every class a loader other than the boot loader defines passes, those
+    ART resolves natively included (tests/agent/test_callbacks_on_art.py proves an app's listener class and a
+    DexClassLoader's SDK class)."""
     watch = [job for state in hooked.host.processes.values() for job in state.jobs if job["api"] == "class-watch"]
     assert [(job["status"], job["error"]) for job in watch] == [("installed", None)]
-    assert watch[0]["overload"].startswith("art:ClassLoader.loadClass path")
+    assert watch[0]["overload"].startswith("art:ClassLinker::DefineClass")
 
 
 def test_every_entry_fires_once_per_call_with_its_category_and_kind(art_stub_program: StubProgram, unhooked: ArtAgentRun,
@@ -152,7 +153,7 @@ def test_the_only_script_errors_are_the_bridges_boolean_default_on_a_throw(art_s
     assert len(errors) == len(boolean_throws)
 
 
-def test_sdk_attribution_from_an_art_stack(art10: ArtRuntime, art_stub_program: StubProgram, catalogue: Catalogue) -> None:
+def test_sdk_attribution_from_an_art_stack(art10: HostArt, art_stub_program: StubProgram, catalogue: Catalogue) -> None:
     sources = {
         "com/example/artapp/Main.java": "package com.example.artapp;\n"
         "public final class Main { public static void main(String[] args) {\n"
