@@ -60,6 +60,8 @@ const HOTSPOT_DEFINERS: [string, number][] = [
 // both exported by libart on every Android version since 8.
 const ART_DEFINE_CLASS = "_ZN3art11ClassLinker11DefineClassEPNS_6ThreadEPKcmNS_6HandleINS_6mirror11ClassLoaderEEERKNS_7DexFileERKNS_3dex8ClassDefE";
 const ART_NEW_LOCAL_REF = "_ZN3art9JNIEnvExt11NewLocalRefEPNS_6mirror6ObjectE";
+// Thread::DecodeJObject (renamed DecodeGlobalJObject in later versions; both take a global reference).
+const ART_DECODE = ["_ZNK3art6Thread13DecodeJObjectEP8_jobject", "_ZNK3art6Thread19DecodeGlobalJObjectEP8_jobject"];
 // Our class whose one native method receives a matched class in the native state.
 const ART_CALLBACK_CLASS = "consentmon.watch.ClassDefined";
 const ART_CALLBACK_METHOD = "defined";
@@ -141,7 +143,7 @@ void onLeave (GumInvocationContext *ic) {
 `;
 
 // ART's filter, on the return of ClassLinker::DefineClass. Shared is FILTER's, followed by what ART needs: the
-// JavaVM, JNIEnvExt::NewLocalRef, and our callback (receiver, method id). Heap references are 32 bits (the
+// JavaVM, JNIEnvExt::NewLocalRef, our callback (receiver, method id) and Thread::DecodeJObject. Heap references are 32 bits (the
 // Handle<ClassLoader> points at one; null for the boot class path, whose classes are the platform's).
 const ART_FILTER = `
 #include <gum/guminterceptor.h>
@@ -156,6 +158,7 @@ typedef struct {
   void *new_local_ref;
   void *receiver;
   void *method;
+  void *decode;
 } Shared;
 
 typedef struct { const char *descriptor; unsigned int *loader; } Saved;
@@ -169,6 +172,9 @@ typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
 typedef unsigned char (*ExceptionCheck) (void *env);
 typedef void (*ExceptionClear) (void *env);
 typedef void (*CallVoidMethodA) (void *env, void *object, void *method, const unsigned long long *args);
+typedef void * (*NewGlobalRef) (void *env, void *ref);
+typedef void (*DeleteGlobalRef) (void *env, void *ref);
+typedef void * (*DecodeJObject) (void *thread, void *ref);
 
 void onEnter (GumInvocationContext *ic) {
   Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
@@ -216,16 +222,23 @@ void onLeave (GumInvocationContext *ic) {
   }
   if (why != 0) {
     void *loader_ref = ((NewLocalRef) shared.new_local_ref) (env, (void *) loader);
+    // The class may move while the thread is suspendable in our callback: what DefineClass returns is read
+    // back from a global reference afterwards (JNIEnvExt's Thread* follows its function table).
+    void *klass_global = ((NewGlobalRef) functions[21]) (env, klass_ref);
     unsigned long long args[3] = { (unsigned long long) klass_ref, (unsigned long long) loader_ref, (unsigned long long) why };
     ((CallVoidMethodA) functions[63]) (env, shared.receiver, shared.method, args);
     if (((ExceptionCheck) functions[228]) (env))
       ((ExceptionClear) functions[17]) (env);
+    void *now = ((DecodeJObject) shared.decode) (((void **) env)[1], klass_global);
+    if (now != NULL && now != klass)
+      gum_invocation_context_replace_return_value (ic, now);
+    ((DeleteGlobalRef) functions[22]) (env, klass_global);
     ((DeleteLocalRef) functions[23]) (env, loader_ref);
   }
   ((DeleteLocalRef) functions[23]) (env, klass_ref);
 }
 `;
-const SHARED_SIZE = 72;
+const SHARED_SIZE = 80;
 
 // FNV-1a over the name's characters, as the filter computes it (class names are ASCII; a name that is not
 // hashes differently from its UTF-8 and is then found by the JavaScript path only).
@@ -354,8 +367,9 @@ export class ClassWatch {
         const libart = Process.findModuleByName("libart.so");
         const defineClass = libart?.findExportByName(ART_DEFINE_CLASS) ?? null;
         const newLocalRef = libart?.findExportByName(ART_NEW_LOCAL_REF) ?? null;
-        if (defineClass === null || newLocalRef === null) {
-            this.artNativeError = "libart exports no ClassLinker::DefineClass / JNIEnvExt::NewLocalRef";
+        const decode = ART_DECODE.map((symbol) => libart?.findExportByName(symbol) ?? null).find((address) => address !== null) ?? null;
+        if (defineClass === null || newLocalRef === null || decode === null) {
+            this.artNativeError = "libart exports no ClassLinker::DefineClass / JNIEnvExt::NewLocalRef / Thread::DecodeJObject";
             return false;
         }
         let callback: [NativePointer, NativePointer];
@@ -376,6 +390,7 @@ export class ClassWatch {
         this.shared.add(40).writePointer(newLocalRef);
         this.shared.add(48).writePointer(callback[0]);
         this.shared.add(56).writePointer(callback[1]);
+        this.shared.add(64).writePointer(decode);
         try {
             this.filter = new CModule(ART_FILTER, { shared: this.shared });
         } catch (error) {
