@@ -29,6 +29,7 @@ import frida
 
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.data.models import Catalogue, HookEntry
+from monitor.hostart import HostArt
 from monitor.store.writer import RunWriter
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # the test rig (support.*) is not part of the package
 from support.benchwriter import replace_section  # noqa: E402
@@ -99,10 +100,9 @@ def art_program(work: Path) -> tuple[list[str], dict[str, str], str] | str:
     """The probe dexed for host ART 10 and the argv/environment that run it; a one-line reason when ART cannot be built."""
     from support.art.build import BuildError, RegistryUnreachable, ensure_runtime
     from support.art.dex import dex_jar
-    from support.art.runtime import ArtRuntime
 
     try:
-        runtime = ArtRuntime(ensure_runtime())
+        runtime = HostArt(ensure_runtime())
         app = dex_jar(runtime, {"consentbench/Probe.java": PROGRAM}, name="bench-probe")
     except (RegistryUnreachable, BuildError) as error:
         return f"host ART not built: {error}"

@@ -7,17 +7,16 @@ and an unchanged one never is.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.cache import cache_root
 from monitor.errors import TargetError
+from monitor.hostart import DX_MIN_SDK, HostArt, cache_folder, is_framework
 
 DEMO_SOURCES = Path(__file__).resolve().parent / "app" / "src"
 DEMO_MAIN = "com.example.demo.DemoApp"
@@ -76,50 +75,25 @@ def demo_command(classes: Path, *, consent: str | None = "agree", pause_ms: int 
 
 # ---- the demo on Android's own runtime (host ART 10, built by `python tests/support/art/build.py`) ----------
 ART_ROOT_ENV = "CONSENTMON_ART_ROOT"
-# A phone's framework.jar holds these packages (the stub framework, and the stand-in for Android's okhttp that
-# host ART's java.net.URL loads by name): on ART they go on the boot class path, the rest is the app's dex.
-FRAMEWORK_PREFIXES = ("android/", "com/android/", "dalvik/")
-DX_MIN_SDK = "28"
 
 
-@dataclass(frozen=True)
-class ArtHome:
-    """A built host ART runtime folder (runtime.json, bin/dalvikvm, boot/, classes/, lib/, root/)."""
-    home: Path
-
-    @property
-    def info(self) -> dict:
-        return json.loads((self.home / "runtime.json").read_text())
-
-    @property
-    def launcher(self) -> Path:
-        return self.home / "bin" / "dalvikvm"
-
-    def runtime(self) -> dict[str, str]:
-        """run.json's `runtime` of a run on it."""
-        info = self.info
-        return {"name": "art", "version": f"Android {info.get('android', '?')} (API {info.get('api_level', '?')}), "
-                f"android-libart {info.get('packages', {}).get('android-libart', '?')}", "home": str(self.home)}
-
-
-def find_art_runtime(root: Path | None = None) -> ArtHome:
+def find_art_runtime(root: Path | None = None) -> HostArt:
     """The host ART runtime: `root` (--art-root), else $CONSENTMON_ART_ROOT, else the newest one built into
     the cache (<cache>/art10/<key>/). consentmon does not build it: `python tests/support/art/build.py` does."""
     hint = "build one with `python tests/support/art/build.py` (Debian's registry, ~6 min cold), or give --art-root DIR"
     given = root or (Path(os.environ[ART_ROOT_ENV]) if os.environ.get(ART_ROOT_ENV) else None)
     if given is not None:
-        home = ArtHome(Path(given).expanduser().resolve())
-        if not (home.home / "runtime.json").is_file() or not home.launcher.is_file():
-            raise TargetError(f"{home.home} is not a host ART runtime (no runtime.json or bin/dalvikvm)", hint=hint)
-        return home
-    built = sorted((candidate.parent for candidate in (cache_root() / "art10").glob("*/runtime.json")
-                    if (candidate.parent / "bin" / "dalvikvm").is_file()), key=lambda home: home.stat().st_mtime)
-    if not built:
-        raise TargetError(f"no host ART runtime in {cache_root() / 'art10'}", hint=hint)
-    return ArtHome(built[-1])
+        art = HostArt(Path(given).expanduser().resolve())
+        if not art.complete:
+            raise TargetError(f"{art.home} is not a host ART runtime (no runtime.json or bin/dalvikvm)", hint=hint)
+        return art
+    newest = HostArt.newest_built()
+    if newest is None:
+        raise TargetError(f"no host ART runtime in {cache_folder()}", hint=hint)
+    return newest
 
 
-def build_demo_dex(art: ArtHome, cache: Path | None = None) -> tuple[Path, Path]:
+def build_demo_dex(art: HostArt, cache: Path | None = None) -> tuple[Path, Path]:
     """The demo compiled as Java 8 against Android 10's core library and dexed: (framework jar for the boot
     class path, app jar for the class path). Cached by the sources' and the runtime's hash."""
     sources = sorted(DEMO_SOURCES.rglob("*.java"))
@@ -138,20 +112,15 @@ def build_demo_dex(art: ArtHome, cache: Path | None = None) -> tuple[Path, Path]
     shutil.rmtree(staging, ignore_errors=True)
     classes = staging / "classes"
     classes.mkdir(parents=True)
-    boot = ":".join(str(art.home / "classes" / name) for name in ("core-classes.jar", "android-icu4j.jar"))
-    _tool("javac (Java 8, against Android 10's core library)",
-          ["javac", "-source", "8", "-target", "8", "-Xlint:-options", "-nowarn", "-encoding", "UTF-8", "-proc:none",
-           "-XDstringConcat=inline", "-bootclasspath", boot, "-d", str(classes), *map(str, sources)])
+    _tool("javac (Java 8, against Android 10's core library)", art.javac_command(classes, sources))
     for jar, framework_part in ((framework, True), (app, False)):
         files = sorted(path.relative_to(classes).as_posix() for path in classes.rglob("*.class")
-                       if path.relative_to(classes).as_posix().startswith(FRAMEWORK_PREFIXES) == framework_part)
+                       if is_framework(path.relative_to(classes).as_posix()) == framework_part)
         class_jar = staging / f"{jar.stem}-classes.jar"
         with zipfile.ZipFile(class_jar, "w") as archive:
             for name in files:
                 archive.write(classes / name, name)
-        _tool(f"dx {jar.stem}", ["java", "-Xmx1g", "-cp", str(art.home / "root/usr/share/java/com.android.dx.jar"),
-                                 "com.android.dx.command.Main", "--dex", "--multi-dex", f"--min-sdk-version={DX_MIN_SDK}",
-                                 f"--output={staging / jar.name}", str(class_jar)])
+        _tool(f"dx {jar.stem}", art.dx_command(staging / jar.name, class_jar, heap="1g"))
     shutil.rmtree(classes)
     (staging / ".complete").write_text(digest.hexdigest())
     shutil.rmtree(home, ignore_errors=True)
@@ -166,12 +135,9 @@ def _tool(step: str, command: list[str]) -> None:
         raise TargetError(f"the ART demo build failed at {step}: {detail[:600]}")
 
 
-def demo_art_command(art: ArtHome, framework: Path, app: Path, *, consent: str | None = "agree",
+def demo_art_command(art: HostArt, framework: Path, app: Path, *, consent: str | None = "agree",
                      pause_ms: int = 300) -> list[str]:
-    """The demo on host ART: its launcher, Android 10's core library and the stub framework on the boot class
-    path (where a phone has framework.jar), the interpreter (Debian packages no ART compiler), no boot image."""
-    boot = ":".join(str(path) for path in (art.home / "boot/core-libart.jar", art.home / "boot/android-icu4j.jar", framework))
+    """The demo on host ART: Android 10's core library and the stub framework on the boot class path (where a
+    phone has framework.jar), the app's dex on the class path."""
     decided = ["--consent", consent] if consent is not None else []
-    return [str(art.launcher), f"-Xbootclasspath:{boot}", f"-Xbootclasspath-locations:{boot}",
-            "-Ximage:/nonexistent/boot.art", "-Xnoimage-dex2oat", "-Xint", "-cp", str(app), DEMO_MAIN,
-            *decided, "--pause-ms", str(pause_ms)]
+    return art.command(DEMO_MAIN, classpath=[app], boot=[framework], args=[*decided, "--pause-ms", str(pause_ms)])

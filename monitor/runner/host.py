@@ -7,7 +7,6 @@ properties and a truststore holding the interception CA.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -27,6 +26,7 @@ from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_trusts
 from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
 from monitor.errors import MonitorError
+from monitor.hostart import HostArt, art_environment, is_art_command
 from monitor.scenario.host import CONTROL_ENV
 from monitor.scenario.witness import ScreenWitness
 from monitor.runner.common import (RunResult, fetch_unopened_policy_links, record_gap, run_header, seal_run,
@@ -98,22 +98,10 @@ def target_environment(config: HostRunConfig, proxy: CaptureProxy, jvm: bool, co
     return env
 
 
-def is_art_command(argv: list[str]) -> bool:
-    """Android's runtime run by its launcher (host ART: `dalvikvm`, tests/support/art/kit/dalvikvm.c)."""
-    return Path(argv[0]).name in {"dalvikvm", "dalvikvm64"}
-
-
 def target_runtime(argv: list[str], jvm: bool) -> dict[str, Any]:
     """What runs the target, for run.json: HotSpot's `java -version`, host ART's runtime.json beside its launcher."""
     if is_art_command(argv):
-        described = Path(argv[0]).resolve().parent.parent / "runtime.json"
-        try:
-            info = json.loads(described.read_text())
-            version = (f"Android {info.get('android', '?')} (API {info.get('api_level', '?')}), "
-                       f"android-libart {info.get('packages', {}).get('android-libart', '?')}")
-        except (OSError, ValueError):
-            version = "unknown"
-        return {"name": "art", "version": version, "home": str(described.parent)}
+        return HostArt.of_command(argv).runtime()
     if not jvm:
         return {"name": "native", "version": None}
     try:
@@ -121,20 +109,6 @@ def target_runtime(argv: list[str], jvm: bool) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         answer = []
     return {"name": "hotspot", "version": " / ".join(line.strip() for line in answer[:3:2]) or "unknown"}
-
-
-def art_environment(argv: list[str], scratch: Path) -> dict[str, str]:
-    """A host ART launcher needs its libraries on LD_LIBRARY_PATH and ANDROID_* folders it may write: filled in
-    from its runtime folder (bin/dalvikvm beside runtime.json) where the caller's environment has none."""
-    home = Path(argv[0]).resolve().parent.parent
-    if not (home / "runtime.json").is_file() or os.environ.get("ANDROID_DATA"):
-        return {}
-    root, data, tz = scratch / "root", scratch / "data", scratch / "tz"
-    for folder in (root / "etc", data / "dalvik-cache" / "x86_64", tz):
-        folder.mkdir(parents=True, exist_ok=True)
-    return {"LD_LIBRARY_PATH": f"{home / 'lib'}:{home / 'root/usr/lib/x86_64-linux-gnu/android'}",
-            "ANDROID_ROOT": str(root), "ANDROID_DATA": str(data), "ANDROID_RUNTIME_ROOT": str(root),
-            "ANDROID_ART_ROOT": str(root), "ANDROID_I18N_ROOT": str(root), "ANDROID_TZDATA_ROOT": str(tz)}
 
 
 def run_host(config: HostRunConfig) -> RunResult:

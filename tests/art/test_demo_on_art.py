@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.art.runtime import ArtRuntime
+from monitor.hostart import HostArt
 
 pytestmark = [pytest.mark.e2e, pytest.mark.frida, pytest.mark.proxy]
 
@@ -36,7 +36,7 @@ def _events(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines() if line.strip()]
 
 
-def test_the_demo_on_art_tells_the_hotspot_story(art10: ArtRuntime, tmp_path: Path) -> None:
+def test_the_demo_on_art_tells_the_hotspot_story(art10: HostArt, tmp_path: Path) -> None:
     hotspot = _demo(tmp_path / "hotspot")
     art = _demo(tmp_path / "art", "--runtime", "art", "--art-root", str(art10.home))
 
@@ -81,12 +81,11 @@ def test_the_demo_on_art_tells_the_hotspot_story(art10: ArtRuntime, tmp_path: Pa
     assert art["run"]["exit_reason"] in ("target-ended", "target-ended+killed")
 
 
-def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: ArtRuntime, tmp_path: Path) -> None:
-    from monitor.demo import ArtHome, build_demo_dex, demo_art_command
+def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: HostArt, tmp_path: Path) -> None:
+    from monitor.demo import build_demo_dex, demo_art_command
 
-    home = ArtHome(art10.home)
-    framework, app = build_demo_dex(home)
-    argv = demo_art_command(home, framework, app, consent="agree")
+    framework, app = build_demo_dex(art10)
+    argv = demo_art_command(art10, framework, app, consent="agree")
     result = subprocess.run([sys.executable, "-m", "monitor", "run", "--host", "--offline", "--app-package", "com.example.demo",
                              "--out", str(tmp_path / "run"), "--", *argv], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -100,7 +99,7 @@ def test_run_host_with_an_art_launcher_command_uses_the_host_art_bundle(art10: A
     assert any(event.get("kind") == "click" for event in hooks)
 
 
-def test_a_refusal_on_art_is_the_same_case_list_as_on_hotspot(art10: ArtRuntime, tmp_path: Path) -> None:
+def test_a_refusal_on_art_is_the_same_case_list_as_on_hotspot(art10: HostArt, tmp_path: Path) -> None:
     def refused(out: Path, *extra: str) -> dict:
         result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--out", str(out), "--consent", "refuse", *extra],
                                 capture_output=True, text=True, timeout=300, env=dict(os.environ, COLUMNS="200"))

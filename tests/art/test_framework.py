@@ -9,11 +9,11 @@ import pytest
 from monitor.agent.session import AgentOptions
 from monitor.data import load_catalogue
 from monitor.demo import DEMO_SOURCES
+from monitor.hostart import HostArt
 
 from support.art.agent import run_on_art
 from support.art.build import BuildError
 from support.art.dex import dex_jar, sources_under
-from support.art.runtime import ArtRuntime
 from support.art.stubs import for_android10
 
 pytestmark = [pytest.mark.frida, pytest.mark.timeout(900)]
@@ -33,7 +33,7 @@ public final class Main {
 }
 
 
-def test_the_demos_stub_framework_runs_from_the_boot_class_path_and_its_methods_are_hooked(art10: ArtRuntime) -> None:
+def test_the_demos_stub_framework_runs_from_the_boot_class_path_and_its_methods_are_hooked(art10: HostArt) -> None:
     try:
         framework = dex_jar(art10, for_android10(sources_under(DEMO_SOURCES, framework=True)), name="demo-framework")
     except BuildError as error:
@@ -62,7 +62,7 @@ public final class First {
 }
 
 
-def test_hooks_are_armed_before_the_first_instruction_when_spawned_on_art(art10: ArtRuntime) -> None:
+def test_hooks_are_armed_before_the_first_instruction_when_spawned_on_art(art10: HostArt) -> None:
     from support.art.agent import spawn_on_art
     from support.art.stubs import stub_program
 

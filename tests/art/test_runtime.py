@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from monitor.hostart import HostArt
+
 from support.art import build
 from support.art.build import Builder, BuildError, RegistryUnreachable, ensure_runtime, input_key, runtime_dir
 from support.art.dex import dex_jar
-from support.art.runtime import ArtRuntime
 
 pytestmark = pytest.mark.timeout(900)   # the first test may build the runtime (about 70 s here, ≤ 6 min)
 
 
-def test_a_built_runtime_is_found_again_within_five_seconds(art10: ArtRuntime) -> None:
+def test_a_built_runtime_is_found_again_within_five_seconds(art10: HostArt) -> None:
     started = time.monotonic()
     home = ensure_runtime()
     assert time.monotonic() - started < 5
@@ -36,7 +37,7 @@ def test_the_cache_key_covers_package_versions_and_build_files(monkeypatch: pyte
     assert input_key() != key
 
 
-def test_a_program_runs_on_androids_runtime_with_the_framework_on_the_boot_class_path(art10: ArtRuntime, tmp_path: Path) -> None:
+def test_a_program_runs_on_androids_runtime_with_the_framework_on_the_boot_class_path(art10: HostArt, tmp_path: Path) -> None:
     framework = dex_jar(art10, {"android/os/BootProbe.java": "package android.os;\n"
                                 "public final class BootProbe { public static String where() {\n"
                                 "  return BootProbe.class.getClassLoader().getClass().getName(); } }\n"}, name="boot-probe")
@@ -64,7 +65,7 @@ def test_an_unreachable_registry_is_one_line_and_leaves_nothing(tmp_path: Path, 
     assert not home.exists() and not list(home.parent.glob(".staging-*"))
 
 
-def test_a_failed_step_names_itself_and_its_fix_and_keeps_no_runtime(art10: ArtRuntime, tmp_path: Path,
+def test_a_failed_step_names_itself_and_its_fix_and_keeps_no_runtime(art10: HostArt, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # A source version the registry does not have: the build stops at step 4, after real work was done.
     monkeypatch.setattr(build, "SOURCE_PACKAGES", (("android-platform-libcore", "10.0.0+r36-99"),))

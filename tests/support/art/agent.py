@@ -24,9 +24,8 @@ from monitor.agent.build import build_agent
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.data import load_catalogue
 from monitor.data.models import Catalogue
+from monitor.hostart import HostArt
 from support.sinks import ListSink
-
-from support.art.runtime import ArtRuntime
 
 MAIN_RETURNED = "[launcher] main returned"
 
@@ -93,7 +92,7 @@ def _open_gate(gate: Path, process: subprocess.Popen, deadline: float) -> int:
     raise AssertionError("the runtime's VM was not up in time")
 
 
-def run_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
+def run_on_art(runtime: HostArt, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
                args: Sequence[str] = (), catalogue: Catalogue | None = None, options: AgentOptions | None = None,
                attach: bool = True, timeout: float = 180.0) -> ArtAgentRun:
     """Run `main` on ART; with `attach`, under the agent armed before main. Returns once main has returned
@@ -148,7 +147,7 @@ def run_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boo
                            host=host, returncode=process.returncode, lingered=lingered)  # type: ignore[arg-type]
 
 
-def spawn_on_art(runtime: ArtRuntime, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
+def spawn_on_art(runtime: HostArt, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
                  args: Sequence[str] = (), catalogue: Catalogue | None = None, options: AgentOptions | None = None,
                  timeout: float = 120.0) -> ArtAgentRun:
     """Run `main` on ART the way `run --host` runs a program: spawned suspended by AgentHost, the agent

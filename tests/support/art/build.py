@@ -9,7 +9,7 @@ apt configuration (its own sources, lists and cache under the cache folder) fetc
 nothing from bullseye is installed on the system and the system's apt sources are left alone.
 
 The runtime is built into `<cache>/art10/<key>/`, the key being the hash of every input (the pinned
-package versions, this file and kit/), in a staging folder renamed into place only once the new
+package versions, this file, kit/ and monitor/hostart.py: the runtime's layout, dx, its command line), in a staging folder renamed into place only once the new
 runtime has run a program: a half-built runtime is never kept, and an unchanged key is never rebuilt.
 A failed step raises BuildError, whose text is one line naming the step and the fix.
 """
@@ -32,6 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import monitor.hostart as hostart
+from monitor.hostart import ANDROID_LIBS, HostArt, cache_folder
 
 HERE = Path(__file__).resolve().parent
 KIT = HERE / "kit"
@@ -79,8 +82,6 @@ HOST_HEADERS = {
     "/usr/include/zlib.h": "zlib1g-dev", "/usr/include/sys/capability.h": "libcap-dev",
 }
 HOST_PACKAGES = sorted(set(HOST_TOOLS.values()) | set(HOST_HEADERS.values()) - {"apt", "dpkg"})
-ANDROID_LIBS = "root/usr/lib/x86_64-linux-gnu/android"   # the same in runtime.py
-DX_MIN_SDK = "28"
 SMOKE_LINE = "Hello from ART"
 
 
@@ -96,21 +97,18 @@ class RegistryUnreachable(BuildError):
     """Debian's registry could not be reached: the ART tests are skipped, not failed."""
 
 
-def cache_root() -> Path:
-    from monitor.cache import cache_root as project_cache_root  # one cache root for every build of the project
-    return project_cache_root()
-
-
 def input_key() -> str:
-    """The hash of every input of the build: pinned packages, host architecture, this file and kit/."""
+    """The hash of every input of the build: pinned packages, host architecture, this file, kit/ and
+    monitor/hostart.py (the runtime's folder layout, dx's options, the command line the build runs its program with)."""
     digest = hashlib.sha256(json.dumps([SUITE, BINARY_PACKAGES, SOURCE_PACKAGES, platform.machine()]).encode())
     for path in [Path(__file__).resolve(), *sorted(p for p in KIT.rglob("*") if p.is_file())]:
         digest.update(path.relative_to(HERE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(b"monitor/hostart.py\0" + Path(hostart.__file__).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def runtime_dir(key: str | None = None, cache: Path | None = None) -> Path:
-    return (cache or cache_root()) / "art10" / (key or input_key())
+    return cache_folder(cache) / (key or input_key())
 
 
 # ---- running the steps ---------------------------------------------------------------------------
@@ -163,10 +161,7 @@ class Builder:
         return output if combined else result.stdout
 
     def dx(self, output: Path, *inputs: Path, core_library: bool = False) -> None:
-        dx_jar = self.root / "usr/share/java/com.android.dx.jar"
-        options = ["--core-library"] if core_library else []
-        self.run(["java", "-Xmx3g", "-cp", dx_jar, "com.android.dx.command.Main", "--dex", *options, "--multi-dex",
-                  f"--min-sdk-version={DX_MIN_SDK}", f"--output={output}", *inputs])
+        self.run(HostArt(self.staging).dx_command(output, *inputs, heap="3g", core_library=core_library))
 
     @contextmanager
     def step(self, name: str, fix: str) -> Iterator[None]:
@@ -489,14 +484,12 @@ class Builder:
                       "-l:libart.so", "-ldl", "-lc", self.staging / "shim/libc.so", "-l:libandroid_runtime.so"])
 
     def smoke_test(self) -> None:
-        from support.art.runtime import ArtRuntime   # noqa: PLC0415 - the runtime's own command line, on staging
-
         with self.step("11 run a program on the new runtime", "see {log}: the runtime did not start"):
             classes = self.work / "hello"
             self.run(["javac", "-source", "8", "-target", "8", "-Xlint:-options", "-bootclasspath",
                       self.staging / "classes/core-classes.jar", "-d", classes, KIT / "Hello.java"])
             self.dx(self.work / "hello.jar", classes)
-            runtime = ArtRuntime(self.staging)
+            runtime = HostArt(self.staging)
             data = self.work / "android-data"
             output = self.run(runtime.command("Hello", classpath=[self.work / "hello.jar"]),
                               env=runtime.environment(data), timeout=120)

@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.art.build import DX_MIN_SDK, BuildError
-from support.art.runtime import ArtRuntime
+from monitor.hostart import DX_MIN_SDK, HostArt, is_framework
 
-# A phone's framework.jar holds these packages; everything else an app calls is in the app's own dex.
-FRAMEWORK_PREFIXES = ("android/", "com/android/", "dalvik/")
+from support.art.build import BuildError
 
 
 @dataclass(frozen=True)
@@ -29,12 +27,7 @@ class DexBuild:
     classes: Path    # the same classes as class files, for compiling other code against them
 
 
-def is_framework(relative_source: str) -> bool:
-    """True for a source (a/b/C.java) of a class a phone has on its boot class path."""
-    return relative_source.startswith(FRAMEWORK_PREFIXES)
-
-
-def dex_jar(runtime: ArtRuntime, sources: Mapping[str, str], *, name: str, classpath: Sequence[Path] = (),
+def dex_jar(runtime: HostArt, sources: Mapping[str, str], *, name: str, classpath: Sequence[Path] = (),
             cache: Path | None = None) -> DexBuild:
     """Compile `sources` ({"a/b/C.java": text}) against Android's core library and `classpath` (class jars
     or folders), and dex them. Cached by content; a failure is a BuildError naming the step."""
@@ -55,16 +48,11 @@ def dex_jar(runtime: ArtRuntime, sources: Mapping[str, str], *, name: str, class
             (source_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             (source_dir / relative).write_text(text)
         class_dir.mkdir(parents=True)
-        boot = ":".join(str(path) for path in runtime.compile_classpath)
-        extra = ["-classpath", ":".join(str(path) for path in classpath)] if classpath else []
-        _run(f"javac {name}", ["javac", "-source", "8", "-target", "8", "-Xlint:-options", "-nowarn", "-encoding", "UTF-8",
-                               "-proc:none", "-XDstringConcat=inline", "-bootclasspath", boot, *extra, "-d", str(class_dir),
-                               *sorted(str(path) for path in source_dir.rglob("*.java"))],
+        _run(f"javac {name}", runtime.javac_command(class_dir, sorted(str(path) for path in source_dir.rglob("*.java")),
+                                                     classpath=classpath),
              fix="the sources use an API Android 10's core library lacks, or do not compile")
         _run(f"jar {name}", ["jar", "cf", str(staging / build.classes.name), "-C", str(class_dir), "."], fix="check the disk")
-        _run(f"dx {name}", ["java", "-Xmx2g", "-cp", str(runtime.dx_jar), "com.android.dx.command.Main", "--dex",
-                            "--multi-dex", f"--min-sdk-version={DX_MIN_SDK}", f"--output={staging / build.dex.name}",
-                            str(staging / build.classes.name)],
+        _run(f"dx {name}", runtime.dx_command(staging / build.dex.name, staging / build.classes.name, heap="2g"),
              fix="dx reads Java 8 class files; a construct dx cannot translate is in the sources")
         shutil.rmtree(source_dir)
         shutil.rmtree(class_dir)

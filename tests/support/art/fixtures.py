@@ -14,14 +14,14 @@ from collections.abc import Iterator
 import pytest
 
 from monitor.data import load_catalogue
+from monitor.hostart import HostArt
 
 from support.art.build import BuildError, RegistryUnreachable, ensure_runtime
-from support.art.runtime import ArtRuntime
 from support.art.stubs import StubProgram, stub_program
 
 
 @pytest.fixture(scope="session")
-def art10(request: pytest.FixtureRequest) -> Iterator[ArtRuntime]:
+def art10(request: pytest.FixtureRequest) -> Iterator[HostArt]:
     if os.environ.get("CONSENTMON_ART", "").lower() in ("0", "off", "no"):
         pytest.skip("host ART tests switched off (CONSENTMON_ART=off)")
     capture = request.config.pluginmanager.getplugin("capturemanager")
@@ -38,11 +38,11 @@ def art10(request: pytest.FixtureRequest) -> Iterator[ArtRuntime]:
         pytest.skip(f"host ART not built, Debian's registry is unreachable: {error.reason}")
     except BuildError as error:
         pytest.fail(str(error), pytrace=False)
-    yield ArtRuntime(home)
+    yield HostArt(home)
 
 
 @pytest.fixture(scope="session")
-def art_stub_program(art10: ArtRuntime) -> StubProgram:
+def art_stub_program(art10: HostArt) -> StubProgram:
     try:
         return stub_program(art10, load_catalogue())
     except BuildError as error:

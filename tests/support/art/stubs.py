@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.data.models import Catalogue
+from monitor.hostart import HostArt, is_framework
 
 from support.art.build import BuildError
-from support.art.dex import DexBuild, dex_jar, is_framework
-from support.art.runtime import ArtRuntime
+from support.art.dex import DexBuild, dex_jar
 from support.stubgen import EXERCISER, STUB_PACKAGE, Call, generate
 
 # The stubs' helpers, called by the framework stubs themselves: they go with the framework (a boot class
@@ -56,7 +56,7 @@ def for_android10(files: dict[str, str]) -> dict[str, str]:
     return converted
 
 
-def stub_program(runtime: ArtRuntime, catalogue: Catalogue, *, cache: Path | None = None) -> StubProgram:
+def stub_program(runtime: HostArt, catalogue: Catalogue, *, cache: Path | None = None) -> StubProgram:
     files, calls = generate(catalogue)
     files = for_android10(files)
     boot = {name: text for name, text in files.items() if is_framework(name) or name in _BOOT_HELPERS}
