@@ -95,7 +95,9 @@ def find_art_runtime(root: Path | None = None) -> HostArt:
 
 def build_demo_dex(art: HostArt, cache: Path | None = None) -> tuple[Path, Path]:
     """The demo compiled as Java 8 against Android 10's core library and dexed: (framework jar for the boot
-    class path, app jar for the class path). Cached by the sources' and the runtime's hash."""
+    class path, app jar for the class path). The framework jar holds what a phone's framework.jar does: the stub
+    framework, and the stand-in for Android's okhttp that host ART's java.net.URL loads by name. Cached by the
+    sources' and the runtime's hash."""
     sources = sorted(DEMO_SOURCES.rglob("*.java"))
     digest = hashlib.sha256(art.home.name.encode() + b"\0" + DX_MIN_SDK.encode())
     for source in sources:
