@@ -70,11 +70,8 @@ const ART_CALLBACK_SIGNATURE = "(Ljava/lang/Class;Ljava/lang/ClassLoader;I)V";
 const TABLE_SLOTS = 8192; // a power of two, far more than the catalogue's classes
 const MAX_BASES = 64;
 
-// The filter: on return of a definer, the class's name (GetStringUTFChars) hashed (FNV-1a, '/' read as '.')
-// against the watched names' hashes, and the class tested against each watched base; `notify` (JavaScript)
-// only on a hit, which JavaScript checks exactly. Shared: what JavaScript writes (table, bases) and the count
-// of classes seen.
-const FILTER = `
+// What both filters share: the struct JavaScript fills (ART's fields unused on HotSpot) and the name lookup.
+const FILTER_COMMON = `
 #include <gum/guminterceptor.h>
 
 typedef struct {
@@ -83,16 +80,45 @@ typedef struct {
   unsigned int *table;
   void **bases;
   long long seen;
+  void *vm;
+  void *new_local_ref;
+  void *receiver;
+  void *method;
+  void *decode;
 } Shared;
 
+extern Shared shared;
+
+typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
+
+/* The class name from c up to stop (or the end), '/' read as '.', hashed (FNV-1a) and looked up. */
+static int is_watched_name (const char *c, char stop) {
+  unsigned int hash = 2166136261u;
+  for (; *c != 0 && *c != stop; c++) {
+    hash = (hash ^ (unsigned char) (*c == '/' ? '.' : *c)) * 16777619u;
+  }
+  hash |= 1;
+  unsigned int slot = hash & shared.mask;
+  while (shared.table[slot] != 0) {
+    if (shared.table[slot] == hash)
+      return 1;
+    slot = (slot + 1) & shared.mask;
+  }
+  return 0;
+}
+`;
+
+// The filter: on return of a definer, the class's name (GetStringUTFChars) hashed (FNV-1a, '/' read as '.')
+// against the watched names' hashes, and the class tested against each watched base; `notify` (JavaScript)
+// only on a hit, which JavaScript checks exactly. Shared: what JavaScript writes (table, bases) and the count
+// of classes seen.
+const FILTER = `${FILTER_COMMON}
 typedef struct { void *env; void *loader; void *name; } Saved;
 
-extern Shared shared;
 extern void notify (void *env, void *loader, void *klass, const char *name, int why);
 
 typedef const char * (*GetUtf) (void *env, void *string, unsigned char *copy);
 typedef void (*ReleaseUtf) (void *env, void *string, const char *chars);
-typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
 
 void onEnter (GumInvocationContext *ic) {
   Saved *saved = GUM_IC_GET_INVOCATION_DATA (ic, Saved);
@@ -115,19 +141,8 @@ void onLeave (GumInvocationContext *ic) {
     chars = ((GetUtf) functions[169]) (saved->env, saved->name, NULL);
   }
   if (chars != NULL) {
-    unsigned int hash = 2166136261u;
-    for (const char *c = chars; *c != 0; c++) {
-      hash = (hash ^ (unsigned char) (*c == '/' ? '.' : *c)) * 16777619u;
-    }
-    hash |= 1;
-    unsigned int slot = hash & shared.mask;
-    while (shared.table[slot] != 0) {
-      if (shared.table[slot] == hash) {
-        why |= 1;
-        break;
-      }
-      slot = (slot + 1) & shared.mask;
-    }
+    if (is_watched_name (chars, 0))
+      why |= 1;
   } else {
     why |= 4;
   }
@@ -145,30 +160,12 @@ void onLeave (GumInvocationContext *ic) {
 // ART's filter, on the return of ClassLinker::DefineClass. Shared is FILTER's, followed by what ART needs: the
 // JavaVM, JNIEnvExt::NewLocalRef, our callback (receiver, method id) and Thread::DecodeJObject. Heap references are 32 bits (the
 // Handle<ClassLoader> points at one; null for the boot class path, whose classes are the platform's).
-const ART_FILTER = `
-#include <gum/guminterceptor.h>
-
-typedef struct {
-  unsigned int mask;
-  unsigned int base_count;
-  unsigned int *table;
-  void **bases;
-  long long seen;
-  void *vm;
-  void *new_local_ref;
-  void *receiver;
-  void *method;
-  void *decode;
-} Shared;
-
+const ART_FILTER = `${FILTER_COMMON}
 typedef struct { const char *descriptor; unsigned int *loader; } Saved;
-
-extern Shared shared;
 
 typedef int (*GetEnv) (void *vm, void **env, int version);
 typedef void * (*NewLocalRef) (void *env, void *object);
 typedef void (*DeleteLocalRef) (void *env, void *ref);
-typedef unsigned char (*IsAssignable) (void *env, void *sub, void *base);
 typedef unsigned char (*ExceptionCheck) (void *env);
 typedef void (*ExceptionClear) (void *env);
 typedef void (*CallVoidMethodA) (void *env, void *object, void *method, const unsigned long long *args);
@@ -191,21 +188,8 @@ void onLeave (GumInvocationContext *ic) {
   shared.seen++;
   int why = 0;
   const char *c = saved->descriptor;
-  if (c != NULL && *c == 'L') {
-    unsigned int hash = 2166136261u;
-    for (c++; *c != 0 && *c != ';'; c++) {
-      hash = (hash ^ (unsigned char) (*c == '/' ? '.' : *c)) * 16777619u;
-    }
-    hash |= 1;
-    unsigned int slot = hash & shared.mask;
-    while (shared.table[slot] != 0) {
-      if (shared.table[slot] == hash) {
-        why |= 1;
-        break;
-      }
-      slot = (slot + 1) & shared.mask;
-    }
-  }
+  if (c != NULL && *c == 'L' && is_watched_name (c + 1, ';'))
+    why |= 1;
   if (why == 0 && shared.base_count == 0)
     return;
   void **vm = shared.vm;
