@@ -1,7 +1,8 @@
 """`consentmon batch`, `consentmon worker`, `consentmon query`: the lab commands (monitor/lab).
 
 Exit codes of `batch`: 0 every job done; 1 at least one job failed (each said on its own line, the rest of
-the batch went on); 2 the plan itself is unusable; 3 the broker could not be reached.
+the batch went on); 2 the plan itself is unusable; 3 the broker could not be reached. A round's comparison
+with an earlier round (`--round N`) is printed and kept, and does not change the exit code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ BATCH_OK, BATCH_JOBS_FAILED, BATCH_PLAN, BATCH_BROKER = 0, 1, 2, 3
 ResultsOption = Annotated[str, typer.Option("--results", help="results root: a directory or an fsspec URL (file://, s3://, memory://…)",
                                             envvar="CONSENTMON_RESULTS")]
 FridaOption = Annotated[Path | None, typer.Option("--frida-server", help="frida-server binary (or .xz) for device jobs")]
+RoundOption = Annotated[int | None, typer.Option("--round", min=1, help="a round of the plan in the same results root: 1 is the root "
+                                                 "itself, N ≥ 2 lives in ROOT/rounds/N with its own state (re-tests after a fix)")]
 
 
 def _render(events: "queue.Queue[tuple[str, dict[str, Any]]]", total: int, done_flag: threading.Event) -> None:
@@ -67,6 +70,43 @@ def _summary(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _comparison(comparison: dict[str, Any]) -> Table:
+    """Per app, each case the later round fixed, still has (changed: other PI types or destinations), or has new."""
+    before, after = comparison["before"], comparison["after"]
+    table = Table(title=f"round {before} → round {after}")
+    for column in ("app", "case", "rule", "subject", "PI"):
+        table.add_column(column, overflow="fold")
+    styles = {"fixed": "green", "new": "red", "still present": "yellow", "changed": "yellow"}
+    for app, result in comparison["apps"].items():
+        if "only_in" in result:
+            table.add_row(app, f"only in round {result['only_in']}", "", "", "")
+            continue
+        if not (result["fixed"] or result["still"] or result["new"]):
+            table.add_row(app, "no case in either round", "", "", "")
+        for status, key in (("fixed", "fixed"), ("still present", "still"), ("new", "new")):
+            for case in result[key]:
+                label = "changed" if case.get("changed") else status
+                table.add_row(app, f"[{styles[label]}]{label}[/]", case["rule"], case["subject"].get("en") or case["subject"].get("zh", ""),
+                              ", ".join(case["pi"]))
+    return table
+
+
+def _compare(results: str, round_number: int, compare_to: int | None) -> None:
+    from monitor.lab.rounds import compare_rounds, earlier_round, write_comparison
+
+    with user_errors():
+        before = compare_to or earlier_round(results, round_number)
+        if before is None:
+            console.print(f"[yellow]note:[/] round {round_number} has no earlier round with results to compare with", highlight=False)
+            return
+        comparison = compare_rounds(results, before, round_number)
+        where = write_comparison(results, comparison)
+    console.print(_comparison(comparison))
+    counts = {key: sum(len(app.get(key, [])) for app in comparison["apps"].values()) for key in ("fixed", "still", "new")}
+    console.print(f"round {before} → round {round_number}: {counts['fixed']} fixed, {counts['still']} still present, {counts['new']} new "
+                  f"case(s) over {len(comparison['apps'])} app(s) — {where}", highlight=False)
+
+
 def batch(
     plan: Annotated[Path, typer.Argument(help="the plan YAML: jobs with name and apk | package | host, scenario, device, repeat")],
     results: ResultsOption,
@@ -74,12 +114,18 @@ def batch(
     serial: Annotated[list[str] | None, typer.Option("--serial", help="use only these devices (repeatable; default: every connected device)")] = None,
     host_slots: Annotated[int, typer.Option("--host-slots", help="host jobs run side by side on this machine", min=0)] = 1,
     frida_server: FridaOption = None,
-    state_file: Annotated[Path | None, typer.Option("--state", help="the batch's SQLite state (default: in the results root, when it is a directory)")] = None,
+    state_file: Annotated[Path | None, typer.Option("--state", help="the batch's SQLite state (default: in the results root, when it is a directory; with --round N ≥ 2, FILE.round-N beside it)")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="give the jobs that failed in an earlier go two fresh tries")] = False,
     min_free_mb: Annotated[float | None, typer.Option("--min-free-mb", help="do not start a job when a local results root has less free space")] = None,
+    round_number: RoundOption = None,
+    compare_to: Annotated[int | None, typer.Option("--compare-to", min=1, help="with --round N: compare with this round (default: the latest earlier one with results)")] = None,
+    unserved_after: Annotated[float | None, typer.Option("--unserved-after", min=0, envvar="CONSENTMON_LAB_UNSERVED_AFTER",
+                                                         help="with --broker: report a job no live worker can take after this many seconds (default 15)")] = None,
 ) -> None:
     """Run a plan over every connected device and host slot (or through --broker), into a results root.
-    Kill it and start it again with the same arguments: it resumes."""
+    Kill it and start it again with the same arguments: it resumes. With --round N (N ≥ 2) the plan runs
+    again as a new round in ROOT/rounds/N, and each app's cases are compared with the earlier round:
+    fixed, still present, new (as `consentmon diff` compares two runs)."""
     from monitor.lab.batch import run_distributed, run_local
     from monitor.lab.execute import LabSettings
     from monitor.lab.plan import load_plan
@@ -97,11 +143,12 @@ def batch(
     try:
         with user_errors():
             if broker:
-                result = run_distributed(plan, results, broker, state_file=state_file, retry_failed=retry_failed, listener=listener)
+                result = run_distributed(plan, results, broker, state_file=state_file, retry_failed=retry_failed, listener=listener,
+                                         round_number=round_number, unserved_after=unserved_after)
             else:
                 result = run_local(plan, results, serials=list(serial) if serial else None, host_slot_count=host_slots,
                                    settings=LabSettings(frida_server=frida_server), state_file=state_file,
-                                   retry_failed=retry_failed, listener=listener, min_free_mb=min_free_mb)
+                                   retry_failed=retry_failed, listener=listener, min_free_mb=min_free_mb, round_number=round_number)
     finally:
         done_flag.set()
         renderer.join(timeout=5)
@@ -109,8 +156,10 @@ def batch(
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(_summary(result.rows))
     counts = result.counts
-    console.print(f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['running']} not finished — results in {results}",
+    console.print(f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['running']} not finished — results in {result.results_url}",
                   highlight=False)
+    if round_number is not None and round_number > 1 and not result.broker_unreachable:
+        _compare(results, round_number, compare_to)
     if result.broker_unreachable:
         raise typer.Exit(BATCH_BROKER)
     if counts["failed"] or counts["pending"] or counts["running"]:
@@ -153,12 +202,14 @@ def query(
     csv: Annotated[Path | None, typer.Option("--csv", help="write the result to this CSV file")] = None,
     parquet: Annotated[Path | None, typer.Option("--parquet", help="write the result to this Parquet file")] = None,
     limit: Annotated[int, typer.Option("--limit", help="rows printed (files get every row)", min=1)] = 50,
+    round_number: RoundOption = None,
 ) -> None:
-    """Query every run in a results root with SQL (DuckDB over its Parquet dataset)."""
+    """Query every run in a results root (or one round of it) with SQL (DuckDB over its Parquet dataset)."""
     from monitor.lab.query import run_query, write_csv, write_parquet
+    from monitor.lab.rounds import round_url
 
     with user_errors():
-        table = run_query(results, sql)
+        table = run_query(round_url(results, round_number), sql)
         try:
             if csv is not None:
                 write_csv(table, csv)

@@ -125,7 +125,7 @@ def run_in_child(job: Job, slot: Slot, results_url: str, settings: LabSettings, 
     import subprocess
     import sys
 
-    request = {"job": job.as_dict(), "slot": {**slot.__dict__, "abis": list(slot.abis)}, "results": results_url,
+    request = {"job": job.as_dict(), "slot": slot.as_dict(), "results": results_url,
                "settings": {"frida_server": str(settings.frida_server) if settings.frida_server else None,
                             "workdir": str(settings.workdir) if settings.workdir else None,
                             "host_offline": settings.host_offline},
@@ -178,8 +178,7 @@ def _child_main() -> None:
 
     _watch_parent()
     request = json.loads(sys.stdin.read())
-    slot_data = request["slot"]
-    slot = Slot(**{**slot_data, "abis": tuple(slot_data.get("abis") or ())})
+    slot = Slot.from_dict(request["slot"])
     raw = request["settings"]
     settings = LabSettings(frida_server=Path(raw["frida_server"]) if raw.get("frida_server") else None,
                            workdir=Path(raw["workdir"]) if raw.get("workdir") else None, host_offline=raw.get("host_offline", True))

@@ -112,11 +112,13 @@ class ResultsRoot:
         outcome = self.outcome(job_id)
         return outcome if outcome is not None and outcome.get("status") == "done" else None
 
-    def clear_failed(self, job_id: str) -> None:
-        """Forget a failed outcome, so the job's next result is followed afresh."""
+    def clear_failed(self, job_id: str) -> bool:
+        """Forget a failed outcome, so the job's next result is followed afresh. True when there was one."""
         outcome = self.outcome(job_id)
         if outcome is not None and outcome.get("status") != "done":
             self.fs.rm(self.path(JOBS_DIR, f"{job_id}.json"))
+            return True
+        return False
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
         """Every outcome in the root, by job id."""
@@ -134,7 +136,10 @@ class ResultsRoot:
         return found
 
     def write_outcome(self, job_id: str, outcome: dict[str, Any]) -> None:
-        self._write_atomic(self.path(JOBS_DIR, f"{job_id}.json"), json.dumps(outcome, sort_keys=True, indent=1).encode())
+        self.write_json(self.path(JOBS_DIR, f"{job_id}.json"), outcome)
+
+    def write_json(self, path: str, data: Any) -> None:
+        self._write_atomic(path, json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False).encode())
 
     # ---- commit ---------------------------------------------------------------------------------
 

@@ -28,6 +28,14 @@ class Slot:
             return self.name
         return f"{self.name} (Android {self.android}, {self.abis[0] if self.abis else '?'}{', root' if self.root else ''})"
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON: what a job's process, a worker's consumer or the worker registry is told of the slot."""
+        return {**self.__dict__, "abis": list(self.abis)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Slot":
+        return cls(**{**data, "abis": tuple(data.get("abis") or ())})
+
 
 def can_take(slot: Slot, job: Job) -> bool:
     if job.kind != slot.kind:

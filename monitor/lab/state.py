@@ -163,14 +163,18 @@ class BatchState:
                        (outcome.get("slot"), outcome.get("attempt"), finished, (finished - started) if started else None,
                         outcome.get("cases"), outcome.get("run_url"), job_id))
 
-    def mark_failed(self, job_id: str, slot: str, error: str, hint: str | None, *, final: bool) -> str:
-        """Record a failed attempt. Returns the job's new status: pending (tried again) or failed."""
+    def mark_failed(self, job_id: str, slot: str | None, error: str, hint: str | None, *, final: bool,
+                    attempts: int | None = None) -> str:
+        """Record a failed attempt. Returns the job's new status: pending (tried again) or failed.
+        `attempts`: the tries as counted elsewhere (a Celery job's outcome); the local batch counts its own
+        at claim."""
         with self._tx() as db:
             row = db.execute("SELECT attempts, slots_tried FROM jobs WHERE id=?", (job_id,)).fetchone()
-            tried = sorted(set(json.loads(row["slots_tried"])) | {slot})
-            status = "failed" if final or row["attempts"] >= MAX_ATTEMPTS else "pending"
-            db.execute("UPDATE jobs SET status=?, error=?, hint=?, slots_tried=?, slot=?, finished=? WHERE id=?",
-                       (status, error, hint, json.dumps(tried), slot, time.time(), job_id))
+            tried = sorted(set(json.loads(row["slots_tried"])) | ({slot} if slot else set()))
+            attempts = max(row["attempts"], attempts or 0)
+            status = "failed" if final or attempts >= MAX_ATTEMPTS else "pending"
+            db.execute("UPDATE jobs SET status=?, attempts=?, error=?, hint=?, slots_tried=?, slot=?, finished=? WHERE id=?",
+                       (status, attempts, error, hint, json.dumps(tried), slot, time.time(), job_id))
         return status
 
     def mark_unroutable(self, reason: Callable[[Job], str]) -> list[str]:
