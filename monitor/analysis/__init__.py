@@ -25,7 +25,7 @@ from monitor.analysis.declared import declared_for_run, declared_vs_observed, sc
 from monitor.analysis.findings import Findings, write_findings
 from monitor.analysis.coverage import tls_failures, unseen_connections
 from monitor.analysis.senders import SENDER_COLUMNS, flow_senders
-from monitor.analysis.engine import REGISTRY, AppTypeScope, RuleContext, resolve_app_type
+from monitor.analysis.engine import REGISTRY, AppTypeScope, Reason, RuleContext, resolve_app_type
 import monitor.analysis.checks  # noqa: F401,E402 - registers every check with REGISTRY
 from monitor.analysis.timeline import background_intervals, build_timeline, mark_background
 from monitor.data import RULES_FILE, load_attribution, load_catalogue, load_consent_words, load_rules, load_scope, load_sdks
@@ -126,12 +126,12 @@ def prepare_flow_matches(timeline: pd.DataFrame, matches: pd.DataFrame, *, app_p
 
 def _network(run: Run, timeline: pd.DataFrame, *, app_package: str | None, first_party: tuple[str, ...],
              matches: pd.DataFrame | None, senders: pd.DataFrame | None = None,
-             moments: Any = None) -> tuple[pd.DataFrame | None, str | None]:
+             moments: Any = None) -> tuple[pd.DataFrame | None, Reason | None]:
     if matches is None:
         try:
             from monitor.analysis.matching import match_run
         except ImportError as exc:
-            return None, f"network value matching is not available ({exc})"
+            return None, Reason.of("matching_unavailable", error=exc)
         matches = match_run(run)
     return prepare_flow_matches(timeline, matches, app_package=app_package, first_party_domains=first_party,
                                 senders=senders, moments=moments), None
@@ -177,33 +177,36 @@ def analyze(run: Run, *, scope: Path | None = None, app_type: str | AppTypeScope
     flow_matches, unavailable = _network(run, timeline, app_package=app_package, first_party=first_party, matches=matches,
                                          senders=senders, moments=moments)
 
+    apk_scan = scan_from_run_info(run.info)
     context = RuleContext(timeline=timeline, consent=consent, run_info=run.info, settings=settings, attributor=attributor,
                           sdks=sdks, app_package=app_package, first_party_domains=first_party, scope=scope_file,
                           app_type=app_type_scope, flow_matches=flow_matches, network_unavailable=unavailable,
-                          declared=declared, scope_note=scope_note)
+                          declared=declared, scope_note=scope_note, apk_scan=apk_scan)
     found, skipped = REGISTRY.run(ruleset, context)
     summary: dict[str, Any] = {
         "total": len(found),
         "by_rule": {spec.id: sum(1 for f in found if f.rule == spec.id) for spec in ruleset.rules if spec.id not in skipped},
         "by_severity": {level: sum(1 for f in found if f.severity == level) for level in ("high", "medium", "low", "info")},
-        "skipped": skipped,
+        # Why each rule was not judged: the English text, and the message code a report says it with.
+        "skipped": {rule: reason.text for rule, reason in skipped.items()},
+        "skipped_codes": {rule: reason.as_json() for rule, reason in skipped.items()},
         "events": int(len(timeline)),
         "pi_reads": int(timeline["is_pi"].sum()),
         # Reads with nothing but the runtime on the stack: shown, never judged as the app's.
         "platform_reads": int((timeline["is_pi"] & (timeline["owner"] == "platform")).sum()),
         "flows": int(((timeline["source"] == "net") & (timeline["kind"] == "flow")).sum()),
         "flows_with_pi": int(flow_matches["flow_id"].nunique()) if flow_matches is not None else None,
-        "network": "matched" if flow_matches is not None else unavailable,
+        "network": "matched" if flow_matches is not None else unavailable.text if unavailable else None,
         "background_intervals": int(len(intervals)),
         # Where the traffic evidence ends: sockets the app opened around the proxy (analysis/coverage.py).
         "unseen_connections": unseen_connections(timeline, run.info),
         # TLS the proxy could not open (pinning, untrusted servers): nothing of it was decrypted.
         "tls_failures": tls_failures(timeline, window_ns=sender_window_ns),
         # What the APK carries, the policy names and the run saw, side by side (per SDK and per permission).
-        "declared_vs_observed": declared_vs_observed(timeline, flow_matches, declared, scan_from_run_info(run.info),
-                                                     sdks, load_catalogue()),
+        "declared_vs_observed": declared_vs_observed(timeline, flow_matches, declared, apk_scan, sdks, load_catalogue()),
         # Where the agreed scope came from, said in one line when there is none (never a silent skip).
-        "scope": {"origin": scope_origin, "note": scope_note,
+        "scope": {"origin": scope_origin, "note": scope_note.text if scope_note else None,
+                  "note_code": scope_note.as_json() if scope_note else None,
                   "documents": [d.url or d.source for d in declared.documents] if declared else [],
                   "sdk_list_rows": len(declared.sdks) if declared else 0,
                   "app_pi": sorted({item.category for item in declared.app_pi}) if declared else [],

@@ -198,16 +198,30 @@ def _pi_phrase(pi: Sequence[CasePi], lang: str, text: Messages) -> str:
     return _join(parts, text) if parts else text("sentence.nothing")
 
 
+def _package_phrase(packages: Sequence[dict[str, Any]], text: Messages) -> str:
+    """What a static scan found of a subject in the APK (finding detail `apk`): its packages and classes, or the
+    manifest components that name it when a packer hides the classes."""
+    prefixes = list(dict.fromkeys(prefix for found in packages for prefix in found.get("packages") or []))
+    components = list(dict.fromkeys(item for found in packages for item in found.get("components") or []))
+    classes = sum(int(found.get("classes") or 0) for found in packages)
+    parts = [text("apk.classes", packages=_join(prefixes, text), classes=classes)] if classes else []
+    if components:
+        parts.append(text("apk.components", components=_join(components[:3], text)))
+    return text("list.semi").join(parts)
+
+
 def _sentence(rule: str, title: dict[str, str], subject: CaseSubject, pi: Sequence[CasePi], hosts: Sequence[str],
               connect_hosts: Sequence[str], states: Sequence[str], count: int, catalogue: Messages, *,
-              went_online: bool = False) -> dict[str, str]:
+              went_online: bool = False, packages: Sequence[dict[str, Any]] = ()) -> dict[str, str]:
     sentences = {}
     for lang in LANGUAGES:
         text = catalogue.in_lang(lang)
         key = f"sentence.rule.{rule}"
         if rule == "before-consent" and states and set(states) <= {"notice_shown"}:
             key = "sentence.rule.before-consent.notice"
-        if not pi and connect_hosts and text.has(f"{key}.connect"):
+        if packages and text.has(f"{key}.in_apk"):
+            key = f"{key}.in_apk"   # only in the package, never seen at work: what the scan found there
+        elif not pi and connect_hosts and text.has(f"{key}.connect"):
             key = f"{key}.connect"  # a case of connections only: say where it connected, not what it read
         elif not pi and went_online and text.has(f"{key}.online"):
             key = f"{key}.online"   # it went online, and where to is not known
@@ -218,7 +232,7 @@ def _sentence(rule: str, title: dict[str, str], subject: CaseSubject, pi: Sequen
         if lang == "zh" and name[-1:].isascii() and name[-1:].isalnum():
             name += " "  # a space between a Latin word and the Chinese after it
         body = text(key, subject=name, pi=_pi_phrase(pi, lang, text), title=title.get(lang) or rule,
-                    hosts=_join(shown_hosts, text), count=count)
+                    hosts=_join(shown_hosts, text), count=count, packages=_package_phrase(packages, text))
         # The rules about collecting say where the PI went too, when a flow proved it.
         if hosts and rule in {"before-consent", "after-refusal", "background", "beyond-scope", "undisclosed-sdk"}:
             body += text("sentence.sent_to", hosts=_join(list(hosts), text))
@@ -269,6 +283,7 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
     connects: list[CaseConnect] = []
     other: list[str] = []
     went_online = False
+    packages: list[dict[str, Any]] = []   # what a static scan found of a subject seen only in the APK
     # PI types in the order they were first seen, each with the items (what its APIs read) in that order.
     categories: dict[str, dict[str, dict[str, str]]] = {}
 
@@ -319,6 +334,8 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
                 went_online = True
             if not evidence.detail.get("categories") and finding.category not in SUBJECT_CATEGORIES:
                 note(finding.category, None)
+            if evidence.detail.get("evidence_level") == "static" and isinstance(evidence.detail.get("apk"), dict):
+                packages.append(evidence.detail["apk"])
 
     pi = [CasePi(category=category, name=text.both(f"category.{category}") if text.has(f"category.{category}")
                  else {lang: category for lang in LANGUAGES}, items=list(items.values()))
@@ -338,7 +355,8 @@ def _case(rule: str, subject_key: str, members: list[Finding], subject: CaseSubj
         count=count, confidence=max(f.confidence for f in members), finding_ids=[f.id for f in members],
         articles=list(articles),
         sentence=_sentence(rule, dict(first.title), subject, pi, hosts, connect_hosts, states, count, text,
-                           went_online=went_online or bool(connects)),
+                           went_online=went_online or bool(connects),
+                           packages=packages if len(packages) == len(members) else ()),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from monitor.data.messages import messages
 from monitor.data.models import ConsentWords
 from monitor.data.rule_models import AnalysisSettings
 
@@ -48,6 +49,20 @@ def iso(ns: int) -> str:
     return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{rest:09d}Z"
 
 
+# A detail as a message code (consent.detail.<code> in monitor/data/messages.yaml) and the values it names, so a
+# report says it in its own language; `detail` keeps its English, as findings.json has always carried it.
+Said = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def said(code: str, **params: object) -> Said:
+    return code, tuple(sorted((name, str(value)) for name, value in params.items()))
+
+
+def english(*parts: Said) -> str:
+    text = messages("en")
+    return text("list.semi").join(text(f"consent.detail.{code}", **dict(params)) for code, params in parts)
+
+
 @dataclass(frozen=True)
 class ConsentSignal:
     ts: int
@@ -56,6 +71,12 @@ class ConsentSignal:
     decision: Decision
     confidence: float
     detail: str
+    said: tuple[Said, ...] = ()
+
+    @classmethod
+    def of(cls, ts: int, seq: int, via: Any, decision: Decision, confidence: float, code: str, **params: object) -> "ConsentSignal":
+        part = said(code, **params)
+        return cls(ts, seq, via, decision, confidence, english(part), (part,))
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ class ConsentTransition:
     confidence: float
     seq: int
     detail: str
+    said: tuple[Said, ...] = ()
 
 
 @dataclass
@@ -91,7 +113,8 @@ class ConsentResult:
         same history written in another order reads the same; they stay in `signals` as evidence."""
         first = self.first_consent
         changes = [
-            {"ts": t.ts, "time": iso(t.ts), "state": t.state, "via": t.via, "confidence": t.confidence, "detail": t.detail}
+            {"ts": t.ts, "time": iso(t.ts), "state": t.state, "via": t.via, "confidence": t.confidence, "detail": t.detail,
+             "detail_codes": [{"code": code, "params": dict(params)} for code, params in t.said]}
             for t in self.transitions[1:]
         ]
         return {
@@ -101,7 +124,8 @@ class ConsentResult:
             "decided_by": first.via if first else None,
             "confidence": first.confidence if first else None,
             "changes": changes,
-            "signals": [{**asdict(s), "time": iso(s.ts)} for s in self.signals],
+            "signals": [{**{name: value for name, value in asdict(s).items() if name != "said"}, "time": iso(s.ts)}
+                        for s in self.signals],
             "warnings": list(self.warnings),
             "warning_codes": list(self.warning_codes),
         }
@@ -153,31 +177,32 @@ def detect_signals(timeline: pd.DataFrame, *, words: ConsentWords, settings: Ana
             if top_dialog is not None and (top_dialog[0], top_dialog[1]) not in noticed:
                 noticed.add((top_dialog[0], top_dialog[1]))
                 decided_dialog_classes.add(top_dialog[2])
-                signals.append(ConsentSignal(top_dialog[0], top_dialog[1], "dialog", "notice", conf.click_in_dialog,
-                                             f"dialog {top_dialog[2] or '(unknown class)'} shown; a consent button was clicked in it"))
-            signals.append(ConsentSignal(int(row.ts), int(row.seq), "click", decision,
-                                         conf.click_in_dialog if in_dialog else conf.click,
-                                         f"clicked “{text}”" + (" in a dialog" if in_dialog else " (no dialog showing)")))
+                signals.append(ConsentSignal.of(top_dialog[0], top_dialog[1], "dialog", "notice", conf.click_in_dialog,
+                                                "dialog_with_button", dialog=top_dialog[2]) if top_dialog[2] else
+                               ConsentSignal.of(top_dialog[0], top_dialog[1], "dialog", "notice", conf.click_in_dialog,
+                                                "unknown_dialog_with_button"))
+            signals.append(ConsentSignal.of(int(row.ts), int(row.seq), "click", decision,
+                                            conf.click_in_dialog if in_dialog else conf.click,
+                                            "click_in_dialog" if in_dialog else "click_no_dialog", text=text))
         elif row.kind == "prefs":
             explicit = SCENARIO_DECISIONS.get(str(payload.get("decision", "")).casefold())
             flag_value = payload.get("value", row.value)
             if explicit == "agree" or (explicit is None and _truthy(flag_value, agree_values)):
                 key = payload.get("key") or (row.args[0] if isinstance(row.args, list) and row.args else "?")
-                signals.append(ConsentSignal(int(row.ts), int(row.seq), "prefs", "agree", conf.prefs,
-                                             f"preference {key} set to {flag_value}"))
+                signals.append(ConsentSignal.of(int(row.ts), int(row.seq), "prefs", "agree", conf.prefs, "prefs",
+                                                preference=key, value=flag_value))
         else:
             decision = SCENARIO_DECISIONS.get(str(payload.get("decision", "")).casefold())
             if decision is not None:
-                signals.append(ConsentSignal(int(row.ts), int(row.seq), "scenario", decision, conf.scenario,
-                                             f"scenario step {row.api}: {payload.get('decision')}"))
+                signals.append(ConsentSignal.of(int(row.ts), int(row.seq), "scenario", decision, conf.scenario, "scenario",
+                                                step=row.api, answer=payload.get("decision")))
     # A dialog of a class that once carried the consent buttons is the notice again whenever it is shown.
     for ts, seq, _, cls in dialogs:
         if cls and cls in decided_dialog_classes and (ts, seq) not in noticed:
-            signals.append(ConsentSignal(ts, seq, "dialog", "notice", conf.click_in_dialog,
-                                         f"dialog {cls} (the consent dialog) shown again"))
+            signals.append(ConsentSignal.of(ts, seq, "dialog", "notice", conf.click_in_dialog, "dialog_again", dialog=cls))
     if consent_at is not None:
         signals = [s for s in signals if s.decision != "agree"]
-        signals.append(ConsentSignal(int(consent_at), -1, "manual", "agree", conf.manual, "--consent-at given by the user"))
+        signals.append(ConsentSignal.of(int(consent_at), -1, "manual", "agree", conf.manual, "manual"))
     signals.sort(key=lambda s: (s.ts, DECISION_ORDER[s.decision], s.via, s.detail))
     return signals
 
@@ -185,7 +210,9 @@ def detect_signals(timeline: pd.DataFrame, *, words: ConsentWords, settings: Ana
 def run_state_machine(signals: list[ConsentSignal], *, no_decision_confidence: float) -> ConsentResult:
     """Fold signals into state transitions. An undecided state's confidence is that of the decision that
     ended it (how sure we are consent had not yet been given), or `no_decision_confidence` if none did."""
-    transitions: list[ConsentTransition] = [ConsentTransition(NEVER, "no_notice", None, no_decision_confidence, -1, "start of run")]
+    start = said("start")
+    transitions: list[ConsentTransition] = [ConsentTransition(NEVER, "no_notice", None, no_decision_confidence, -1,
+                                                              english(start), (start,))]
     for signal in signals:
         current = transitions[-1]
         if signal.decision == "notice":
@@ -195,17 +222,19 @@ def run_state_machine(signals: list[ConsentSignal], *, no_decision_confidence: f
         if target == current.state:
             if target in ("accepted", "refused") and signal.confidence > current.confidence:
                 # A later, more trusted signal for the same decision corroborates it; the moment stays.
+                parts = (*current.said, said("confirmed", via=signal.via))
                 transitions[-1] = ConsentTransition(current.ts, current.state, current.via, signal.confidence,
-                                                    current.seq, f"{current.detail}; confirmed by {signal.via}")
+                                                    current.seq, english(*parts), parts)
             continue
-        transitions.append(ConsentTransition(signal.ts, target, signal.via, signal.confidence, signal.seq, signal.detail))
+        transitions.append(ConsentTransition(signal.ts, target, signal.via, signal.confidence, signal.seq, signal.detail,
+                                             signal.said))
     # Undecided spans borrow the confidence of the decision that ends them.
     next_decision = no_decision_confidence
     for index in range(len(transitions) - 1, -1, -1):
         transition = transitions[index]
         if transition.state in UNDECIDED:
             transitions[index] = ConsentTransition(transition.ts, transition.state, transition.via, next_decision,
-                                                   transition.seq, transition.detail)
+                                                   transition.seq, transition.detail, transition.said)
         else:
             next_decision = transition.confidence
     warnings: list[str] = []

@@ -7,8 +7,9 @@ it would read as if nothing was sent. The agent records every Java socket connec
 (catalogue: java.net.Socket.connect); here each one that did not go to the proxy is listed with who opened
 it and the consent state at that moment, so a reader knows where the traffic evidence ends. Each names its
 transport (Java sockets are TCP; a native connect says what the socket is) and, for a well-known port, what
-it most likely carried and what the lab can do (monitor/data/protocols.yaml): a UDP connect to port 443 is
-QUIC, which no HTTP proxy sees until UDP 443 is blocked on the device.
+it most likely carried and what the lab can do (monitor/data/protocols.yaml, in English and Chinese: the
+report says it in its own language): a UDP connect to port 443 is QUIC, which no HTTP proxy sees until UDP 443
+is blocked on the device.
 
 TLS handshakes the proxy could not complete are the other edge: nothing of them was decrypted. Each is
 listed with its host and SNI, which side refused (the app: likely certificate pinning, seen with
@@ -104,6 +105,7 @@ def unseen_connections(timeline: pd.DataFrame, run_info: dict[str, Any]) -> list
         unseen.append({
             "host": host, "port": port, "transport": transport,
             "likely_protocol": protocol.name if protocol else None, "note": protocol.note if protocol else None,
+            "likely_protocol_zh": protocol.name_zh if protocol else None, "note_zh": protocol.note_zh if protocol else None,
             "opened_by": opener, "owner": owner if isinstance(owner, str) else None,
             "sdk_id": sdk_id if isinstance(sdk_id, str) else None, "frame": frame if isinstance(frame, str) else None,
             "first_seen_ns": first_ts, "first_seen": iso(first_ts),

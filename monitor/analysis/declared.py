@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from monitor.analysis.engine import Reason
 from monitor.analysis.permissions import permission_events
 from monitor.data.models import Catalogue, SdkTable
 from monitor.data.rule_models import ScopeFile
@@ -22,19 +23,17 @@ from monitor.events import KIND_CONNECT, KIND_PI_READ
 from monitor.policy import DeclaredScope, PolicyError, declared_scope, read_policy_documents
 from monitor.scan.model import ApkScan
 
-NO_POLICY = ("no privacy policy was captured in this run, so the scope the user agreed to is unknown: "
-             "beyond-scope and undisclosed-sdk need it (record with `run --fetch-policy`, or analyse with "
-             "--scope FILE or --app-type TYPE)")
+NO_POLICY = Reason.of("no_policy")
 
 
-def declared_for_run(run_root: Path) -> tuple[DeclaredScope | None, str | None]:
+def declared_for_run(run_root: Path) -> tuple[DeclaredScope | None, Reason | None]:
     """(the declared scope, None), or (None, why there is none) — never an exception for a bad policy."""
     try:
         if not read_policy_documents(Path(run_root)):
             return None, NO_POLICY
         return declared_scope(Path(run_root)), None
     except PolicyError as exc:
-        return None, f"the privacy policy captured in this run could not be read: {exc}"
+        return None, Reason.of("policy_unreadable", error=exc)
 
 
 def group_members(sdks: SdkTable, sdk_id: str) -> set[str]:

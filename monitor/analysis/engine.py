@@ -21,22 +21,45 @@ from monitor.analysis.attribution import APP_ITSELF, PLATFORM, Attributor
 from monitor.analysis.consent import ConsentResult, iso
 from monitor.analysis.findings import CitedArticle, Evidence, Finding, MatchRef, SdkRef, finding_id
 from monitor.data import load_app_types
+from monitor.data.messages import messages
 from monitor.data.models import SdkTable
 from monitor.data.rule_models import SEVERITY_ORDER, AnalysisSettings, RuleSet, RuleSpec, ScopeFile
 from monitor.data.yamlfile import read_yaml
 from monitor.errors import DataFileError, MonitorError
 from monitor.policy import DeclaredScope
+from monitor.scan.model import ApkScan
 
 
 class RuleEngineError(MonitorError):
     """The rule engine was wired wrongly (a check registered twice) — a programming error, reported plainly."""
 
 
+@dataclass(frozen=True)
+class Reason:
+    """Why something could not be judged, as a message code (reason.<code> in monitor/data/messages.yaml) and
+    the values it names: a report says it in its own language. `text` is the English findings.json has always
+    carried (summary.skipped, summary.scope.note); `as_json` is what findings.json keeps beside it."""
+
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> "Reason":
+        return cls(code, tuple(sorted((name, str(value)) for name, value in params.items())))
+
+    @property
+    def text(self) -> str:
+        return messages("en")(f"reason.{self.code}", **dict(self.params))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "params": dict(self.params)}
+
+
 class SkipRule(Exception):
     """Raised by a check that cannot judge this run (e.g. beyond-scope without --scope or --app-type)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.text)
         self.reason = reason
 
 
@@ -68,10 +91,12 @@ class RuleContext:
     # Network evidence: matches (monitor.analysis.matching COLUMNS) joined to their flow; None when the
     # run's traffic could not be matched, with the reason in `network_unavailable`.
     flow_matches: pd.DataFrame | None = None
-    network_unavailable: str | None = None
+    network_unavailable: Reason | None = None
     # The privacy policy captured in the run, read (monitor.policy); None with the reason in `scope_note`.
     declared: DeclaredScope | None = None
-    scope_note: str | None = None
+    scope_note: Reason | None = None
+    # The static scan of the APK the run kept (run.json apk_scan, monitor.scan); None without --apk.
+    apk_scan: ApkScan | None = None
 
     _reads: pd.DataFrame | None = field(default=None, repr=False)
     _screenshots: list[tuple[int, str]] | None = field(default=None, repr=False)
@@ -176,13 +201,13 @@ class RuleRegistry:
         if problems:
             raise DataFileError("\n".join(problems), hint=f"fix the rule named above in {path}")
 
-    def run(self, ruleset: RuleSet, context: RuleContext) -> tuple[list[Finding], dict[str, str]]:
+    def run(self, ruleset: RuleSet, context: RuleContext) -> tuple[list[Finding], dict[str, Reason]]:
         """Run every enabled rule. Returns the findings (sorted) and the rules skipped, with why."""
         findings: list[Finding] = []
-        skipped: dict[str, str] = {}
+        skipped: dict[str, Reason] = {}
         for spec in ruleset.rules:
             if not spec.enabled:
-                skipped[spec.id] = "disabled in the rules file"
+                skipped[spec.id] = Reason.of("disabled")
                 continue
             registered = self._checks[spec.check_name]
             thresholds = {**registered.defaults, **spec.thresholds}

@@ -418,6 +418,9 @@ class PortProtocol(BaseModel):
     port: int = Field(ge=1, le=65535)
     name: str = Field(min_length=2)
     note: str = Field(min_length=10)
+    # The same in Chinese, the report's first language (`name`, `note`: English).
+    name_zh: str = Field(min_length=2)
+    note_zh: str = Field(min_length=6)
     source: str = Field(pattern=r"^https://")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,11 @@ class ReportData:
     sdk_table: list[dict[str, Any]] = field(default_factory=list)
     hashes: list[tuple[str, str]] = field(default_factory=list)   # (file, SHA-256) from manifest.json, then findings.json
     chain_head: str | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)   # rules not judged: rule, title, why (report language)
+    scope_line: str = ""              # where the agreed scope came from, in one line
+    finding_by: dict[str, str] = field(default_factory=dict)   # finding id → who did it, in the report's language
+    consent_shown: dict[str, Any] = field(default_factory=dict)   # the consent history in the report's language
+    coverage: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # where the traffic evidence ends: unseen, tls
 
 
 def _values_of(event: dict[str, Any]) -> list[str]:
@@ -319,6 +325,93 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def coded_text(text: Messages, prefix: str, coded: Any, english: str) -> str:
+    """A text findings.json keeps as a message code ({"code", "params"}: <prefix><code> in messages.yaml) in the
+    report's language. A findings file written before codes existed has only the English: a text that is such a
+    message's whole English is said in the report's language too, any other stays as written."""
+    if not isinstance(coded, dict):
+        catalogue = text.catalogue.messages
+        coded = next(({"code": key.removeprefix(prefix), "params": {}} for key, texts in catalogue.items()
+                      if key.startswith(prefix) and texts["en"] == english), None)
+    if coded is None or not text.has(f"{prefix}{coded.get('code')}"):
+        return english
+    try:
+        return text(f"{prefix}{coded['code']}", **_dict(coded.get("params")))
+    except (KeyError, IndexError):   # parameters of another version of the message
+        return english
+
+
+def label(text: Messages, prefix: str, name: Any) -> str:
+    """A token findings.json names (a consent state, a signal) as the report says it: <prefix><name>, else as is."""
+    return text(f"{prefix}{name}") if isinstance(name, str) and text.has(f"{prefix}{name}") else str(name or "")
+
+
+def reason_text(text: Messages, reason: Any, english: str) -> str:
+    """Why a rule was not judged (summary.skipped_codes: reason.<code>), in the report's language."""
+    return coded_text(text, "reason.", reason, english)
+
+
+def _consent(consent: dict[str, Any], text: Messages) -> dict[str, Any]:
+    """The consent history as the report shows it: each change's state, the signal that decided it and what
+    was seen (consent.changes[].detail_codes: consent.detail.<code>), in the report's language."""
+    def via(name: Any) -> str:
+        return label(text, "consent.via.", name)
+
+    def detail(change: dict[str, Any]) -> str:
+        parts = change.get("detail_codes")
+        if not isinstance(parts, list) or not parts:
+            return coded_text(text, "consent.detail.", None, str(change.get("detail") or ""))
+        return text("list.semi").join(
+            coded_text(text, "consent.detail.", {**part, "params": {name: via(value) if name == "via" else value
+                                                                     for name, value in _dict(part.get("params")).items()}},
+                       "") for part in parts if isinstance(part, dict)) or str(change.get("detail") or "")
+
+    return {"decided_by": via(consent.get("decided_by")), "final_state": label(text, "consent.", consent.get("final_state")),
+            "changes": [{"time": change.get("time"), "via": via(change.get("via")), "detail": detail(change),
+                         "state": label(text, "consent.", change.get("state"))}
+                        for change in consent.get("changes") or [] if isinstance(change, dict)]}
+
+
+def _scope_line(summary: dict[str, Any], text: Messages) -> str:
+    """Where the agreed scope came from: the policy captured in the run, the tester's file, or nothing."""
+    scope = _dict(summary.get("scope"))
+    if scope.get("origin") == "policy":
+        return text("scope.from_policy", documents=len(scope.get("documents") or []), rows=scope.get("sdk_list_rows") or 0)
+    return text("scope.from_file") if scope.get("origin") == "file" else text("scope.none")
+
+
+def _skipped(summary: dict[str, Any], text: Messages, titles: dict[str, str]) -> list[dict[str, str]]:
+    codes = _dict(summary.get("skipped_codes"))
+    return [{"rule": str(rule), "title": titles.get(str(rule)) or str(rule), "why": reason_text(text, codes.get(rule), str(why))}
+            for rule, why in _dict(summary.get("skipped")).items()]
+
+
+# Which side refused a TLS handshake (summary.tls_failures side), as the report says it.
+TLS_SIDES = {"client": "coverage.refused_app", "client-closed-after-handshake": "coverage.closed_after_handshake",
+             "app-pin-check": "coverage.pin_check_failed"}
+
+
+def _coverage(summary: dict[str, Any], text: Messages, who: Callable[[Any], str]) -> dict[str, list[dict[str, Any]]]:
+    """The connections the proxy did not see and the TLS it could not open, each row in the report's language:
+    what a port likely carried and what that means (monitor/data/protocols.yaml, kept in findings.json in
+    English and Chinese), who opened it and who refused a handshake, the consent state then."""
+    def localized(item: dict[str, Any], key: str) -> Any:
+        return (item.get(f"{key}_{text.lang}") if text.lang != "en" else None) or item.get(key)
+
+    unseen = [{"host": item.get("host") or "", "port": item.get("port"), "transport": item.get("transport") or "",
+               "likely": localized(item, "likely_protocol") or "",
+               "note": localized(item, "note") or (text("coverage.unknown_port") if item.get("port") is not None else ""),
+               "opened_by": who(item.get("opened_by")), "first_seen": item.get("first_seen") or "",
+               "consent": label(text, "consent.", item.get("consent_state_at_first"))}
+              for item in summary.get("unseen_connections") or [] if isinstance(item, dict)]
+    tls = [{"host": item.get("host") or item.get("sni") or "", "port": item.get("port"),
+            "refused_by": text(TLS_SIDES.get(str(item.get("side")), "coverage.refused_server")),
+            "opened_by": who(item.get("opened_by")), "first_seen": item.get("first_seen") or "",
+            "consent": label(text, "consent.", item.get("consent_state_at_first"))}
+           for item in summary.get("tls_failures") or [] if isinstance(item, dict)]
+    return {"unseen": unseen, "tls": tls}
+
+
 def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
     target = _dict(info.get("target"))
     app = _dict(info.get("app"))
@@ -381,7 +474,15 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
             return names.get(sdks.subject_of(sdk_id), sdk_id)
         if owner == "app":
             return text("subject.kind.app")
+        if owner == "platform":
+            return text("frame.platform")
         return text("subject.kind.unknown")
+
+    def opener(who: Any) -> str:
+        """An opener as summary.unseen_connections / tls_failures name it: an SDK id, or app / unknown / platform."""
+        if not isinstance(who, str) or not who:
+            return ""
+        return subject_of(None, who) if who in ("app", "unknown", "platform") else subject_of(who, "sdk")
 
     events = _Events(run.events)
     flows = {str(flow.get("flow_id")): flow for flow in run.flows}
@@ -437,11 +538,16 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                     connect_stacks.append({"seq": seq, "time": iso(event["ts"]), "api": event.get("api"),
                                            "destination": connect["destination"],
                                            "stack": _frame_marks(event.get("stack"), attributor, names)})
-        screen = _nearest(screens, case["first_seen_ns"])
+        # What a static scan found of a subject that is only in the APK (undisclosed-sdk's static evidence).
+        in_package = [detail["apk"] for detail in ((by_id.get(finding_id) or {}).get("evidence", {}).get("detail") or {}
+                                                   for finding_id in case["other"])
+                      if detail.get("evidence_level") == "static" and isinstance(detail.get("apk"), dict)]
+        screen = None if in_package else _nearest(screens, case["first_seen_ns"])
         case = dict(case)
+        case["evidence_level"] = "static" if in_package and len(in_package) == len(case["finding_ids"]) else "runtime"
         case["first_seen"] = iso(case["first_seen_ns"])
         case["last_seen"] = iso(case["last_seen_ns"])
-        case["evidence"] = {"reads": reads, "reads_total": len(seqs), "flows": flow_items,
+        case["evidence"] = {"apk": in_package, "reads": reads, "reads_total": len(seqs), "flows": flow_items,
                             "flows_total": len({flow_id for f in case["flows"] for flow_id in f["flow_ids"]}), "connects": connect_stacks,
                             "screenshot": None if screen is None or redact else {"path": screen.path, "time": iso(screen.ts),
                                                                                   "data_uri": screen.data_uri, "same_as": None}}
@@ -491,7 +597,12 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
         timeline=_timeline(timeline, reads_table, intervals, findings.consent, run.info, text, subject_of, app_package),
         screens=screens, integrity=integrity, sealed=run.sealed, warnings=warnings, redacted=redact,
         generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)), reads_table=reads_table, flows_table=flows_table,
-        sdk_table=sdk_table)
+        sdk_table=sdk_table, coverage=_coverage(findings_json["summary"], text, opener),
+        scope_line=_scope_line(findings_json["summary"], text), consent_shown=_consent(findings_json["consent"], text),
+        finding_by={f["id"]: subject_of(f["sdk"]["id"] if f["sdk"]["owner"] == "sdk" else None, f["sdk"]["owner"])
+                    for f in findings_json["findings"]},
+        skipped=_skipped(findings_json["summary"], text,
+                         {spec.id: spec.title.zh if lang == "zh" else spec.title.en for spec in ruleset.rules}))
     manifest = read_manifest(run_dir)
     if manifest is not None:
         data.hashes = sorted((str(name), str(digest)) for name, digest in (manifest.get("files") or {}).items())
@@ -545,6 +656,9 @@ def redact_report(data: ReportData, run: Run, *, salt: bytes | None = None) -> N
     data.info = redactor.deep(data.info)
     data.consent = redactor.deep(data.consent)
     data.summary = redactor.deep(data.summary)
+    data.coverage = redactor.deep(data.coverage)
+    data.skipped = redactor.deep(data.skipped)
+    data.consent_shown = redactor.deep(data.consent_shown)
     data.findings["summary"] = {**data.findings["summary"], "redacted": True}
 
 

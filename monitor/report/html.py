@@ -110,6 +110,8 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
         cover_facts=COVER_FACTS, generated=data.generated, redacted=data.redacted, findings=data.findings,
         summary=data.summary, consent=data.consent, cases=data.cases, rules=_rules(data), integrity=data.integrity,
         sealed=data.sealed, warnings=warnings, timeline=data.timeline, hashes=data.hashes, chain_head=data.chain_head,
+        skipped=data.skipped, coverage=data.coverage, scope_line=data.scope_line, finding_by=data.finding_by,
+        consent_shown=data.consent_shown,
         iso=iso, category=category,
         plotly_js="" if pdf else plotly_js(),
         timeline_json="null" if pdf else json.dumps(timeline_figure(data), ensure_ascii=False).replace("</", "<\\/"),

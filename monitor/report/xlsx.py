@@ -1,7 +1,9 @@
 """findings.xlsx (openpyxl): the workbook a testing firm files next to its report.
 
 Sheets: 问题汇总 (cases), 个人信息读取明细 (every PI read), 网络传输明细 (every flow), SDK 清单 (each SDK
-seen, with its modules, reads, PI types and destinations), 运行信息 (run facts and file hashes). Sheet
+seen, with its modules, reads, PI types and destinations), 流量证据边界 (connections the proxy did not see, with
+what each likely carried, and TLS it could not open), 运行信息 (run facts, file hashes, where the agreed scope
+came from and the rules not checked, with why). Sheet
 names and headers come from the message catalogue in the report's language; every sheet has a frozen
 header row, an auto-filter and column widths fitted to its content (capped).
 """
@@ -103,14 +105,15 @@ def build_workbook(data: ReportData) -> Workbook:
     _sheet(workbook, t("xlsx.sheet.cases"),
            [t("xlsx.col.no"), t("col.severity"), t("col.rule"), t("case.subject"), t("xlsx.col.sentence"), t("case.pi"),
             t("case.consent"), t("case.destinations"), t("col.first"), t("col.last"), t("col.count"), t("xlsx.col.apis"),
-            t("col.articles"), t("col.id"), t("xlsx.col.findings")],
+            t("col.articles"), t("col.id"), t("xlsx.col.findings"), t("case.evidence_level")],
            [[index, t(f"severity.{case['severity']}") if t.has(f"severity.{case['severity']}") else case["severity"],
              case["title"].get(lang) or case["rule"], case["subject"]["name"][lang], case["sentence"][lang],
              t("list.sep").join(pi["name"][lang] for pi in case["pi"]),
              t("list.sep").join(state(s) for s in case["consent_states"]), case["destinations"],
              iso(case["first_seen_ns"]), iso(case["last_seen_ns"]), case["count"],
              [read["api"] for read in case["reads"]] + [connect["api"] for connect in case["connects"] if connect["api"]],
-             "; ".join(f"{a['regulation']} {a['article']}" for a in case["articles"]), case["id"], case["finding_ids"]]
+             "; ".join(f"{a['regulation']} {a['article']}" for a in case["articles"]), case["id"], case["finding_ids"],
+             t(f"evidence.level.{case.get('evidence_level') or 'runtime'}")]
             for index, case in enumerate(data.cases, start=1)])
     _sheet(workbook, t("xlsx.sheet.reads"),
            [t("xlsx.col.seq"), t("col.time"), t("xlsx.col.process"), t("xlsx.col.thread"), t("xlsx.col.api"), t("col.category"),
@@ -144,6 +147,15 @@ def build_workbook(data: ReportData) -> Workbook:
                 categories_of((row.get("policy") or {}).get("sent_pi") or []),
                 categories_of((row.get("policy") or {}).get("undeclared_pi") or [])] if declared else [])]
             for row in data.sdk_table])
+    coverage = data.coverage or {}
+    _sheet(workbook, t("xlsx.sheet.coverage"),
+           [t("xlsx.col.edge"), t("col.host"), t("col.port"), t("col.likely"), t("col.detail"), t("col.opened_by"),
+            t("col.first"), t("col.consent")],
+           [*([t("coverage.unseen", n=len(coverage.get("unseen") or [])), row["host"],
+               f"{'' if row['port'] is None else row['port']}/{row['transport']}", row["likely"], row["note"],
+               row["opened_by"], row["first_seen"], row["consent"]] for row in coverage.get("unseen") or []),
+            *([t("coverage.tls", n=len(coverage.get("tls") or [])), row["host"], row["port"], "", row["refused_by"],
+               row["opened_by"], row["first_seen"], row["consent"]] for row in coverage.get("tls") or [])])
     run_rows = [[t(key), value] for key, value in data.facts]
     run_rows.append([t("fact.generated"), data.generated])
     run_rows += [[f"{t('col.sha256')} {name}", digest] for name, digest in data.hashes]
@@ -151,6 +163,9 @@ def build_workbook(data: ReportData) -> Workbook:
         run_rows.append([t("appendix.chain"), data.chain_head])
     if data.redacted:
         run_rows.append([t("xlsx.col.redacted"), t("report.redacted")])
+    run_rows.append([t("xlsx.col.scope"), data.scope_line])
+    run_rows += [[t("xlsx.col.skipped"), t("summary.skipped", rule=item["rule"], title=item["title"], why=item["why"])]
+                 for item in data.skipped]
     _sheet(workbook, t("xlsx.sheet.run"), [t("xlsx.col.item"), t("xlsx.col.content")], run_rows)
     return workbook
 

@@ -76,6 +76,9 @@ def test_each_connection_says_its_transport_and_what_a_well_known_port_likely_ca
         (443, "udp", "QUIC / HTTP/3"), (443, "tcp", "HTTPS around the proxy"), (8883, "tcp", "MQTT over TLS"),
         (4711, "tcp", None)]
     assert "--block-quic" in unseen[0]["note"] and unseen[3]["note"] is None
+    # The same in Chinese beside the English, for the report's first language.
+    assert unseen[0]["likely_protocol_zh"] == "QUIC / HTTP/3" and "--block-quic" in unseen[0]["note_zh"]
+    assert unseen[1]["likely_protocol_zh"] == "绕过代理的 HTTPS" and unseen[3]["note_zh"] is None
     # A native connect recorded before transports were (an older run): listed, transport unknown.
     old = {**connect(5, "198.51.100.7", "443", sdk=None, api="libc.so.connect"), "owner": "app"}
     (item,) = unseen_connections(pd.DataFrame([old]), RUN_INFO)
@@ -93,9 +96,14 @@ def test_the_protocol_table_is_one_entry_per_port_each_with_a_source() -> None:
     assert table.lookup("udp", 443) is not None and table.lookup("tcp", 443) is not None
     assert table.lookup("udp", 443) is not table.lookup("tcp", 443)
     assert all(entry.source.startswith("https://") for entry in table.entries)
-    entry = {"transport": "udp", "port": 443, "name": "QUIC", "note": "HTTPS over UDP", "source": "https://example.org/x"}
+    assert all(entry.name_zh and entry.note_zh for entry in table.entries)   # the report's first language
+    entry = {"transport": "udp", "port": 443, "name": "QUIC", "note": "HTTPS over UDP", "name_zh": "QUIC",
+             "note_zh": "基于 UDP 的 HTTPS", "source": "https://example.org/x"}
     with pytest.raises(ValidationError, match="listed twice"):
         ProtocolTable.model_validate({"version": "1", "entries": [entry, entry]})
+    english_only = {key: value for key, value in entry.items() if not key.endswith("_zh")}
+    with pytest.raises(ValidationError, match="note_zh"):
+        ProtocolTable.model_validate({"version": "1", "entries": [english_only]})
 
 
 def tls_failed(seq: int, host: str, port: int, *, side: str = "client", sni: str | None = None,

@@ -125,3 +125,82 @@ def test_declared_vs_observed_without_a_scan_or_policy_says_which_columns_are_un
     table = _analyse(tmp_path, policy=None).summary["declared_vs_observed"]
     assert table["sources"] == {"apk_scan": False, "policy": False}
     assert all(row["in_apk"] is None and row["in_policy"] is None for row in table["sdks"])
+
+
+# ---- SDKs embedded in the APK that the SDK list leaves out (static evidence) -------------------------------
+
+# Built by Debian's Android tools (tests/support/apkbuild.py): Umeng and AMap (both in POLICY's list), Getui (not in
+# it, and at work in EVENTS), Bugly (not in it, never seen at work), Xiaomi push (its service in the manifest only,
+# as a packed app shows it), React Native (an open-source framework the rule exempts).
+SDK_APK_CLASSES = ("com.example.sdkscan.MainActivity", "com.umeng.commonsdk.UMConfigure",
+                   "com.amap.api.location.AMapLocationClient", "com.igexin.sdk.PushManager",
+                   "com.tencent.bugly.crashreport.CrashReport", "com.tencent.bugly.Bugly",
+                   "com.facebook.react.ReactActivity")
+BUGLY_ROW = "<tr><td>腾讯Bugly</td><td>深圳市腾讯计算机系统有限公司</td><td>崩溃分析</td><td>设备标识符</td></tr>\n</table>"
+
+
+def sdk_apk_scan() -> dict:
+    """The APK's scan as run.json keeps it (run --apk)."""
+    import pytest
+
+    from monitor.scan import scan_for_run
+    from support.apkbuild import ApkSpec, build_apk, missing_tools
+
+    if missing_tools():
+        pytest.skip(f"Debian's Android tools are missing: apt-get install {' '.join(missing_tools())} (.ci/run does)")
+    spec = ApkSpec(package="com.example.sdkscan", permissions=("android.permission.INTERNET",), classes=SDK_APK_CLASSES,
+                   services=("com.xiaomi.mipush.sdk.PushMessageHandler",))
+    return scan_for_run(build_apk(spec).path)
+
+
+def _analyse_with_apk(tmp_path, *, policy: str | None = POLICY, events=EVENTS):
+    from monitor.testing.factories import run_info
+
+    root = write_run(tmp_path / "run", events, info=run_info(apk_scan=sdk_apk_scan()))
+    if policy is not None:
+        write_policy_document(root, policy, source="flow", url="https://app.example.com/privacy.html",
+                              ts=at(0.5), content_type="text/html; charset=utf-8", flow_id="flow-policy")
+    return analyze(read_run(root))
+
+
+def test_an_sdk_in_the_apk_that_the_list_omits_and_the_run_never_saw_is_reported_as_static_evidence(tmp_path):
+    findings = _analyse_with_apk(tmp_path)
+    undisclosed = {f.sdk.id: f for f in _rule(findings, "undisclosed-sdk")}
+    # Getui, seen at work, keeps its run-time finding (once); Umeng and AMap are in the list; React Native is exempt.
+    assert sorted(undisclosed) == ["getui", "tencent-bugly", "xiaomi-push"]
+    assert [f.sdk.id for f in _rule(findings, "undisclosed-sdk")].count("getui") == 1
+    getui = undisclosed["getui"]
+    assert getui.severity == "high" and getui.evidence.detail["evidence_level"] == "runtime" and "apk" not in getui.evidence.detail
+    bugly = undisclosed["tencent-bugly"]
+    assert bugly.severity == "medium" and bugly.count == 0 and not bugly.evidence.event_seqs
+    detail = bugly.evidence.detail
+    assert detail["evidence_level"] == "static" and detail["missing_from"]["sdk_list_rows"] == ["友盟+ SDK", "高德定位SDK"]
+    assert detail["apk"]["packages"] == ["com.tencent.bugly"] and detail["apk"]["classes"] == 2
+    assert detail["apk"]["package"] == "com.example.sdkscan" and len(detail["apk"]["sha256"]) == 64
+    assert detail["apk"]["modules"][0]["name"] == {"zh": "腾讯Bugly", "en": "Tencent Bugly"}
+    mipush = undisclosed["xiaomi-push"].evidence.detail["apk"]
+    assert mipush["classes"] == 0 and mipush["components"] == ["service com.xiaomi.mipush.sdk.PushMessageHandler"]
+    # The case says what was found in the package and that it was not seen at work, in both languages.
+    case = next(c for c in findings.cases if c.rule == "undisclosed-sdk" and c.subject.id == "tencent-bugly")
+    assert case.severity == "medium" and not case.pi
+    assert case.sentence["zh"] == ("腾讯Bugly SDK 的代码存在于 App 安装包中（包 com.tencent.bugly，共 2 个类），未在隐私政策的第三方 SDK "
+                                   "清单中明示；本次运行未观察到其读取个人信息或联网（静态检出）。")
+    assert "com.tencent.bugly: 2 classes" in case.sentence["en"] and "(found statically)" in case.sentence["en"]
+    packed = next(c for c in findings.cases if c.subject.id == "xiaomi-push").sentence["zh"]
+    assert "清单中声明的组件 service com.xiaomi.mipush.sdk.PushMessageHandler" in packed
+    assert any(a.article == "二.1" for a in bugly.articles)
+
+
+def test_an_sdk_in_the_apk_that_the_list_names_is_not_reported(tmp_path):
+    findings = _analyse_with_apk(tmp_path, policy=POLICY.replace("</table>", BUGLY_ROW))
+    assert "tencent-bugly" not in {f.sdk.id for f in _rule(findings, "undisclosed-sdk")}
+    assert "xiaomi-push" in {f.sdk.id for f in _rule(findings, "undisclosed-sdk")}
+
+
+def test_without_a_policy_an_sdk_in_the_apk_is_not_judged(tmp_path):
+    findings = _analyse_with_apk(tmp_path, policy=None)
+    assert not _rule(findings, "undisclosed-sdk") and "undisclosed-sdk" in findings.summary["skipped"]
+    assert findings.summary["skipped_codes"]["undisclosed-sdk"] == {"code": "no_policy", "params": {}}
+    # The English stays where it always was; the code is what a report says in its own language.
+    assert findings.summary["skipped"]["undisclosed-sdk"].startswith("no privacy policy was captured")
+    assert findings.summary["scope"]["note_code"] == {"code": "no_policy", "params": {}}

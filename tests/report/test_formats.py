@@ -15,8 +15,8 @@ from monitor.report.build import write_reports
 from monitor.report.jsonout import SCHEMA_FILE, schema_errors, schema_text
 from monitor.store import FINDINGS_FILE
 
-ZH_SHEETS = ["问题汇总", "个人信息读取明细", "网络传输明细", "SDK 清单", "运行信息"]
-EN_SHEETS = ["Cases", "PI reads", "Network flows", "SDKs", "Run"]
+ZH_SHEETS = ["问题汇总", "个人信息读取明细", "网络传输明细", "SDK 清单", "流量证据边界", "运行信息"]
+EN_SHEETS = ["Cases", "PI reads", "Network flows", "SDKs", "Traffic evidence edges", "Run"]
 
 
 @pytest.mark.parametrize(("lang", "sheets", "header"), [("zh", ZH_SHEETS, "问题描述"), ("en", EN_SHEETS, "Statement")])

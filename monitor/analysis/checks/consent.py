@@ -10,7 +10,7 @@ import pandas as pd
 
 from monitor.analysis.consent import UNDECIDED
 from monitor.analysis.coverage import leaves_device, proxy_endpoint, socket_endpoint
-from monitor.analysis.engine import REGISTRY, Hit, RuleContext, SkipRule
+from monitor.analysis.engine import REGISTRY, Hit, Reason, RuleContext, SkipRule
 from monitor.analysis.grouping import READ_KEY, group_reads, hit_from_reads, missing_as_none
 from monitor.analysis.senders import connect_host
 from monitor.events import KIND_CONNECT
@@ -113,7 +113,7 @@ def after_refusal(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]
 def third_party_transfer(context: RuleContext, thresholds: dict[str, Any]) -> list[Hit]:
     """PI values in a flow to a third party while consent was not in force."""
     if context.flow_matches is None:
-        raise SkipRule(context.network_unavailable or "no network matches")
+        raise SkipRule(context.network_unavailable or Reason.of("no_network_matches"))
     parties = list(thresholds["parties"])
     return flow_hits(context, lambda m: m["party"].isin(parties) & (m["consent_state"] != "accepted"), ("transfer",))
 
