@@ -377,7 +377,11 @@ def _scope_line(summary: dict[str, Any], text: Messages) -> str:
     scope = _dict(summary.get("scope"))
     if scope.get("origin") == "policy":
         return text("scope.from_policy", documents=len(scope.get("documents") or []), rows=scope.get("sdk_list_rows") or 0)
-    return text("scope.from_file") if scope.get("origin") == "file" else text("scope.none")
+    if scope.get("origin") == "file":
+        return text("scope.from_file")
+    # A policy captured but unreadable says why; no policy at all says what that leaves unchecked and the fix.
+    note = _dict(scope.get("note_code"))
+    return text("scope.none") if note.get("code") in (None, "no_policy") else reason_text(text, note, str(scope.get("note") or ""))
 
 
 def _skipped(summary: dict[str, Any], text: Messages, titles: dict[str, str]) -> list[dict[str, str]]:

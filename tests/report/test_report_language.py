@@ -97,3 +97,14 @@ def test_a_findings_file_without_codes_still_reads_in_chinese_where_the_english_
     assert reason_text(zh, {"code": "policy_unreadable", "params": {"error": "x"}}, "?") == "本次运行采集的隐私政策无法读取（x）"
     assert reason_text(zh, None, "something new") == "something new"
     assert reason_text(zh, {"code": "no_such_code", "params": {}}, "as written") == "as written"
+
+
+def test_the_scope_line_says_why_a_captured_policy_could_not_be_used():
+    from monitor.report.context import _scope_line
+
+    zh = messages("zh")
+    unreadable = {"scope": {"origin": None, "note": "the privacy policy captured in this run could not be read: bad page",
+                            "note_code": {"code": "policy_unreadable", "params": {"error": "bad page"}}}}
+    assert _scope_line(unreadable, zh) == "本次运行采集的隐私政策无法读取（bad page）"
+    assert _scope_line({"scope": {"origin": None, "note_code": {"code": "no_policy", "params": {}}}}, zh).startswith("本次运行未采集到隐私政策")
+    assert _scope_line({}, zh).startswith("本次运行未采集到隐私政策")      # a findings file of before the codes
