@@ -10,6 +10,7 @@ import Java from "frida-java-bridge";
 import type { AgentEvent } from "./events.js";
 import type { EventQueue } from "./queue.js";
 import { runningPid } from "./native.js";
+import { dyingThreads } from "./process.js";
 
 export class LastApis {
     private readonly ring: (string | null)[];
@@ -77,6 +78,7 @@ export function watchFaults(last: LastApis, flush: () => number,
         }
         {
             reported = true;
+            dyingThreads.add(Process.getCurrentThreadId());
             try {
                 flush();
                 report({

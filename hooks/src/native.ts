@@ -9,7 +9,7 @@ import { stampNs } from "./clock.js";
 import { EventQueue } from "./queue.js";
 import { type Job, JobRegistry } from "./jobs.js";
 import { RateLimiter } from "./limiter.js";
-import { currentProcessName, nativeThreadName } from "./process.js";
+import { currentProcessName, dyingThreads, nativeThreadName } from "./process.js";
 import { cap } from "./values.js";
 import { enclosingJavaCall, javaHookDepth, javaStackOfNativeCaller } from "./installer.js";
 import { SYSTEM_READERS } from "./platform.js";
@@ -313,7 +313,7 @@ export class NativeInstaller {
                     return;
                 }
                 const threadId = this.threadId;
-                if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId)) {
+                if (installer.busyThreads.has(threadId) || installer.activeThreads.has(threadId) || dyingThreads.has(threadId)) {
                     return;
                 }
                 if (Cloak.hasCurrentThread()) {

@@ -43,3 +43,9 @@ export function nativeThreadName(threadId: number): string | null {
     }
     return name;
 }
+
+// Threads in a native fault the agent reported (crash.ts), on their way into the app's or the runtime's own fault
+// handler: what that handler does (ART's crash dump reads /proc/self/maps, thread names…) is not the app's
+// behaviour, and no Java may be called from it (JNI inside a signal handler aborts the runtime). The native hooks
+// leave these threads alone.
+export const dyingThreads = new Set<number>();

@@ -113,9 +113,13 @@ class AgentOptions:
     importance_poll_ms: int = 1000
     flush_interval_ms: int = 50
     flush_batch_size: int = 256
-    # Frida's JavaScript runtime for the agent. V8 serialises a batch about 3× faster than QuickJS
-    # (bench/hooks/pipeline.py: agent → disk events/s doubles); "qjs" where a Frida build lacks V8.
-    script_runtime: str = "v8"
+    # Frida's JavaScript runtime for the agent; None: chosen by the runtime the target runs (script_runtime_for).
+    # V8 serialises a batch about 3× faster than QuickJS (bench/hooks/pipeline.py: agent → disk events/s
+    # doubles), but in an ART process (phone or host ART) V8 cannot run an exception handler: ART's signal chain
+    # (libsigchain) calls Frida's handler where V8 refuses to run JavaScript ("Invoke in
+    # DisallowJavascriptExecutionScope"), and the app would die of the agent's SIGTRAP instead of its own fault,
+    # unreported (tests/agent/test_crash_on_art.py). QuickJS runs it.
+    script_runtime: str | None = None
     # Neutralise certificate pinning (monitor/data/unpin.yaml). Changes app behaviour: off unless asked.
     unpin_tls: bool = False
     # Hide the agent from the anti-instrumentation probes whose catalogue entries say `hide` (its memory in
@@ -124,6 +128,14 @@ class AgentOptions:
     # The agent bundle (monitor/agent/build.py): "phone" (frida-java-bridge as published: phones, HotSpot) or
     # "host-art" (the bridge with the host guards, for Android's runtime run on this machine).
     bundle_variant: str = "phone"
+
+    def script_runtime_for(self, device: frida.core.Device) -> str:
+        """The JavaScript runtime the agent runs on: the one asked for, else QuickJS where the target runs ART
+        (a phone, or the host-ART bundle) and V8 elsewhere."""
+        if self.script_runtime is not None:
+            return self.script_runtime
+        runs_art = self.bundle_variant == "host-art" or device.type != "local"
+        return "qjs" if runs_art else "v8"
 
     def to_config(self, catalogue: Catalogue) -> dict[str, Any]:
         return {
@@ -212,7 +224,7 @@ class AgentHost:
             session = self.device.attach(pid)
             if self.options.follow_children:
                 session.enable_child_gating()
-            script = session.create_script(self.bundle, name="consentmon", runtime=self.options.script_runtime)
+            script = session.create_script(self.bundle, name="consentmon", runtime=self.options.script_runtime_for(self.device))
         except (frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError) as exc:
             raise TargetError(f"cannot attach to pid {pid}: {exc}",
                               hint="on Linux, ptrace may be restricted: `sysctl kernel.yama.ptrace_scope=0`") from exc

@@ -16,11 +16,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.agent.build import build_agent
 from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
 from monitor.data import load_catalogue
 from monitor.data.models import Catalogue
@@ -92,6 +91,11 @@ def _open_gate(gate: Path, process: subprocess.Popen, deadline: float) -> int:
     raise AssertionError("the runtime's VM was not up in time")
 
 
+def _on_host_art(options: AgentOptions) -> AgentOptions:
+    """The options as a host-ART run has them: the bundle with the host guards (and so the runtime ART needs)."""
+    return replace(options, bundle_variant="host-art")
+
+
 def run_on_art(runtime: HostArt, main: str, *, classpath: Sequence[Path], boot: Sequence[Path] = (),
                args: Sequence[str] = (), catalogue: Catalogue | None = None, options: AgentOptions | None = None,
                attach: bool = True, timeout: float = 180.0) -> ArtAgentRun:
@@ -113,8 +117,7 @@ def run_on_art(runtime: HostArt, main: str, *, classpath: Sequence[Path], boot: 
             gate_fd = _open_gate(gate, process, deadline)
             if attach:
                 host = AgentHost(local_device(), sink, catalogue or load_catalogue(),
-                                 options or AgentOptions(importance_poll_ms=0))
-                host.bundle = build_agent(variant="host-art").read_text()
+                                 _on_host_art(options or AgentOptions(importance_poll_ms=0)))
                 host.instrument(process.pid)   # the VM is up: `init` installs the Java hooks before returning
             os.write(gate_fd, b"g")
             os.close(gate_fd)
@@ -162,9 +165,8 @@ def spawn_on_art(runtime: HostArt, main: str, *, classpath: Sequence[Path], boot
 
     with tempfile.TemporaryDirectory(prefix="consentmon-art-") as scratch:
         host = AgentHost(local_device(), sink, catalogue or load_catalogue(),
-                         options or AgentOptions(wait_for_jvm=True, importance_poll_ms=0, follow_children=False),
+                         _on_host_art(options or AgentOptions(wait_for_jvm=True, importance_poll_ms=0, follow_children=False)),
                          on_output=on_output)
-        host.bundle = build_agent(variant="host-art").read_text()
         pid = host.spawn(runtime.command(main, classpath=classpath, boot=boot, args=args),
                          env=runtime.environment(Path(scratch) / "android"))
         host.resume(pid)

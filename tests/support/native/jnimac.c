@@ -40,3 +40,10 @@ JNIEXPORT jstring JNICALL Java_com_sdk_jni_DeviceInfo_macByFile(JNIEnv *env, jcl
     }
     return (*env)->NewStringUTF(env, text);
 }
+
+/* A protection's last resort once it found an instrument: a write to an unmapped page in its own native code
+ * (tests/agent/test_crash_on_art.py). */
+JNIEXPORT void JNICALL Java_com_sdk_jni_DeviceInfo_die(JNIEnv *env, jclass cls) {
+    volatile int *nowhere = (volatile int *) 8;
+    *nowhere = 1;
+}
