@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.analysis.attribution import frame_class
+from monitor.analysis.attribution import frame_class, native_module
 from monitor.data.models import SdkTable
 from monitor.data.messages import LANGUAGES, Messages, messages
 
@@ -154,8 +154,13 @@ def _api_key(api: str | None) -> str | None:
 
 
 def _package_of(frame: str | None) -> str | None:
+    """The package a case names for code of no known SDK; for native code, its library ("libfoo.so"): the frame's
+    address changes with every run (ASLR), and a case must keep its id across runs (diff, baselines, rounds)."""
     if not frame:
         return None
+    module = native_module(frame)
+    if module is not None:
+        return module
     cls = frame_class(frame)
     segments = cls.split(".")[:-1] or cls.split(".")
     return ".".join(segments[:UNKNOWN_PACKAGE_SEGMENTS]) or None

@@ -78,3 +78,17 @@ def test_a_finding_about_the_subject_as_a_whole_says_what_it_did(tmp_path):
     (case,) = build_cases([finding], sdks=load_sdks(), app_package="com.example.demo")
     assert case.pi == [] and case.other == [finding.id]
     assert case.sentence["zh"] == "友盟+基础组件 SDK 未在隐私政策的第三方 SDK 清单中明示，却在运行中自行联网。"
+
+
+def test_native_code_of_no_known_sdk_is_one_case_named_by_its_library_whatever_its_address(tmp_path):
+    """A read made by an unknown .so: the case names the library, and the same read at another address (another
+    run: ASLR) is the same case, so diff, baselines and lab rounds match it."""
+    def run(name: str, address: str):
+        frame = f"{address} libshield.so!collect_device+0x1c4"
+        return judge(tmp_path / name, [pi_read(ts=at(1), stack=[frame, "0x7f00000010 libc.so.6!__libc_start_main+0x80"])])
+
+    first, second = run("a", "0x7f3a2c0141c4"), run("b", "0x7fd91e2201c4")
+    (case,) = [case for case in first.cases if case.rule == "before-consent"]
+    assert case.subject.kind == "unknown" and case.subject.package == "libshield.so"
+    assert case.subject.name["zh"] == "未知来源代码（libshield.so）"
+    assert [c.id for c in second.cases if c.rule == "before-consent"] == [case.id]
