@@ -17,10 +17,10 @@ def host_argv(seconds: float = 0.0, text: str = "hello") -> list[str]:
     return [PYTHON, "-c", f"import time; time.sleep({seconds}); print({text!r})"]
 
 
-def consentmon(*args: str, env: dict[str, str] | None = None, timeout: float = 240, under: tuple[str, ...] = (),
+def consentmon(*args: str, env: dict[str, str] | None = None, timeout: float = 240,
                **kwargs) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process (`under`: a launcher before it, e.g. setarch)."""
-    return subprocess.run([*under, sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=timeout,
+    """The real command line, in its own process."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200", **(env or {})}, cwd=REPO, **kwargs)
 
 
