@@ -4,7 +4,9 @@
 
 Binaries come from bullseye's `android-libart` 10.0.0+r36 and its companions; the boot class path is
 compiled from `apt-get source android-platform-libcore` (Android 10's core library), `android.icu` is
-made from Debian's ICU4J; the natives the runtime needs are compiled from the same sources. A private
+made from Debian's ICU4J; the natives the runtime needs are compiled from the same sources. Every class jar
+is desugared before dx (kit/tools/Desugar.java: lambdas become classes, as D8 makes them for a phone; Debian has
+no D8 and Android's LambdaMetafactory returns null), the boot class path's and, through dex.py, each program's. A private
 apt configuration (its own sources, lists and cache under the cache folder) fetches everything:
 nothing from bullseye is installed on the system and the system's apt sources are left alone.
 
@@ -97,6 +99,18 @@ class RegistryUnreachable(BuildError):
     """Debian's registry could not be reached: the ART tests are skipped, not failed."""
 
 
+# Host-only stand-in for D8's lambda desugaring (kit/tools/Desugar.java, ASM): its classes in the runtime folder.
+DESUGAR_CLASSES = "tools/desugar"
+ASM_JAR = "root/usr/share/java/asm.jar"
+
+
+def desugar_command(home: Path, output: Path, *inputs: Path) -> list[str]:
+    """Rewrites the LambdaMetafactory call sites of class jars `inputs` into classes of their own, as D8 does
+    for a phone, into the class jar `output` (for dx). Android's LambdaMetafactory returns null: without this
+    every lambda and method reference fails on host ART with BootstrapMethodError."""
+    return ["java", "-cp", f"{home / DESUGAR_CLASSES}{os.pathsep}{home / ASM_JAR}", "Desugar", str(output), *map(str, inputs)]
+
+
 def input_key() -> str:
     """The hash of every input of the build: pinned packages, host architecture, this file, kit/ and
     monitor/hostart.py (the runtime's folder layout, dx's options, the command line the build runs its program with)."""
@@ -161,7 +175,10 @@ class Builder:
         return output if combined else result.stdout
 
     def dx(self, output: Path, *inputs: Path, core_library: bool = False) -> None:
-        self.run(HostArt(self.staging).dx_command(output, *inputs, heap="3g", core_library=core_library))
+        """Desugar the classes' lambdas (as D8 would on the way to a phone), then dx them."""
+        desugared = self.work / f"desugared-{output.name}"
+        self.run(desugar_command(self.staging, desugared, *inputs))
+        self.run(HostArt(self.staging).dx_command(output, desugared, heap="3g", core_library=core_library))
 
     @contextmanager
     def step(self, name: str, fix: str) -> Iterator[None]:
@@ -304,11 +321,14 @@ class Builder:
                 path.write_text(text.replace(old, new))
 
     def make_android_icu(self) -> None:
-        with self.step("6 android.icu from Debian's ICU4J (rename + dx)", "see {log}: IcuRemap or dx failed"):
+        with self.step("6 android.icu from Debian's ICU4J (rename + dx), the lambda desugarer",
+                       "see {log}: IcuRemap, Desugar or dx failed"):
             tools = self.work / "tools"
             asm = [self.root / "usr/share/java" / name for name in ("asm.jar", "asm-commons.jar")]
             classpath = os.pathsep.join(map(str, asm))
             self.run(["javac", "-nowarn", "-d", tools, "-cp", classpath, KIT / "tools/IcuRemap.java"])
+            # The lambda desugarer stays in the runtime folder: every dx of code for this runtime runs it first.
+            self.run(["javac", "-nowarn", "-d", self.staging / DESUGAR_CLASSES, "-cp", classpath, KIT / "tools/Desugar.java"])
             classes = self.staging / "classes"
             classes.mkdir()
             self.run(["java", "-cp", f"{tools}{os.pathsep}{classpath}", "IcuRemap", self.root / "usr/share/java/icu4j.jar",

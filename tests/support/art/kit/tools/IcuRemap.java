@@ -1,5 +1,6 @@
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.zip.ZipEntry;
@@ -8,6 +9,7 @@ import java.util.zip.ZipOutputStream;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.MethodVisitor;
 import org.objectweb.asm.Opcodes;
 import org.objectweb.asm.commons.ClassRemapper;
 import org.objectweb.asm.commons.Remapper;
@@ -21,6 +23,30 @@ public final class IcuRemap {
     private static String rename(String text) {
         if (text == null) return null;
         return text.replace("com/ibm/icu", "android/icu").replace("com.ibm.icu", "android.icu");
+    }
+
+    /**
+     * Debian compiles ICU4J with a JDK newer than 8, so its calls to ByteBuffer.position(int) and the like name
+     * Java 9's covariant overrides (returning ByteBuffer), which Android 10's java.nio lacks (NoSuchMethodError, e.g.
+     * under java.net.IDN.toASCII): they become calls of Buffer's own method, cast back. Android builds its ICU from
+     * source against its own library, so a phone never has such calls in android.icu.
+     */
+    static final class Java8Buffers extends MethodVisitor {
+        static final Set<String> COVARIANT = new HashSet<>(Arrays.asList("position", "limit", "mark", "reset", "clear", "flip", "rewind"));
+
+        Java8Buffers(MethodVisitor next) {
+            super(Opcodes.ASM9, next);
+        }
+
+        @Override public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean itf) {
+            if (opcode == Opcodes.INVOKEVIRTUAL && owner.startsWith("java/nio/") && owner.endsWith("Buffer")
+                    && !owner.equals("java/nio/Buffer") && COVARIANT.contains(name) && desc.endsWith(")L" + owner + ";")) {
+                super.visitMethodInsn(opcode, "java/nio/Buffer", name, desc.substring(0, desc.indexOf(')') + 1) + "Ljava/nio/Buffer;", false);
+                super.visitTypeInsn(Opcodes.CHECKCAST, owner);
+                return;
+            }
+            super.visitMethodInsn(opcode, owner, name, desc, itf);
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -46,6 +72,9 @@ public final class IcuRemap {
                     ClassVisitor version52 = new ClassVisitor(Opcodes.ASM9, writer) {
                         @Override public void visit(int version, int access, String n, String signature, String superName, String[] interfaces) {
                             super.visit(Math.min(version, Opcodes.V1_8), access, n, signature, superName, interfaces);
+                        }
+                        @Override public MethodVisitor visitMethod(int access, String n, String d, String signature, String[] exceptions) {
+                            return new Java8Buffers(super.visitMethod(access, n, d, signature, exceptions));
                         }
                     };
                     new ClassReader(bytes).accept(new ClassRemapper(version52, remapper), 0);
