@@ -195,3 +195,73 @@ def test_library_jars_are_desugared_into_the_apps_dex_and_key_its_cache_by_their
     changed = _library_jar(art10, tmp_path / "two", "bye")
     library.write_bytes(changed.read_bytes())   # the same path, other bytes: another dex
     assert dex_jar(art10, main, name="lambdas-library", libraries=[library]).dex != app.dex
+
+
+# The corners of LambdaMetafactory's adaptations, run on the JDK (its own LambdaMetafactory) and on host ART
+# (desugared): the same output.
+CORNERS = """
+package com.example.corners;
+
+import java.util.AbstractMap;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.function.*;
+
+public class Corners extends Base {
+    interface Widening { long of(Integer value); }
+    interface Narrow { Object make(int a, long b, double c); }
+    class Inner { final String text; Inner(String text) { this.text = text + "@" + tag(); } }
+
+    String tag() { return "corners"; }
+    @Override String name() { return "sub"; }
+
+    void run() {
+        long big = 1L << 40;
+        double half = 0.5;
+        LongSupplier wide = () -> big + (long) (half * 4);                            // two-slot captures
+        System.out.println("wide " + wide.getAsLong());
+        IntFunction<String[]> array = String[]::new;                                 // array constructor
+        Function<String, List<String>> varargs = Arrays::asList;                     // varargs
+        Supplier<String> parent = super::name;                                       // super
+        Function<String, Inner> inner = Inner::new;                                  // inner class constructor
+        Function<Map.Entry<String, Integer>, String> key = Map.Entry::getKey;         // interface method
+        Widening widening = Integer::intValue;                                       // int result, long wanted
+        ToIntFunction<Integer> unboxing = Integer::intValue;
+        Narrow narrow = (a, b, c) -> a + b + c;                                       // primitives in, boxed out
+        BinaryOperator<Integer> max = Math::max;                                     // unbox both, box the result
+        Predicate<String> empty = String::isEmpty;
+        System.out.println("array " + array.apply(3).length + " varargs " + varargs.apply("v")
+                           + " super " + parent.get() + " inner " + inner.apply("i").text);
+        System.out.println("entry " + key.apply(new AbstractMap.SimpleEntry<>("k", 1)) + " widening " + widening.of(7)
+                           + " unboxing " + unboxing.applyAsInt(8) + " narrow " + narrow.make(1, 2L, 0.5)
+                           + " max " + max.apply(3, 9) + " negate " + empty.negate().test(""));
+        Runnable nested = () -> {
+            Supplier<String> deeper = () -> "nested " + tag();                        // a lambda in a lambda, capturing this
+            System.out.println(deeper.get());
+        };
+        nested.run();
+    }
+
+    public static void main(String[] args) {
+        new Corners().run();
+    }
+}
+"""
+CORNERS_BASE = """
+package com.example.corners;
+class Base { String name() { return "base"; } }
+"""
+
+
+def test_corner_cases_give_on_art_what_they_give_on_the_jdk(art10: HostArt, tmp_path: Path) -> None:
+    sources = {"com/example/corners/Corners.java": CORNERS, "com/example/corners/Base.java": CORNERS_BASE}
+    app = dex_jar(art10, sources, name="lambdas-corners")
+    on_art = subprocess.run(art10.command("com.example.corners.Corners", classpath=[app.dex]),
+                            env=art10.environment(tmp_path), capture_output=True, text=True, timeout=120)
+    assert on_art.returncode == 0, on_art.stderr[-3000:]
+    on_jdk = subprocess.run(["java", "-cp", str(app.classes), "com.example.corners.Corners"], capture_output=True, text=True,
+                            timeout=120)
+    assert on_jdk.returncode == 0, on_jdk.stderr[-3000:]
+    assert on_art.stdout.splitlines() == on_jdk.stdout.splitlines()
+    assert on_art.stdout.splitlines()[0] == f"wide {(1 << 40) + 2}"
