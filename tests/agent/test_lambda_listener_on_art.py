@@ -46,10 +46,9 @@ def runs(art10):
 
     framework = dex_jar(art10, FRAMEWORK, name="callbacks-framework")
     app = dex_jar(art10, {"com/example/lambda/App.java": APP}, name="lambda-listener-app", classpath=[framework.classes])
-    common = {"classpath": [app.dex], "boot": [framework.dex]}
-    plain = run_on_art(art10, "com.example.lambda.App", attach=False, **common)
-    hooked = run_on_art(art10, "com.example.lambda.App", options=AgentOptions(importance_poll_ms=0, follow_children=False), **common)
-    return plain, hooked
+    # Without the agent, then under it.
+    return [run_on_art(art10, "com.example.lambda.App", classpath=[app.dex], boot=[framework.dex], attach=options is not None,
+                       options=options) for options in (None, AgentOptions(importance_poll_ms=0, follow_children=False))]
 
 
 def test_on_art_lambda_listeners_run_the_same_under_the_agent(runs) -> None:
