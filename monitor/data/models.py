@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -322,9 +322,16 @@ class Sdk(BaseModel):
     group: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
 
 
+# A kind's Chinese name says it in Chinese: at least one CJK character.
+CHINESE = r"[\u4e00-\u9fff]"
+
+
 class SdkTable(BaseModel):
     model_config = Strict
     version: str
+    # Each SDK `kind` ("crash reporting") → its Chinese name ("崩溃上报"), the report's first language. A table
+    # that names kinds must name every kind its SDKs use (the bundled sdks.yaml does; a test holds it to that).
+    kinds: dict[str, Annotated[str, Field(pattern=CHINESE)]] = Field(default_factory=dict)
     sdks: list[Sdk]
 
     @model_validator(mode="after")
@@ -339,6 +346,9 @@ class SdkTable(BaseModel):
                 if prefix in owners:
                     raise ValueError(f"package prefix {prefix} claimed by both {owners[prefix]} and {sdk.id}")
                 owners[prefix] = sdk.id
+        unnamed = sorted({sdk.kind for sdk in self.sdks} - set(self.kinds)) if self.kinds else []
+        if unnamed:
+            raise ValueError(f"SDK kinds with no Chinese name under kinds: {unnamed} (add each, e.g. \"{unnamed[0]}\": \"中文名\")")
         by_id = {sdk.id: sdk for sdk in self.sdks}
         for sdk in self.sdks:
             if sdk.group is None:
@@ -349,6 +359,10 @@ class SdkTable(BaseModel):
             if umbrella.group is not None:
                 raise ValueError(f"{sdk.id}: group {sdk.group!r} is itself in group {umbrella.group!r}; name the umbrella entry")
         return self
+
+    def kind_name(self, kind: str, lang: str) -> str:
+        """An SDK kind as a report in `lang` says it: its Chinese name in zh (as written when the table has none)."""
+        return self.kinds.get(kind, kind) if lang == "zh" else kind
 
     def subject_of(self, sdk_id: str) -> str:
         """The SDK id a case names `sdk_id` under: its group's, else its own."""

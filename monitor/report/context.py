@@ -35,7 +35,7 @@ from monitor.errors import RunDirError
 from monitor.report.redact import Redactor, value_forms
 from monitor.store import FINDINGS_FILE
 from monitor.store.files import read_screen, screen_files
-from monitor.store.manifest import read_manifest, sha256_file, verify_run
+from monitor.store.manifest import Problem, check_run, read_manifest, sha256_file
 from monitor.store.reader import Run, read_run
 
 MAX_READS = 10
@@ -73,7 +73,7 @@ class ReportData:
     facts: list[tuple[str, str]]      # run facts: (message key, value)
     timeline: dict[str, Any]
     screens: list[Screen]
-    integrity: list[str]
+    integrity: list[str]              # what `consentmon verify` finds, in its English
     sealed: bool
     warnings: list[str] = field(default_factory=list)
     redacted: bool = False
@@ -88,6 +88,7 @@ class ReportData:
     finding_by: dict[str, str] = field(default_factory=dict)   # finding id → who did it, in the report's language
     consent_shown: dict[str, Any] = field(default_factory=dict)   # the consent history in the report's language
     coverage: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # where the traffic evidence ends: unseen, tls
+    integrity_shown: list[str] = field(default_factory=list)   # the same problems in the report's language
 
 
 def _values_of(event: dict[str, Any]) -> list[str]:
@@ -258,7 +259,8 @@ def _timeline(timeline: pd.DataFrame, reads: pd.DataFrame, intervals: pd.DataFra
             chosen = _sample(positions)
             sampled = sampled or len(chosen) < len(positions)
             rows = judged.iloc[chosen]
-            texts = [f"#{seq} {category}: {'.'.join(str(api).rsplit('.', 2)[-2:])} = {'' if value is None else str(value)[:60]}"
+            texts = [f"#{seq} {label(text, 'category.', category)}: {'.'.join(str(api).rsplit('.', 2)[-2:])} = "
+                     f"{'' if value is None else str(value)[:60]}"
                      for seq, category, api, value in zip(rows["seq"], rows["category"], rows["api"], rows["value"])]
             series.append({"kind": "read", "subject": str(who), "x": rows["time"].tolist(), "text": texts, "count": int(len(positions))})
     flows = timeline[(timeline["source"] == "net") & (timeline["kind"] == "flow")]
@@ -416,14 +418,49 @@ def _coverage(summary: dict[str, Any], text: Messages, who: Callable[[Any], str]
     return {"unseen": unseen, "tls": tls}
 
 
-def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
+def integrity_text(text: Messages, problem: Problem) -> str:
+    """One problem `verify_run` found (integrity.problem.<code>), in the report's language; its English as is
+    when the catalogue lacks the code."""
+    own = Problem(problem.code, problem.params)            # without where a broken chain changed
+    shown = coded_text(text, "integrity.problem.", own.as_json(), own.text)
+    if problem.detail is None:
+        return shown
+    return text("list.semi").join((shown, coded_text(text, "integrity.problem.", problem.detail.as_json(), problem.detail.text)))
+
+
+# The device clock's method as run.json writes it (clock.method: the adb command monitor/device/clock.py runs)
+# → its message code (clock.method.<code>), for runs whose clock has no method_code.
+CLOCK_METHODS = {"date +%s%N": "date_ns", "date +%s": "date_s"}
+
+
+def _clock(clock: dict[str, Any], text: Messages) -> str:
+    """The clock offset fact: offset ± uncertainty, how it was read and the drift over the run, in the report's
+    language. A device run keeps its measurements under device_offset_start/_end; a host run has one."""
+    measured = _dict(clock.get("device_offset_start")) or clock
+
+    def coded(prefix: str, code: Any, english: Any) -> str:
+        if not english and not code:
+            return ""
+        return coded_text(text, prefix, {"code": code, "params": {}} if isinstance(code, str) else None, str(english or ""))
+
+    method = coded("clock.method.", measured.get("method_code") or CLOCK_METHODS.get(str(measured.get("method"))),
+                   measured.get("method"))
+    how = [part for part in (method, coded("clock.note.", measured.get("note_code"), measured.get("note"))) if part]
+    if "offset_ns" not in measured and not measured.get("method") and how:     # not measured at all: only why
+        return text("list.semi").join(how)
+    value = text("clock.offset", offset=measured.get("offset_ns", 0), uncertainty=measured.get("uncertainty_ns", "?"))
+    if clock.get("drift_ns") is not None:
+        how.append(text("clock.drift", drift=clock["drift_ns"]))
+    return text("clock.how", value=value, method=text("list.semi").join(how)) if how else value
+
+
+def _facts(info: dict[str, Any], findings: Findings, text: Messages) -> list[tuple[str, str]]:
     target = _dict(info.get("target"))
     app = _dict(info.get("app"))
     apk = _dict(info.get("apk"))
     knowledge = _dict(findings.summary.get("knowledge"))
-    clock = _dict(info.get("clock"))
     device = ", ".join(str(part) for part in (target.get("model"), target.get("android") and f"Android {target.get('android')}",
-                                               target.get("serial")) if part) or (target.get("kind") or "")
+                                               target.get("serial")) if part) or label(text, "device.kind.", target.get("kind"))
     facts = [
         ("fact.app", str(app.get("package") or apk.get("package") or target.get("command") or "")),
         ("fact.version", " / ".join(str(v) for v in (apk.get("version_name"), apk.get("version_code")) if v) or "—"),
@@ -437,8 +474,7 @@ def _facts(info: dict[str, Any], findings: Findings) -> list[tuple[str, str]]:
         ("fact.catalogue", str(_dict(info.get("catalogue")).get("version") or "—")),
         ("fact.rules", str(knowledge.get("rules") or "—")),
         ("fact.sdks", str(knowledge.get("sdks") or "—")),
-        ("fact.clock", f"{clock.get('offset_ns', 0)} ns ± {clock.get('uncertainty_ns', '?')} ns"
-                       + (f" ({clock.get('method')})" if clock.get("method") else "")),
+        ("fact.clock", _clock(_dict(info.get("clock")), text)),
     ]
     return facts
 
@@ -459,7 +495,7 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
         raise RunDirError(f"{run_dir / FINDINGS_FILE} belongs to another run (its start time differs from run.json)",
                           hint=f"re-create it with `consentmon analyze {run_dir}`")
     warnings: list[str] = []
-    integrity = verify_run(run_dir) if run.sealed else []
+    integrity = check_run(run_dir) if run.sealed else []
 
     ruleset = load_rules()
     settings = ruleset.settings
@@ -567,7 +603,10 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
     found_in: dict[str, list[str]] = {}
     for finding in findings_json["findings"]:
         for match in finding["evidence"]["matches"]:
-            found_in.setdefault(match["flow_id"], []).append(f"{match.get('category')}:{match.get('encoding')}@{match.get('field')}")
+            # The English keeps the category's id (device_id:plain@body); other languages name it and the encoding.
+            category = match.get("category") if lang == "en" else label(text, "category.", match.get("category"))
+            found_in.setdefault(match["flow_id"], []).append(
+                text("flow.pi_found", category=category, encoding=label(text, "encoding.", match.get("encoding")), field=match.get("field")))
     flows_table = [{"flow_id": str(flow.get("flow_id")), "time": iso(flow.get("ts_request_ns")), "method": flow.get("method"),
                     "url": flow.get("url"), "host": flow.get("host"), "status": flow.get("status") or flow.get("error"),
                     "size": (flow.get("request") or {}).get("size"),
@@ -594,12 +633,15 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                           "cases": sum(1 for case in cases if case["subject"]["id"] == sdk_id)})
 
     _declared_vs_observed(sdk_table, findings_json["summary"], names, sdks)
+    for row in sdk_table:   # the kind as the report says it (kind: as sdks.yaml writes it)
+        row["kind_name"] = sdks.kind_name(row["kind"], lang) if row["kind"] else ""
 
     data = ReportData(
         run_dir=run_dir, lang=lang, text=text, info=dict(run.info), findings=findings_json, cases=cases,
-        summary=findings_json["summary"], consent=findings_json["consent"], facts=_facts(run.info, findings),
+        summary=findings_json["summary"], consent=findings_json["consent"], facts=_facts(run.info, findings, text),
         timeline=_timeline(timeline, reads_table, intervals, findings.consent, run.info, text, subject_of, app_package),
-        screens=screens, integrity=integrity, sealed=run.sealed, warnings=warnings, redacted=redact,
+        screens=screens, integrity=[problem.text for problem in integrity],
+        integrity_shown=[integrity_text(text, problem) for problem in integrity], sealed=run.sealed, warnings=warnings, redacted=redact,
         generated=iso(int(datetime.now(tz=UTC).timestamp() * 1e9)), reads_table=reads_table, flows_table=flows_table,
         sdk_table=sdk_table, coverage=_coverage(findings_json["summary"], text, opener),
         scope_line=_scope_line(findings_json["summary"], text), consent_shown=_consent(findings_json["consent"], text),

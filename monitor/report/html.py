@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.analysis.findings import Findings
-from monitor.report.context import ReportData, iso, load_report
+from monitor.report.context import ReportData, iso, label, load_report
 from monitor.report.output import write_atomic
 from monitor.store import REPORT_FILE
 
@@ -95,7 +95,6 @@ def environment() -> Environment:
 
 def render(data: ReportData, *, pdf: bool = False) -> str:
     text = data.text
-    template = environment().get_template("inspection.html.j2")
     app = data.info.get("app") if isinstance(data.info.get("app"), dict) else {}
     target = data.info.get("target") if isinstance(data.info.get("target"), dict) else {}
     app_name = app.get("package") or target.get("command") or str(data.run_dir.name)
@@ -104,11 +103,20 @@ def render(data: ReportData, *, pdf: bool = False) -> str:
     def category(name: str | None) -> str:
         return text(f"category.{name}") if name and text.has(f"category.{name}") else (name or "")
 
-    template.environment.filters["category"] = category
+    def encoding(name: str | None) -> str:
+        """How a value was found in a request (plain, md5, base64…): plain is said in the report's language."""
+        return label(text, "encoding.", name)
+
+    # Filters before the template is compiled: `x|encoding` names its filter at compile time.
+    env = environment()
+    env.filters["category"] = category
+    env.filters["encoding"] = encoding
+    template = env.get_template("inspection.html.j2")
     return template.render(
         sdk_rows=data.sdk_table, t=text, has=text.has, lang=data.lang, pdf=pdf, app_name=app_name, info=data.info, facts=data.facts,
         cover_facts=COVER_FACTS, generated=data.generated, redacted=data.redacted, findings=data.findings,
         summary=data.summary, consent=data.consent, cases=data.cases, rules=_rules(data), integrity=data.integrity,
+        integrity_shown=data.integrity_shown,
         sealed=data.sealed, warnings=warnings, timeline=data.timeline, hashes=data.hashes, chain_head=data.chain_head,
         skipped=data.skipped, coverage=data.coverage, scope_line=data.scope_line, finding_by=data.finding_by,
         consent_shown=data.consent_shown,

@@ -2,8 +2,8 @@
 
 Sheets: 问题汇总 (cases), 个人信息读取明细 (every PI read), 网络传输明细 (every flow), SDK 清单 (each SDK
 seen, with its modules, reads, PI types and destinations), 流量证据边界 (connections the proxy did not see, with
-what each likely carried, and TLS it could not open), 运行信息 (run facts, file hashes, where the agreed scope
-came from and the rules not checked, with why). Sheet
+what each likely carried, and TLS it could not open), 运行信息 (run facts, file hashes, whether the run still
+matches its manifest and what differs, where the agreed scope came from and the rules not checked, with why). Sheet
 names and headers come from the message catalogue in the report's language; every sheet has a frozen
 header row, an auto-filter and column widths fitted to its content (capped).
 """
@@ -140,7 +140,7 @@ def build_workbook(data: ReportData) -> Workbook:
     _sheet(workbook, t("xlsx.sheet.sdks"),
            [t("xlsx.col.sdk_id"), t("xlsx.col.sdk_name"), t("xlsx.col.vendor"), t("col.kind"), t("xlsx.col.modules"),
             t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases"), *policy_headers],
-           [[row["id"], row["name"], row["vendor"], row["kind"], row["modules"], row["reads"],
+           [[row["id"], row["name"], row["vendor"], row.get("kind_name") or row["kind"], row["modules"], row["reads"],
              t("list.sep").join(category(c) for c in row["categories"].split(", ") if c), row["hosts"], row["cases"],
              *([yes_no((row.get("policy") or {}).get("in_policy")), (row.get("policy") or {}).get("policy_row") or "",
                 categories_of((row.get("policy") or {}).get("declared_pi") or []),
@@ -163,6 +163,13 @@ def build_workbook(data: ReportData) -> Workbook:
         run_rows.append([t("appendix.chain"), data.chain_head])
     if data.redacted:
         run_rows.append([t("xlsx.col.redacted"), t("report.redacted")])
+    if not data.sealed:
+        run_rows.append([t("xlsx.col.integrity"), t("integrity.unsealed")])
+    elif data.integrity_shown:
+        run_rows += [[t("xlsx.col.integrity"), t("integrity.changed")],
+                     *([t("xlsx.col.integrity"), problem] for problem in data.integrity_shown)]
+    else:
+        run_rows.append([t("xlsx.col.integrity"), t("integrity.ok")])
     run_rows.append([t("xlsx.col.scope"), data.scope_line])
     run_rows += [[t("xlsx.col.skipped"), t("summary.skipped", rule=item["rule"], title=item["title"], why=item["why"])]
                  for item in data.skipped]

@@ -247,7 +247,8 @@ def _run_device(config: DeviceRunConfig) -> RunResult:
         writer.write_run_info(evidence_screens={"shots": len(witness.shots), "errors": witness.errors})
         proxy.stop()
         result = seal_run(writer, proxy, agent_summary, pid=-1, exit_reason=exit_reason, interrupted=interrupted,
-                          clock=clock_record(clock_start, clock_end) if clock_start else {"note": "not measured: the run failed before"})
+                          clock=clock_record(clock_start, clock_end) if clock_start
+                          else {"note": "not measured: the run failed before", "note_code": "not_measured"})
     return result
 
 

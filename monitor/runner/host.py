@@ -142,7 +142,8 @@ def _run_host(config: HostRunConfig) -> RunResult:
         "runtime": runtime,
         "target": {"kind": "host", "argv": argv, "command": shlex.join(argv), "jvm": jvm, "cwd": os.getcwd()},
         "app": {"package": config.app_package, "domains": config.app_domains},
-        "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0,
+        # method_code: the method as a message code (clock.method.<code>), so a report says it in its language.
+        "clock": {"device": "host", "offset_ns": 0, "uncertainty_ns": 0, "method_code": "same_host",
                   "method": "the target runs on this host: agent and proxy read the same wall clock"},
     })
     target_log = writer.open_log(TARGET_LOG)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +75,58 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
                           hint=f"the evidence was damaged: `consentmon verify {root}` says what changed") from exc
 
 
+# What `verify_run` can find, by code: the English `consentmon verify` prints. A report says each in its own
+# language from the message catalogue (integrity.problem.<code> in monitor/data/messages.yaml, whose English
+# is this text: a test holds them equal). A broken hash chain carries a second problem, where the change is.
+PROBLEMS = {
+    "unrecovered_flows": "{file}: flows of a capture that was stopped before writing them out; "
+                         "`consentmon recover {run}` writes them to flows.mitm and flows.jsonl",
+    "manifest_missing": "{file} is missing: the run was not closed (capture crashed?)",
+    "symlink": "{file}: a symbolic link (a run directory holds plain files only; not followed)",
+    "missing": "{file}: listed in the manifest but missing",
+    "changed": "{file}: content differs from the manifest (SHA-256 mismatch)",
+    "added": "{file}: not in the manifest (added after capture)",
+    "events_not_regular": "{file}: not a regular file (a symbolic link, a device or a pipe); not read",
+    "chain_broken": "{file}: hash chain broken ({count} lines, expected {expected})",
+    "chain.marks_differ": "{file} does not match the manifest either, so the changed line cannot be named",
+    "chain.added_from": "lines from {line} on were added after capture",
+    "chain.changed_at": "line {line} is the first that differs from what was captured (changed, inserted or removed there)",
+    "chain.removed_from": "lines from {line} on ({removed} of {captured}) were removed after capture",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing `verify_run` found: its code (a key of PROBLEMS), the values it names, and where a broken
+    chain changed (`detail`, one of the chain.* codes)."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    detail: "Problem | None" = None
+
+    @property
+    def text(self) -> str:
+        """The English, as `consentmon verify` prints it."""
+        own = PROBLEMS[self.code].format(**self.params)
+        return f"{own}; {self.detail.text}" if self.detail is not None else own
+
+    def as_json(self) -> dict[str, Any]:
+        coded: dict[str, Any] = {"code": self.code, "params": {name: str(value) for name, value in self.params.items()}}
+        return {**coded, "detail": self.detail.as_json()} if self.detail is not None else coded
+
+
 def verify_run(root: Path) -> list[str]:
-    """Problems found in a sealed run directory; an empty list means intact."""
+    """Problems found in a sealed run directory, in English; an empty list means intact."""
+    return [problem.text for problem in check_run(root)]
+
+
+def check_run(root: Path) -> list[Problem]:
+    """Problems found in a sealed run directory, each with its code; an empty list means intact."""
     root = Path(root)
     manifest_path = root / MANIFEST_FILE
-    unfinished = [f"{root / SPOOL_FILE}: flows of a capture that was stopped before writing them out; "
-                  f"`consentmon recover {root}` writes them to flows.mitm and flows.jsonl"] if (root / SPOOL_FILE).exists() else []
+    unfinished = [Problem("unrecovered_flows", {"file": root / SPOOL_FILE, "run": root})] if (root / SPOOL_FILE).exists() else []
     if not manifest_path.exists() and not manifest_path.is_symlink():
-        return [f"{manifest_path} is missing: the run was not closed (capture crashed?)", *unfinished]
+        return [Problem("manifest_missing", {"file": manifest_path}), *unfinished]
     damaged_hint = "the manifest was edited or cut short: restore the run from its sealed copy"
     if manifest_path.is_symlink() or not manifest_path.is_file():
         raise RunDirError(f"{manifest_path} is not a regular file (a symbolic link, a device or a pipe)", hint=damaged_hint)
@@ -93,38 +138,37 @@ def verify_run(root: Path) -> list[str]:
             and isinstance(manifest.get("events", {}), dict)):
         raise RunDirError(f"{manifest_path}:1: not a consentmon manifest (files and events missing or of the wrong type)",
                           hint=damaged_hint)
-    problems: list[str] = list(unfinished)
-    problems += [f"{link.relative_to(root).as_posix()}: a symbolic link (a run directory holds plain files only; not followed)"
-                 for link in sorted(root.rglob("*")) if link.is_symlink()]
+    problems: list[Problem] = list(unfinished)
+    problems += [Problem("symlink", {"file": link.relative_to(root).as_posix()}) for link in sorted(root.rglob("*")) if link.is_symlink()]
     recorded: dict[str, str] = manifest.get("files", {})
     present = {p.relative_to(root).as_posix(): p for p in _sealed_files(root)}
     for name, digest in sorted(recorded.items()):
         if name not in present:
-            problems.append(f"{name}: listed in the manifest but missing")
+            problems.append(Problem("missing", {"file": name}))
         elif sha256_file(present[name]) != digest:
-            problems.append(f"{name}: content differs from the manifest (SHA-256 mismatch)")
+            problems.append(Problem("changed", {"file": name}))
     for name in sorted(set(present) - set(recorded)):
-        problems.append(f"{name}: not in the manifest (added after capture)")
+        problems.append(Problem("added", {"file": name}))
     events = root / EVENTS_FILE
     if events.is_symlink() or (events.exists() and not events.is_file()):
-        problems.append(f"{EVENTS_FILE}: not a regular file (a symbolic link, a device or a pipe); not read")
+        problems.append(Problem("events_not_regular", {"file": EVENTS_FILE}))
     elif events.exists():
         head, count = events_chain(events)
         expected = manifest.get("events", {})
         if count != expected.get("count") or head != expected.get("chain_head"):
-            problems.append(f"{EVENTS_FILE}: hash chain broken ({count} lines, expected {expected.get('count')})"
-                            + _first_changed_line(events, root / EVENTS_CHAIN_FILE, expected.get("count")))
+            problems.append(Problem("chain_broken", {"file": EVENTS_FILE, "count": count, "expected": expected.get("count")},
+                                    _first_changed_line(events, root / EVENTS_CHAIN_FILE, expected.get("count"))))
     return problems
 
 
-def _first_changed_line(events: Path, marks_path: Path, expected_count: Any) -> str:
+def _first_changed_line(events: Path, marks_path: Path, expected_count: Any) -> Problem | None:
     """Where events.jsonl first departs from what was captured, from the chain marks written at the seal."""
     try:
         marks = marks_path.read_bytes()
     except OSError:
-        return ""
+        return None
     if len(marks) % CHAIN_MARK or (isinstance(expected_count, int) and len(marks) // CHAIN_MARK != expected_count):
-        return f"; {EVENTS_CHAIN_FILE} does not match the manifest either, so the changed line cannot be named"
+        return Problem("chain.marks_differ", {"file": EVENTS_CHAIN_FILE})
     captured = len(marks) // CHAIN_MARK
     head = GENESIS.encode()
     number = 0
@@ -132,9 +176,9 @@ def _first_changed_line(events: Path, marks_path: Path, expected_count: Any) -> 
         for number, line in enumerate(handle, start=1):
             head = hashlib.sha256(head + line).hexdigest().encode()
             if number > captured:
-                return f"; lines from {number} on were added after capture"
+                return Problem("chain.added_from", {"line": number})
             if head[:CHAIN_MARK] != marks[(number - 1) * CHAIN_MARK:number * CHAIN_MARK]:
-                return f"; line {number} is the first that differs from what was captured (changed, inserted or removed there)"
+                return Problem("chain.changed_at", {"line": number})
     if number < captured:
-        return f"; lines from {number + 1} on ({captured - number} of {captured}) were removed after capture"
-    return ""
+        return Problem("chain.removed_from", {"line": number + 1, "removed": captured - number, "captured": captured})
+    return None

@@ -152,3 +152,36 @@ def test_optional_fields_are_checked_like_the_rest(tmp_path: Path) -> None:
     with pytest.raises(DataFileError) as caught:
         load_model(bad, SdkTable)
     assert f"{bad}:9" in str(caught.value) and "aliases" in str(caught.value)
+
+
+def test_every_kind_has_a_chinese_name(table: SdkTable) -> None:
+    # The report's SDK sheet names each SDK's kind in Chinese first (the English kind stays in the English report).
+    assert table.kinds and {sdk.kind for sdk in table.sdks} <= set(table.kinds)
+    assert table.kind_name("crash reporting", "zh") == "崩溃上报" and table.kind_name("crash reporting", "en") == "crash reporting"
+
+
+def _table_with(tmp_path: Path, kinds: str, kind: str) -> Path:
+    path = tmp_path / "sdks.yaml"
+    path.write_text(
+        'version: "1"\n'
+        f"kinds:\n{kinds}"
+        "sdks:\n"
+        "  - id: x\n"
+        '    name: {en: "X", zh: "X"}\n'
+        '    vendor: "V"\n'
+        f'    kind: "{kind}"\n'
+        '    prefixes: ["com.x"]\n'
+        '    source: "https://example.org/x"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_schema_refuses_a_kind_without_a_chinese_name(tmp_path: Path) -> None:
+    assert load_model(_table_with(tmp_path, '  "ads": "广告"\n', "ads"), SdkTable).kind_name("ads", "zh") == "广告"
+    with pytest.raises(DataFileError) as caught:
+        load_model(_table_with(tmp_path, '  "ads": "广告"\n', "session replay"), SdkTable)
+    assert "session replay" in str(caught.value) and "Chinese name" in str(caught.value)
+    with pytest.raises(DataFileError) as caught:          # a "Chinese name" that is not Chinese
+        load_model(_table_with(tmp_path, '  "ads": "ads"\n', "ads"), SdkTable)
+    assert "kinds" in str(caught.value)

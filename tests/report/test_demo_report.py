@@ -83,3 +83,54 @@ def test_demo_redacted_report_keeps_no_value(demo_run, tmp_path):
         for value, category in searched:
             for needle in _needles(value, category):
                 assert not any(needle in blob for blob in contents), f"{path.name}: {value!r} as {needle!r}"
+
+
+def test_demo_chinese_report_has_no_english_sentence_outside_the_evidence(demo_run, tmp_path):
+    """The real demo's run, with a file added after capture: what verify finds, the clock method, the SDK kinds
+    read in Chinese; no run of English words is left in the HTML's text or the workbook's summary sheets
+    (evidence — stacks, requests, values read — is shown as captured and not searched)."""
+    import re
+    import shutil
+    from html.parser import HTMLParser
+
+    from openpyxl import load_workbook
+
+    from monitor.report.build import write_reports
+
+    run = tmp_path / "demo"
+    shutil.copytree(demo_run, run)
+    (run / "notes.txt").write_text("added after the seal\n", encoding="utf-8")
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["clock"]["method_code"] == "same_host"
+    (html_path, xlsx_path), _ = write_reports(run, formats=["html", "xlsx"], out=tmp_path / "zh", lang="zh")
+    html = html_path.read_text(encoding="utf-8")
+    assert "notes.txt：不在清单中（采集结束后添加）" in html and "目标程序运行于本机" in html
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden, self.parts = 0, []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.hidden += tag in ("script", "style", "pre", "code")
+
+        def handle_endtag(self, tag) -> None:
+            self.hidden -= tag in ("script", "style", "pre", "code")
+
+        def handle_data(self, data) -> None:
+            if not self.hidden:
+                self.parts.append(data)
+
+    sentence = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;:]+[A-Za-z]{2,}){2,}")
+    parser = Text()
+    parser.feed(html)
+    assert [part for part in parser.parts if sentence.search(part)] == []
+    workbook = load_workbook(xlsx_path)
+    evidence = {"个人信息读取明细", "网络传输明细"}          # values, URLs and stack frames as captured
+    left = [(sheet.title, value) for sheet in workbook.worksheets if sheet.title not in evidence
+            for row in sheet.iter_rows(values_only=True) for value in row if isinstance(value, str) and sentence.search(value)]
+    assert left == []
+    headers = [cell.value for cell in workbook["SDK 清单"][1]]
+    kinds = {row[0]: row[headers.index("类型")] for row in workbook["SDK 清单"].iter_rows(min_row=2, values_only=True)}
+    assert kinds["tencent-bugly"] == "崩溃上报" and kinds["umeng"] == "统计分析/推送"
+    run_sheet = {row[1] for row in workbook["运行信息"].iter_rows(min_row=2, values_only=True) if row[0] == "证据完整性"}
+    assert "notes.txt：不在清单中（采集结束后添加）" in run_sheet
