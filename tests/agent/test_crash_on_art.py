@@ -17,6 +17,8 @@ from monitor.agent.session import AgentOptions
 from support.art.fixtures import art10  # noqa: F401 - the host ART runtime (built on first use)
 from support.native import build_jni_library
 
+from test_stealth_crash import UNCAUGHT
+
 pytestmark = [pytest.mark.frida, pytest.mark.timeout(900)]
 
 PROGRAM = {
@@ -27,46 +29,33 @@ public final class DeviceInfo {
     public static native void die();
 }
 """,
+    "Uncaught.java": UNCAUGHT,   # the HotSpot test's program (a lambda: desugared for ART as D8 does)
     "com/example/dies/App.java": """
 package com.example.dies;
 public class App {
     public static void main(String[] args) throws Exception {
         System.load(args[0]);
-        if (args[1].equals("uncaught")) {
-            Thread worker = new Thread(new Runnable() {
-                public void run() {
-                    System.getenv("HOME");
-                    throw new IllegalStateException("instrumentation detected");
-                }
-            }, "guard-worker");
-            worker.start();
-            worker.join();
-            System.out.println("main goes on");
-        } else {
-            System.out.println("mac " + com.sdk.jni.DeviceInfo.macByFile("/sys/class/net/lo/address"));
-            com.sdk.jni.DeviceInfo.die();
-            System.out.println("never printed");
-        }
+        System.out.println("mac " + com.sdk.jni.DeviceInfo.macByFile("/sys/class/net/lo/address"));
+        com.sdk.jni.DeviceInfo.die();
+        System.out.println("never printed");
     }
 }
 """,
 }
 
 
-@pytest.fixture(scope="module")
-def program(art10):
+def program_dex(art10):
     from support.art.dex import dex_jar
 
-    return dex_jar(art10, PROGRAM, name="crash-app").dex, str(build_jni_library())
+    return dex_jar(art10, PROGRAM, name="crash-app").dex
 
 
-def _runs(art10, program, mode: str):
+def _runs(art10, main: str, args: list[str]):
     from support.art.agent import run_on_art
 
-    dex, library = program
-    common = {"classpath": [dex], "args": [library, mode]}
-    plain = run_on_art(art10, "com.example.dies.App", attach=False, **common)
-    hooked = run_on_art(art10, "com.example.dies.App", options=AgentOptions(importance_poll_ms=0, follow_children=False), **common)
+    plain = run_on_art(art10, main, classpath=[program_dex(art10)], args=args, attach=False)
+    hooked = run_on_art(art10, main, classpath=[program_dex(art10)], args=args,
+                        options=AgentOptions(importance_poll_ms=0, follow_children=False))
     return plain, hooked
 
 
@@ -74,8 +63,8 @@ def _crashes(run) -> list[dict]:
     return [event["payload"] for event in run.sink.events if event["category"] == "crashing"]
 
 
-def test_on_art_an_uncaught_exception_is_reported_before_its_handler_runs(art10, program) -> None:
-    plain, hooked = _runs(art10, program, "uncaught")
+def test_on_art_an_uncaught_exception_is_reported_before_its_handler_runs(art10) -> None:
+    plain, hooked = _runs(art10, "Uncaught", [])
     assert hooked.stdout_lines() == plain.stdout_lines() == ["main goes on"]
     assert "java.lang.IllegalStateException: instrumentation detected" in plain.stderr
     assert "java.lang.IllegalStateException: instrumentation detected" in hooked.stderr
@@ -85,8 +74,8 @@ def test_on_art_an_uncaught_exception_is_reported_before_its_handler_runs(art10,
     assert isinstance(crash["last_apis"], list)
 
 
-def test_on_art_a_fault_in_the_apps_native_code_is_reported_with_the_last_hooks_that_fired(art10, program) -> None:
-    plain, hooked = _runs(art10, program, "fault")
+def test_on_art_a_fault_in_the_apps_native_code_is_reported_with_the_last_hooks_that_fired(art10) -> None:
+    plain, hooked = _runs(art10, "com.example.dies.App", [str(build_jni_library())])
     # ART's fault handler ends the process as it would without the agent; the app printed the same before.
     assert plain.returncode != 0 and hooked.returncode != 0
     assert hooked.stdout_lines() == plain.stdout_lines() and plain.stdout_lines()[0].startswith("mac ")
