@@ -640,32 +640,12 @@ export class ClassWatch {
     }
 }
 
-// Defines the class `name` of `dex` without writing a file: InMemoryDexClassLoader (Android 8+). Where its
-// constructor fails — host ART's libcore, built without desugaring, cannot run the lambda in
-// DexPathList.initByteBufferDexPath — the same in-memory DexFile it would build, loaded into an empty
-// PathClassLoader.
+// Defines the class `name` of `dex` without writing a file: InMemoryDexClassLoader (Android 8+).
 function defineInMemory(dex: Uint8Array, name: string): JavaValue {
     const bytes = Java.array("byte", Array.from(dex, (value) => (value << 24) >> 24));
     const buffer = (Java.use("java.nio.ByteBuffer") as JavaValue).wrap(bytes);
     const platform = (Java.use("java.lang.String") as JavaValue).class.getClassLoader();
-    let firstError: unknown;
-    try {
-        return (Java.use("dalvik.system.InMemoryDexClassLoader") as JavaValue).$new(buffer, platform).loadClass(name);
-    } catch (error) {
-        firstError = error;
-    }
-    const DexFile = Java.use("dalvik.system.DexFile") as JavaValue;
-    for (const constructor of DexFile.$init.overloads as JavaValue[]) {
-        const types = (constructor.argumentTypes as { className: string }[]).map((type) => type.className);
-        if (types[0] !== "java.nio.ByteBuffer" && types[0] !== "[Ljava.nio.ByteBuffer;") {
-            continue;
-        }
-        const first = types[0] === "java.nio.ByteBuffer" ? buffer : Java.array("java.nio.ByteBuffer", [buffer]);
-        const owner = (Java.use("dalvik.system.PathClassLoader") as JavaValue).$new("", platform);
-        const file = DexFile.$new.overload(...types).call(DexFile, first, ...types.slice(1).map(() => null));
-        return file.loadClass(name, owner);
-    }
-    throw firstError;
+    return (Java.use("dalvik.system.InMemoryDexClassLoader") as JavaValue).$new(buffer, platform).loadClass(name);
 }
 
 function rawJni(): RawJni {
