@@ -332,6 +332,8 @@ class SdkTable(BaseModel):
     # Each SDK `kind` ("crash reporting") → its Chinese name ("崩溃上报"), the report's first language. A table
     # that names kinds must name every kind its SDKs use (the bundled sdks.yaml does; a test holds it to that).
     kinds: dict[str, Annotated[str, Field(pattern=CHINESE)]] = Field(default_factory=dict)
+    # A vendor's Chinese name where it has one ("Tencent" → "腾讯"); others are written as `vendor` says.
+    vendors: dict[str, Annotated[str, Field(pattern=CHINESE)]] = Field(default_factory=dict)
     sdks: list[Sdk]
 
     @model_validator(mode="after")
@@ -349,6 +351,9 @@ class SdkTable(BaseModel):
         unnamed = sorted({sdk.kind for sdk in self.sdks} - set(self.kinds)) if self.kinds else []
         if unnamed:
             raise ValueError(f"SDK kinds with no Chinese name under kinds: {unnamed} (add each, e.g. \"{unnamed[0]}\": \"中文名\")")
+        strangers = sorted(set(self.vendors) - {sdk.vendor for sdk in self.sdks})
+        if strangers:
+            raise ValueError(f"vendors names {strangers}, which no SDK's vendor is (spelt differently?)")
         by_id = {sdk.id: sdk for sdk in self.sdks}
         for sdk in self.sdks:
             if sdk.group is None:
@@ -363,6 +368,10 @@ class SdkTable(BaseModel):
     def kind_name(self, kind: str, lang: str) -> str:
         """An SDK kind as a report in `lang` says it: its Chinese name in zh (as written when the table has none)."""
         return self.kinds.get(kind, kind) if lang == "zh" else kind
+
+    def vendor_name(self, vendor: str, lang: str) -> str:
+        """A vendor as a report in `lang` names it: its Chinese name in zh where it has one."""
+        return self.vendors.get(vendor, vendor) if lang == "zh" else vendor
 
     def subject_of(self, sdk_id: str) -> str:
         """The SDK id a case names `sdk_id` under: its group's, else its own."""

@@ -584,6 +584,8 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                       if detail.get("evidence_level") == "static" and isinstance(detail.get("apk"), dict)]
         screen = None if in_package else _nearest(screens, case["first_seen_ns"])
         case = dict(case)
+        if case["subject"].get("vendor"):
+            case["subject"] = {**case["subject"], "vendor_name": sdks.vendor_name(case["subject"]["vendor"], lang)}
         case["evidence_level"] = "static" if in_package and len(in_package) == len(case["finding_ids"]) else "runtime"
         case["first_seen"] = iso(case["first_seen_ns"])
         case["last_seen"] = iso(case["last_seen_ns"])
@@ -633,8 +635,9 @@ def load_report(run_dir: Path, *, lang: str = "zh", redact: bool = False, salt: 
                           "cases": sum(1 for case in cases if case["subject"]["id"] == sdk_id)})
 
     _declared_vs_observed(sdk_table, findings_json["summary"], names, sdks)
-    for row in sdk_table:   # the kind as the report says it (kind: as sdks.yaml writes it)
+    for row in sdk_table:   # the kind and vendor as the report says them (kind, vendor: as sdks.yaml writes them)
         row["kind_name"] = sdks.kind_name(row["kind"], lang) if row["kind"] else ""
+        row["vendor_name"] = sdks.vendor_name(row["vendor"], lang) if row["vendor"] else ""
 
     data = ReportData(
         run_dir=run_dir, lang=lang, text=text, info=dict(run.info), findings=findings_json, cases=cases,

@@ -140,7 +140,7 @@ def build_workbook(data: ReportData) -> Workbook:
     _sheet(workbook, t("xlsx.sheet.sdks"),
            [t("xlsx.col.sdk_id"), t("xlsx.col.sdk_name"), t("xlsx.col.vendor"), t("col.kind"), t("xlsx.col.modules"),
             t("xlsx.col.reads"), t("case.pi"), t("case.destinations"), t("col.cases"), *policy_headers],
-           [[row["id"], row["name"], row["vendor"], row.get("kind_name") or row["kind"], row["modules"], row["reads"],
+           [[row["id"], row["name"], row.get("vendor_name") or row["vendor"], row.get("kind_name") or row["kind"], row["modules"], row["reads"],
              t("list.sep").join(category(c) for c in row["categories"].split(", ") if c), row["hosts"], row["cases"],
              *([yes_no((row.get("policy") or {}).get("in_policy")), (row.get("policy") or {}).get("policy_row") or "",
                 categories_of((row.get("policy") or {}).get("declared_pi") or []),

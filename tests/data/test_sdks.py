@@ -185,3 +185,13 @@ def test_the_schema_refuses_a_kind_without_a_chinese_name(tmp_path: Path) -> Non
     with pytest.raises(DataFileError) as caught:          # a "Chinese name" that is not Chinese
         load_model(_table_with(tmp_path, '  "ads": "ads"\n', "ads"), SdkTable)
     assert "kinds" in str(caught.value)
+
+
+def test_vendors_named_in_chinese_are_vendors_of_the_table(tmp_path: Path, table: SdkTable) -> None:
+    assert table.vendor_name("Tencent", "zh") == "腾讯" and table.vendor_name("Tencent", "en") == "Tencent"
+    assert table.vendor_name("Adjust", "zh") == "Adjust"           # known by its Latin name in Chinese too
+    path = _table_with(tmp_path, '  "ads": "广告"\n', "ads")
+    path.write_text(path.read_text(encoding="utf-8").replace("sdks:\n", 'vendors:\n  "W": "某公司"\nsdks:\n', 1), encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:                  # a vendor no SDK has: a typo
+        load_model(path, SdkTable)
+    assert "'W'" in str(caught.value)

@@ -1,7 +1,8 @@
 """The Chinese report says in Chinese what it still said only in English: what `consentmon verify` finds wrong
 with a run (integrity problems, as message codes), how the device clock was read (run.json clock.method_code,
-or derived from the method), an SDK's kind (monitor/data/sdks.yaml kinds), how a value was encoded and which PI
-a flow carried. The English stays: in `consentmon verify`, in run.json and sdks.yaml, and in the English report."""
+or derived from the method), an SDK's kind and its vendor's Chinese name (monitor/data/sdks.yaml kinds,
+vendors), how a value was encoded and which PI a flow carried. The English stays: in `consentmon verify`, in
+run.json and sdks.yaml, and in the English report."""
 
 from __future__ import annotations
 
@@ -110,10 +111,14 @@ def test_clock_sdk_kind_encodings_and_pi_found_read_in_chinese_in_html_and_xlsx(
     headers = [cell.value for cell in sheet[1]]
     kinds = {row[0]: row[headers.index("类型")] for row in _rows(sheet)}
     assert kinds == {"umeng": "统计分析/推送"}
+    assert {row[0]: row[headers.index("开发者")] for row in _rows(sheet)} == {"umeng": "阿里巴巴（友盟+）"}
+    assert "· 阿里巴巴（友盟+）" in html and "· Alibaba (Umeng)" not in html        # the case's subject
     english_html, english_book = _report(root, tmp_path, "en")
     assert HOST_METHOD in english_html
     sheet = english_book["SDKs"]
     assert {row[0]: row[[cell.value for cell in sheet[1]].index("Kind")] for row in _rows(sheet)} == {"umeng": "analytics/push"}
+    assert {row[0]: row[[cell.value for cell in sheet[1]].index("Vendor")] for row in _rows(sheet)} == {"umeng": "Alibaba (Umeng)"}
+    assert "· Alibaba (Umeng)" in english_html
     assert {row[0]: row[1] for row in _rows(english_book["Run"])}["Device"] == "host"
 
 
