@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.agent.programs import is_jvm_command, resolve_program
-from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
+from monitor.agent.session import AgentHost, AgentOptions, kill_quietly, local_device, wait_for_exit
 from monitor.data.models import Catalogue
 from monitor.store.sink import event_dict
 
@@ -84,7 +84,7 @@ def check_catalogue(argv: list[str], catalogue: Catalogue, *, duration: float = 
     finally:
         host.finish()
         if not wait_for_exit(pid, timeout=5):
-            device.kill(pid)
+            kill_quietly(device, pid)
     host.check()
     return CatalogueCheck(argv=argv, processes=sorted(host.processes), exit_reason=exit_reason,
                           entries=_tally(catalogue, host, sink), script_errors=host.script_errors)

@@ -400,9 +400,7 @@ class AgentHost:
         if state.detached.wait(timeout=timeout):
             return
         state.detach_reason = "killed: detach did not complete (JVM waiting in DestroyJavaVM)"
-        try:
-            self.device.kill(state.pid)
-        except (frida.ProcessNotFoundError, frida.InvalidOperationError):
+        if not kill_quietly(self.device, state.pid):
             state.detach_reason = "process ended during detach"
         state.detached.wait(timeout=timeout)
 
@@ -414,6 +412,20 @@ def _api_of(event: Any) -> str:
 
 def local_device() -> frida.core.Device:
     return frida.get_local_device()
+
+
+def kill_quietly(device: frida.core.Device, pid: int) -> bool:
+    """Kill pid through Frida; False when it was already gone. Frida says so in three ways: no such process,
+    an invalid operation, or (exiting between its checks) a failed read of /proc/<pid>/auxv: "No such process"."""
+    try:
+        device.kill(pid)
+        return True
+    except (frida.ProcessNotFoundError, frida.InvalidOperationError):
+        return False
+    except frida.NotSupportedError as exc:
+        if "No such process" in str(exc):
+            return False
+        raise
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import frida
 
 from monitor.agent.programs import is_jvm_command, resolve_program
-from monitor.agent.session import AgentHost, AgentOptions, local_device, wait_for_exit
+from monitor.agent.session import AgentHost, AgentOptions, kill_quietly, local_device, wait_for_exit
 from monitor.capture.ca import DEFAULT_CONFDIR, TRUSTSTORE_PASSWORD, java_truststore
 from monitor.capture.proxy import LOOPBACK, CaptureProxy, free_port
 from monitor.data import CATALOGUE_FILE, load_catalogue
@@ -238,10 +237,7 @@ def _run_host(config: HostRunConfig) -> RunResult:
         agent_summary = host.finish()
         # Stopped by the user (Ctrl-C, SIGTERM): the target is ended now, not given time to finish on its own.
         if not wait_for_exit(pid, timeout=1 if interrupted else 10):
-            try:
-                device.kill(pid)
-            except frida.ProcessNotFoundError:
-                pass  # exited between the check and the kill
+            kill_quietly(device, pid)   # gone between the check and the kill: nothing to do
             wait_for_exit(pid, timeout=5)
             if not interrupted:
                 exit_reason += "+killed"
@@ -253,14 +249,14 @@ def _run_host(config: HostRunConfig) -> RunResult:
         if host is not None:
             agent_summary = host.finish()
         if pid > 0:
-            _kill_quietly(device, pid)
+            kill_quietly(device, pid)
         raise
     except KeyboardInterrupt:
         # Stopped outside the recording loop (while starting, or while the agents flushed): the target is
         # not left running.
         interrupted, exit_reason = True, "interrupted"
         if pid > 0:
-            _kill_quietly(device, pid)
+            kill_quietly(device, pid)
         raise
     finally:
         with signals_held():
@@ -284,8 +280,3 @@ def _run_host(config: HostRunConfig) -> RunResult:
     return result
 
 
-def _kill_quietly(device: frida.core.Device, pid: int) -> None:
-    try:
-        device.kill(pid)
-    except (frida.ProcessNotFoundError, frida.InvalidOperationError):
-        pass  # already gone
