@@ -410,7 +410,7 @@ def art_paragraphs(figures: dict) -> str:
         f"a call; the filter's body ~190 ns a class — the descriptor's hash and lookup 76 ns (TinyCC's unoptimised "
         f"code over the whole descriptor), GetEnv + ExceptionCheck 36, NewLocalRef 20, IsAssignableFrom 39, "
         f"DeleteLocalRef 14; 10000 classes loaded with no listener 107 ms, an empty listener 111 ms, the timed filter "
-        f"118 ms. So ~0.4 µs a class: ~4 ms for 10000 classes, ~0.5 % of this start-up. What makes ART's loading slow "
+        f"118 ms. So the watch itself costs ~0.4 µs a class, ~4 ms for 10000 classes (the scratch was run on the agent's V8 build; the filter runs no JavaScript, and the bench above, re-run on QuickJS, is within the noise of it). What makes ART's loading slow "
         f"under the agent is not the watch: with the watch removed, the same 10000 classes took 326-350 ms with the "
         f"full catalogue, 309-345 ms with its Java entries alone, 155-176 ms with an empty catalogue, and 100-113 ms "
         f"with no agent at all (scratch, 3 runs each) — the Java hooks' presence slows ART's interpreter for code "
