@@ -31,12 +31,12 @@ def compile_pipeline_agent() -> str:
     return frida.Compiler().build("bench/pipeline.ts", project_root=str(ROOT / "hooks"))
 
 
-def measure(events: int, batch: int) -> dict[str, Any]:
+def measure(events: int, batch: int, script_runtime: str = "v8") -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="consentmon-bench-pipeline-"))
     try:
         writer = RunWriter(work / "run", run_info={"bench": "pipeline"})
         host = AgentHost(local_device(), writer, Catalogue(version="bench", hooks=[]),
-                         AgentOptions(flush_batch_size=batch, importance_poll_ms=0))
+                         AgentOptions(flush_batch_size=batch, importance_poll_ms=0, script_runtime=script_runtime))
         host.bundle = compile_pipeline_agent()
         pid = host.spawn([shutil.which("sleep") or "/bin/sleep", "600"])
         script = host.processes[pid].script
@@ -69,8 +69,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--script-runtime", choices=("v8", "qjs"), default="v8",
+                        help="the agent's JavaScript runtime (QuickJS is what ART targets run on)")
     args = parser.parse_args()
-    print(json.dumps(measure(args.events, args.batch), indent=2))
+    print(json.dumps(measure(args.events, args.batch, args.script_runtime), indent=2))
 
 
 if __name__ == "__main__":
