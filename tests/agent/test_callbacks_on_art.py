@@ -109,11 +109,13 @@ def test_on_art_a_listener_class_of_the_app_has_its_override_hooked(art_runs) ->
 
 # Classes can move on ART (a copying collector): while a matched class is handed to JavaScript the thread may be
 # suspended and the class moved, so the filter returns the class's address read back after the callback. Here a
-# thread forces collections the whole time main resolves LISTENERS listener classes natively, one after another:
-# every one hooked, the app's output unchanged. (This run passes with the read-back disabled too: a move of a
+# thread forces collections the whole time THREADS threads, released together, resolve LISTENERS listener classes
+# natively (each its own share, so matches are handed over on several threads at once): every one hooked once,
+# the app's output unchanged, nothing stuck. (This run passes with the read-back disabled too: a move of a
 # just-defined class during the callback was not provoked on host ART 10; the test guards the path under
-# collections, the read-back is there by reasoning.)
+# collections and concurrency, the read-back is there by reasoning.)
 LISTENERS = 40
+THREADS = 4
 
 
 def _gc_program() -> dict[str, str]:
@@ -126,7 +128,11 @@ public class L{index} implements android.location.LocationListener {{
     }}
 }}
 """ for index in range(LISTENERS)}
-    deliveries = "\n".join(f"        manager.deliver(new L{index}(), fix);" for index in range(LISTENERS))
+    share = LISTENERS // THREADS
+    deliveries = "\n".join(
+        f"                if (part == {part}) {{ " + " ".join(f"manager.deliver(new L{index}(), fix);"
+                                                        for index in range(part * share, (part + 1) * share)) + " }"
+        for part in range(THREADS))
     main = f"""
 package com.example.gc;
 public class App {{
@@ -143,9 +149,20 @@ public class App {{
             }}
         }});
         collector.start();
-        android.location.LocationManager manager = new android.location.LocationManager();
-        android.location.Location fix = new android.location.Location(31.23, 121.47);
+        final android.location.LocationManager manager = new android.location.LocationManager();
+        final android.location.Location fix = new android.location.Location(31.23, 121.47);
+        final java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        Thread[] workers = new Thread[{THREADS}];
+        for (int index = 0; index < workers.length; index++) {{
+            final int part = index;
+            workers[index] = new Thread(new Runnable() {{ public void run() {{
+                try {{ go.await(); }} catch (InterruptedException error) {{ return; }}
 {deliveries}
+            }} }}, "resolver-" + part);
+            workers[index].start();
+        }}
+        go.countDown();
+        for (Thread worker : workers) worker.join();
         running = false;
         collector.join();
         System.out.println("done");
@@ -168,13 +185,18 @@ def gc_runs(art10):
     return plain, hooked
 
 
-def test_on_art_classes_hooked_while_the_collector_moves_objects_stay_whole(gc_runs) -> None:
+def test_on_art_classes_hooked_on_several_threads_while_the_collector_moves_objects_stay_whole(gc_runs) -> None:
     plain, hooked = gc_runs
     assert hooked.main_status() == 0, hooked.stderr[-2000:]
-    assert hooked.stdout_lines()[:LISTENERS + 1] == plain.stdout_lines()[:LISTENERS + 1]
-    assert plain.stdout_lines()[LISTENERS] == "done"
+    # The threads interleave differently in each run: the same lines, in any order, then "done".
+    assert sorted(hooked.stdout_lines()[:LISTENERS]) == sorted(plain.stdout_lines()[:LISTENERS])
+    assert plain.stdout_lines()[LISTENERS] == hooked.stdout_lines()[LISTENERS] == "done"
     fixes = _events(hooked, "android.location.LocationListener.onLocationChanged")
     assert sorted(event["stack"][0].split("(")[0] for event in fixes) == sorted(
         f"com.example.gc.L{index}.onLocationChanged" for index in range(LISTENERS))
+    assert {event["thread"] for event in fixes} == {f"resolver-{part}" for part in range(THREADS)}
+    late = [event["payload"]["class"] for event in hooked.sink.events
+            if event["kind"] == "hook_status" and event["payload"].get("scope") == "java-late"]
+    assert sorted(late) == sorted(f"com.example.gc.L{index}" for index in range(LISTENERS))
     stats = next(iter(hooked.summary.values()))["stats"]
     assert stats["class_watch_errors"] == 0, stats["class_watch_last_error"]
