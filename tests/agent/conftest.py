@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import pytest
 
 from monitor.data import load_catalogue
@@ -11,3 +14,20 @@ from monitor.data.models import Catalogue
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[bool]:
+    """Something listening on loopback 27042, frida-server's default port, for the stealth probes to find
+    (False when the port is taken on this machine)."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        server.bind(("127.0.0.1", 27042))
+    except OSError:
+        server.close()
+        yield False
+        return
+    server.listen(16)
+    yield True
+    server.close()

@@ -5,8 +5,6 @@ not, and the rest of what it prints is what it prints without the agent."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -45,21 +43,6 @@ public class Check {
     }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[bool]:
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        server.bind(("127.0.0.1", 27042))
-    except OSError:
-        server.close()
-        yield False
-        return
-    server.listen(16)
-    yield True
-    server.close()
 
 
 @pytest.fixture(scope="module")

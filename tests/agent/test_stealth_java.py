@@ -5,9 +5,7 @@ it prints is the same as without the agent."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -41,21 +39,6 @@ public class Check {
     }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[bool]:
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        server.bind(("127.0.0.1", 27042))
-    except OSError:
-        server.close()
-        yield False
-        return
-    server.listen(16)
-    yield True
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -781,6 +781,16 @@ def h_getprop_selinux(ctx: Ctx, args: list[str]) -> Result:
     return ok()
 
 
+def _option_value(args: list[str], short: str, long: str, default: str) -> str:
+    """The last value given to an option as `-x VALUE`, `--xxx VALUE` or `--xxx=VALUE` (frida-server's syntax)."""
+    value = default
+    for index, arg in enumerate(args):
+        if arg in (short, long) and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith(long + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
 def exec_file(ctx: Ctx, argv: list[str]) -> Result | None:
     """Run a file by path: a frida-server (recognised by the version marker the test fixture and
     its real counterpart both carry) or another executable."""
@@ -802,12 +812,7 @@ def exec_file(ctx: Ctx, argv: list[str]) -> Result | None:
     if not ctx.is_root:
         return fail("Unable to load SELinux policy from the kernel: Failed to open file ?/sys/fs/selinux/policy?: Permission denied", 1)
     # frida-server listens on 127.0.0.1:27042 unless told `-l/--listen ADDRESS[:PORT]` (default port 27042).
-    address = "127.0.0.1:27042"
-    for index, arg in enumerate(args):
-        if arg in ("-l", "--listen") and index + 1 < len(args):
-            address = args[index + 1]
-        elif arg.startswith("--listen="):
-            address = arg.split("=", 1)[1]
+    address = _option_value(args, "-l", "--listen", "127.0.0.1:27042")
     host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "27042")
     if not port_text.isdigit():
         return fail(f"Unable to start server: invalid listen address {address}", 1)
@@ -815,12 +820,7 @@ def exec_file(ctx: Ctx, argv: list[str]) -> Result | None:
     if ctx.state.listener(port) is not None:
         return fail(f"Unable to start server: Error binding to address {host}:{port}: Address already in use", 1)
     # Its agent and helpers go into /data/local/tmp/DIRECTORY (`-d`, default re.frida.server), left behind when it stops.
-    directory = "re.frida.server"
-    for index, arg in enumerate(args):
-        if arg in ("-d", "--directory") and index + 1 < len(args):
-            directory = args[index + 1]
-        elif arg.startswith("--directory="):
-            directory = arg.split("=", 1)[1]
+    directory = _option_value(args, "-d", "--directory", "re.frida.server")
     proc = ctx.state.spawn(posixpath.basename(path), user="root", ppid=1, namespace=INIT_NS, cmdline=" ".join(argv),
                            exe_path=path)
     proc.listen_port = port
