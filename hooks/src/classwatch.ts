@@ -428,15 +428,13 @@ export class ClassWatch {
 
     // A class the ART filter let through, on the app's thread in the native state.
     private artNativeDefined(env: NativePointer, loader: NativePointer, klass: NativePointer, why: number): void {
-        this.jsDefined++;
         try {
             const name = this.className(env, NULL, klass);
             if (name !== null) {
                 this.artDefined(env, loader, klass, name, why);
             }
         } catch (error) {
-            this.errors++;
-            this.lastError = `${error} ${(error as Error).stack ?? ""}`;
+            this.recordError(error);
         }
     }
 
@@ -476,8 +474,7 @@ export class ClassWatch {
                             const env = (Java.vm.getEnv() as any).handle as NativePointer;
                             watch.artDefined(env, args[loaderArg].$h as NativePointer, defined.$h as NativePointer, String(args[nameArg]));
                         } catch (error) {
-                            watch.errors++;
-                            watch.lastError = `${error} ${(error as Error).stack ?? ""}`;
+                            watch.recordError(error);
                         }
                     }
                     return defined;
@@ -528,14 +525,16 @@ export class ClassWatch {
     }
 
     // A class the filter let through: its exact name, then the listeners (which check it exactly).
-    private matched(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string | null, why: number): void {
+    // `nameHandle`: the definer's name argument (a jstring), read when `name` is not given.
+    private matched(env: NativePointer, loader: NativePointer, klass: NativePointer, name: string | null, why: number,
+                    nameHandle: NativePointer = NULL): void {
         const threadId = Process.getCurrentThreadId();
         if (this.busyThreads.has(threadId)) {
             return;
         }
         this.busyThreads.add(threadId);
         try {
-            const className = name !== null ? name.replace(/\//g, ".") : this.className(env, NULL, klass);
+            const className = name !== null ? name.replace(/\//g, ".") : this.className(env, nameHandle, klass);
             if (className === null || ((why & 1) !== 0 && (why & 2) === 0 && !this.watchedNames.has(className))) {
                 return; // a hash collision with a watched name
             }
@@ -544,8 +543,7 @@ export class ClassWatch {
                 listener(defined);
             }
         } catch (error) {
-            this.errors++;
-            this.lastError = `${error} ${(error as Error).stack ?? ""}`;
+            this.recordError(error);
         } finally {
             this.busyThreads.delete(threadId);
         }
@@ -571,6 +569,11 @@ export class ClassWatch {
         return this.hooks.length + this.javaHooks.length;
     }
 
+    private recordError(error: unknown): void {
+        this.errors++;
+        this.lastError = `${error} ${(error as Error).stack ?? ""}`;
+    }
+
     // IsAssignableFrom(sub, base) on this thread's env: true when `classHandle` extends or implements `base`.
     isSubclass(env: NativePointer, classHandle: NativePointer, base: NativePointer): boolean {
         return this.raw!.isAssignableFrom(env, classHandle, base) !== 0;
@@ -589,27 +592,12 @@ export class ClassWatch {
                 if (retval.isNull()) {
                     return; // the definition failed: the app gets its LinkageError / ClassFormatError untouched
                 }
-                const threadId = this.threadId;
-                if (watch.busyThreads.has(threadId)) {
-                    return;
+                if (watch.busyThreads.has(this.threadId)) {
+                    return; // our own hooking's classes: neither counted nor looked at
                 }
                 const state = this as unknown as { env: NativePointer; loader: NativePointer; name: NativePointer };
                 watch.jsDefined++;
-                watch.busyThreads.add(threadId);
-                try {
-                    const name = watch.className(state.env, state.name, retval);
-                    if (name !== null) {
-                        const defined: DefinedClass = { name, env: state.env, classHandle: retval, loaderHandle: state.loader };
-                        for (const listener of watch.listeners) {
-                            listener(defined);
-                        }
-                    }
-                } catch (error) {
-                    watch.errors++;
-                    watch.lastError = `${error} ${(error as Error).stack ?? ""}`;
-                } finally {
-                    watch.busyThreads.delete(threadId);
-                }
+                watch.matched(state.env, state.loader, retval, null, 4, state.name);
             },
         });
     }
