@@ -98,24 +98,22 @@ function flushAll(): number {
 // The launcher calls DestroyJavaVM when `main` returns; the VM then waits for every attached thread,
 // ours included, so it would never exit while we are attached. Tell the host, which flushes and detaches.
 function watchJvmEnd(jvm: Module): void {
-    const destroy = jvm.findSymbolByName("jni_DestroyJavaVM");
-    if (destroy !== null) {
-        Interceptor.attach(destroy, {
-            onEnter() {
-                flushAll();
-                status("process-ending", { reason: "DestroyJavaVM" });
-            },
-        });
+    announceEnd(jvm.findSymbolByName("jni_DestroyJavaVM"), "DestroyJavaVM");
+    announceEnd(jvm.findExportByName("JVM_Halt"), "JVM_Halt", 0);
+}
+
+// A VM function that ends the process (when present): on entry the queued events go out and the host is told,
+// with the exit code when `codeArg` names the argument holding it.
+function announceEnd(address: NativePointer | null, reason: string, codeArg: number | null = null): void {
+    if (address === null) {
+        return;
     }
-    const halt = jvm.findExportByName("JVM_Halt");
-    if (halt !== null) {
-        Interceptor.attach(halt, {
-            onEnter(args) {
-                flushAll();
-                status("process-ending", { reason: "JVM_Halt", code: args[0].toInt32() });
-            },
-        });
-    }
+    Interceptor.attach(address, {
+        onEnter(args) {
+            flushAll();
+            status("process-ending", codeArg === null ? { reason } : { reason, code: args[codeArg].toInt32() });
+        },
+    });
 }
 
 // Host JVM targets are spawned suspended, before libjvm is even loaded. Hooking JNI_CreateJavaVM's
@@ -138,15 +136,7 @@ function hookJvmCreation(jvm: Module, config: AgentConfig): void {
 // on the thread that created the VM, before the launcher loads `main`. The VM's end tells the host as
 // jni_DestroyJavaVM does on HotSpot (ART's JII::DestroyJavaVM, exported weak).
 function hookArtCreation(art: Module, config: AgentConfig, running: boolean): void {
-    const destroy = art.findExportByName("_ZN3art3JII13DestroyJavaVMEP7_JavaVM");
-    if (destroy !== null) {
-        Interceptor.attach(destroy, {
-            onEnter() {
-                flushAll();
-                status("process-ending", { reason: "DestroyJavaVM" });
-            },
-        });
-    }
+    announceEnd(art.findExportByName("_ZN3art3JII13DestroyJavaVMEP7_JavaVM"), "DestroyJavaVM");
     if (running) {
         installJavaHooks(config);
         return;
